@@ -1,0 +1,38 @@
+"""dlc: a declarative model-spec compiler for deep learning.
+
+Example:
+    >>> import dlc
+    >>> model = dlc.compile("specs/linear.dl")      # doctest: +SKIP
+    >>> history = model.fit()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["DlcError", "__version__", "compile", "load_spec"]
+
+if TYPE_CHECKING:
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.frontend import load_spec
+    from dlc.runtime.model import CompiledModel
+
+
+def compile(source: Any, *, overrides: list[str] | None = None) -> CompiledModel:
+    """Compile a spec (a path to a .dl file, or the spec's text) into a trainable model."""
+    from dlc.runtime.model import CompiledModel
+
+    return CompiledModel.from_source(source, overrides=overrides)
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import dlc` must not import JAX
+    if name == "DlcError":
+        from dlc.compiler.errors import DlcError
+
+        return DlcError
+    if name == "load_spec":
+        from dlc.compiler.frontend import load_spec
+
+        return load_spec
+    raise AttributeError(name)
