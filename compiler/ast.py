@@ -157,7 +157,7 @@ def to_python(v: Value) -> Any:
     if isinstance(v, Num | Str):
         return v.value
     if isinstance(v, Name):
-        return {"true": True, "false": False, "none": None}.get(v.value, v.value)
+        return {"true": True, "false": False}.get(v.value, v.value)
     if isinstance(v, ListV):
         return [to_python(i) for i in v.items]
     raise TypeError(type(v).__name__)

@@ -83,9 +83,9 @@ def get_parser(strict: bool = False) -> Lark:
 
 def _describe(tok: Token) -> str:
     if tok.type == "$END":
-        return "the end of the file"
+        return "end of file"
     if tok.type == "_NL":
-        return "the end of the line"
+        return "end of line"
     return f"`{tok.value}`"
 
 

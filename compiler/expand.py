@@ -1,0 +1,160 @@
+"""Macro expansion on the AST: named blocks with parameters and `repeat N { }`.
+
+    block mlp(width, act=relu, rate=0.1) {
+      dense width
+      act
+      dropout rate
+    }
+    model { repeat 3 { mlp 64 }  dense 10 }
+
+A statement copied out of a block keeps its own span and records the use site in `origin`, so an
+error inside the block points at both.
+
+Example:
+    >>> from dlc.compiler.parser import parse_text
+    >>> from dlc.compiler.ast import build_ast
+    >>> text = "model {\\n repeat 2 { dense 4 }\\n}\\n"
+    >>> [s.name for s in expand(build_ast(parse_text(text, "x"), "x"), "x")[0].body]
+    ['dense', 'dense']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from dlc.compiler.ast import Call, KwArg, ListV, Name, Num, Statement, Then, Value
+from dlc.compiler.errors import Diagnostic, DlcError, suggest
+
+MAX_EXPANSION_DEPTH = 16
+MAX_REPEAT = 1000
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: tuple[str, ...]
+    defaults: dict[str, Value]
+    body: tuple[Statement, ...]
+    stmt: Statement
+
+
+def _subst(v: Value, env: dict[str, Value]) -> Value:
+    if isinstance(v, Name) and v.value in env:
+        return env[v.value]
+    if isinstance(v, ListV):
+        return replace(v, items=tuple(_subst(i, env) for i in v.items))
+    if isinstance(v, Call):
+        return replace(v, args=tuple(_subst(a, env) for a in v.args),
+                       kwargs=tuple(replace(k, value=_subst(k.value, env)) for k in v.kwargs))
+    if isinstance(v, Then):
+        return replace(v, parts=tuple(_subst(p, env) for p in v.parts))
+    return v
+
+
+class Expander:
+    def __init__(self) -> None:
+        self.diags: list[Diagnostic] = []
+        self.blocks: dict[str, BlockDef] = {}
+
+    def define(self, st: Statement) -> None:
+        head = st.args[0] if len(st.args) == 1 else None
+        if st.body is None or not isinstance(head, Name | Call) or st.kwargs:
+            self.diags.append(Diagnostic(
+                "a block definition is `block NAME(params) { statements }`", st.span,
+                "e.g. `block mlp(width, rate=0.1) { dense width; relu; dropout rate }`"))
+            return
+        name = head.value if isinstance(head, Name) else head.name.value
+        params: list[str] = []
+        defaults: dict[str, Value] = {}
+        if isinstance(head, Call):
+            for a in head.args:
+                if not isinstance(a, Name):
+                    self.diags.append(Diagnostic("a block parameter must be a name", a.span))
+                    return
+                params.append(a.value)
+            for kw in head.kwargs:
+                params.append(kw.name)
+                defaults[kw.name] = kw.value
+        if name in self.blocks:
+            self.diags.append(Diagnostic(f"block `{name}` is defined twice", st.span,
+                                         f"the first is at line {self.blocks[name].stmt.span.line}"))
+            return
+        self.blocks[name] = BlockDef(name, tuple(params), defaults, st.body, st)
+
+    def bind(self, b: BlockDef, st: Statement) -> dict[str, Value] | None:
+        env: dict[str, Value] = {}
+        if len(st.args) > len(b.params):
+            self.diags.append(Diagnostic(
+                f"block `{b.name}` takes {len(b.params)} argument(s) ({', '.join(b.params)}), "
+                f"got {len(st.args)}", st.args[len(b.params)].span))
+            return None
+        env.update(zip(b.params, st.args, strict=False))
+        for kw in st.kwargs:
+            if kw.name not in b.params:
+                self.diags.append(Diagnostic(f"block `{b.name}` has no parameter `{kw.name}`",
+                                             kw.name_span, suggest(kw.name, b.params)))
+                return None
+            env[kw.name] = kw.value
+        for p in b.params:
+            if p not in env:
+                if p not in b.defaults:
+                    self.diags.append(Diagnostic(f"block `{b.name}` needs `{p}`", st.span,
+                                                 f"write e.g. `{b.name} {p}=...`"))
+                    return None
+                env[p] = b.defaults[p]
+        return env
+
+    def body(self, stmts: tuple[Statement, ...], depth: int = 0) -> tuple[Statement, ...]:
+        out: list[Statement] = []
+        for st in stmts:
+            if depth > MAX_EXPANSION_DEPTH:
+                self.diags.append(Diagnostic("blocks expand more than "
+                                             f"{MAX_EXPANSION_DEPTH} levels deep", st.span,
+                                             "does a block use itself?"))
+                return ()
+            if st.name == "repeat":
+                n = st.args[0] if len(st.args) == 1 else None
+                if (st.body is None or not isinstance(n, Num) or not isinstance(n.value, int)
+                        or not 1 <= n.value <= MAX_REPEAT or st.kwargs):
+                    self.diags.append(Diagnostic(
+                        f"`repeat` takes a count from 1 to {MAX_REPEAT} and a block", st.span,
+                        "e.g. `repeat 3 { dense 64; relu }`"))
+                    continue
+                inner = self.body(st.body, depth + 1)
+                out.extend(inner * n.value)
+            elif st.name in self.blocks:
+                b = self.blocks[st.name]
+                env = self.bind(b, st)
+                if env is None:
+                    continue
+                for inner in b.body:
+                    name = inner.name
+                    if name in env and isinstance(env[name], Name):
+                        name = env[name].value  # type: ignore[union-attr]
+                    out.extend(self.body((replace(
+                        inner, name=name,
+                        args=tuple(_subst(a, env) for a in inner.args),
+                        kwargs=tuple(KwArg(k.name, k.name_span, _subst(k.value, env))
+                                     for k in inner.kwargs),
+                        origin=(*inner.origin, st.span, *st.origin)),), depth + 1))
+            elif st.body is not None and st.name == "model":
+                out.append(replace(st, body=self.body(st.body, depth)))
+            else:
+                out.append(st)
+        return tuple(out)
+
+
+def expand(statements: tuple[Statement, ...], file: str,
+           sources: dict[str, str] | None = None) -> tuple[Statement, ...]:
+    """Remove `block` definitions and expand their uses and `repeat` inside `model`."""
+    ex = Expander()
+    rest = []
+    for st in statements:
+        if st.name == "block":
+            ex.define(st)
+        else:
+            rest.append(st)
+    out = ex.body(tuple(rest))
+    if ex.diags:
+        raise DlcError(ex.diags, sources or {})
+    return out

@@ -1,0 +1,125 @@
+"""The front end: spec text (or a path) + command-line overrides -> `ResolvedSpec`.
+
+Example:
+    >>> r = load_spec('data { csv "d.csv" target=y }\\nmodel { dense 1 }\\nloss mse\\n'
+    ...               'optimizer adam\\n', overrides=["optimizer.lr=0.01", "train.epochs=3"])
+    >>> r.spec.optimizer.lr, r.spec.train.epochs
+    (0.01, 3)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dlc.compiler.ast import KwArg, Statement, Value, build_ast
+from dlc.compiler.errors import Diagnostic, DlcError, Span
+from dlc.compiler.expand import expand
+from dlc.compiler.parser import parse_text, read_spec_file
+from dlc.compiler.resolve import resolve
+from dlc.compiler.spec import Spec
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A validated spec plus where each part came from (for errors in later stages)."""
+
+    spec: Spec
+    file: str
+    text: str
+    base_dir: Path
+    spans: dict[str, Span] = field(default_factory=dict)
+    origins: dict[str, tuple[Span, ...]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return Path(self.file).stem if self.file.endswith(".dl") else "spec"
+
+    def error(self, message: str, key: str, hint: str | None = None) -> DlcError:
+        """A DlcError pointing at the statement `key` ("loss", "data.source", "model.layers.2")."""
+        span = self.spans.get(key) or self.spans.get(key.split(".")[0]) or Span(self.file, 1, 1)
+        notes = tuple(("in the block used here", s) for s in self.origins.get(key, ()))
+        return DlcError([Diagnostic(message, span, hint, notes)], self.sources)
+
+    def hash(self) -> str:
+        """A hash of the validated spec (its canonical JSON), for checkpoints."""
+        from dlc.compiler.explain import canonical_json
+
+        return hashlib.sha256(canonical_json(self.spec).encode()).hexdigest()
+
+
+def _is_path(source: Any) -> bool:
+    if isinstance(source, Path):
+        return True
+    return isinstance(source, str) and "\n" not in source and (
+        source.endswith(".dl") or Path(source).is_file())
+
+
+def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
+    """`train.epochs=5` -> (["train", "epochs"], Num(5), its pseudo-file name)."""
+    fname = f"--set[{index}]"
+    if "=" not in text:
+        raise DlcError.single(f"override `{text}` has no `=`", where=fname,
+                              hint="write --set section.key=value, e.g. --set train.epochs=5")
+    key, _, val = text.partition("=")
+    path = key.strip().split(".")
+    if not all(p.isidentifier() for p in path):
+        raise DlcError.single(f"override key `{key}` is not a dotted name", where=fname,
+                              hint="e.g. --set optimizer.lr=3e-4")
+    # the last key and the value at their own columns, so that carets line up with `text`
+    src = " " * (len(key) - len(path[-1])) + path[-1] + " " + val
+    stmts = build_ast(parse_text(src + "\n", fname), fname)
+    if len(stmts) != 1 or len(stmts[0].args) != 1 or stmts[0].kwargs or stmts[0].body:
+        raise DlcError.single(f"override `{text}` must set one value", where=fname)
+    return path, stmts[0].args[0], text
+
+
+def _apply(stmts: tuple[Statement, ...], path: list[str], value: Value,
+           span: Span) -> tuple[Statement, ...]:
+    head, rest = path[0], path[1:]
+    found = [i for i, s in enumerate(stmts) if s.name == head]
+    if not found:
+        if rest:
+            new = Statement(head, span, body=_apply((), rest, value, span))
+        else:
+            new = Statement(head, span, (value,))
+        return (*stmts, new)
+    i = found[-1]
+    st = stmts[i]
+    if not rest:
+        st = replace(st, args=(value,), body=None)
+    elif st.body is not None:
+        st = replace(st, body=_apply(st.body, rest, value, span))
+    elif len(rest) == 1:
+        kwargs = tuple(k for k in st.kwargs if k.name != rest[0])
+        st = replace(st, kwargs=(*kwargs, KwArg(rest[0], span, value)))
+    else:
+        raise DlcError.single(f"`{head}` has no block to set `{'.'.join(rest)}` in", span=span)
+    return (*stmts[:i], st, *stmts[i + 1:])
+
+
+def load_spec(source: str | Path, *, overrides: list[str] | None = None,
+              base_dir: str | Path | None = None) -> ResolvedSpec:
+    """Parse, expand, apply `--set` overrides and validate a spec; raises DlcError."""
+    if _is_path(source):
+        path = Path(source)
+        text, file = read_spec_file(path), str(path)
+        base = Path(base_dir) if base_dir is not None else path.parent
+    else:
+        text, file = str(source), "<spec>"
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+    sources = {file: text}
+    stmts = expand(build_ast(parse_text(text, file), file), file, sources)
+    for n, ov in enumerate(overrides or []):
+        path_parts, value, src = _override_statement(ov, n)
+        sources[value.span.file] = src
+        key_end = len(src.partition("=")[0])
+        name_span = Span(value.span.file, 1, key_end - len(path_parts[-1]) + 1, 1, key_end + 1)
+        stmts = _apply(stmts, path_parts, value, name_span)
+    spec, r = resolve(stmts, file)
+    if spec is None:
+        raise DlcError(r.diags, sources)
+    return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources)

@@ -1,0 +1,97 @@
+"""Activation layers. Formulas are in grammar/README.md; definitions follow jax.nn.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> HardSigmoid().fn(jnp.array([-4.0, 0.0, 4.0])).tolist()
+    [0.0, 0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from dlc.compiler.layers.base import Activation
+from dlc.compiler.lazy import jax, jnp
+from dlc.compiler.registry import LAYERS, register
+
+
+@register(LAYERS, "identity")
+class Identity(Activation):
+    def fn(self, x: Any) -> Any:
+        return x
+
+
+@register(LAYERS, "sigmoid")
+class Sigmoid(Activation):
+    def fn(self, x: Any) -> Any:
+        return jax.nn.sigmoid(x)
+
+
+@register(LAYERS, "hard_sigmoid")
+class HardSigmoid(Activation):
+    """min(max((x + 3) / 6, 0), 1), as jax.nn.hard_sigmoid, PyTorch and Keras 3."""
+
+    def fn(self, x: Any) -> Any:
+        return jnp.clip((x + 3.0) / 6.0, 0.0, 1.0)
+
+
+@register(LAYERS, "relu")
+class Relu(Activation):
+    def fn(self, x: Any) -> Any:
+        return jax.nn.relu(x)
+
+
+@register(LAYERS, "leaky_relu")
+class LeakyRelu(Activation):
+    alpha: float = Field(0.01, ge=0)
+    positional = ("alpha",)
+
+    def fn(self, x: Any) -> Any:
+        return jnp.where(x >= 0, x, self.alpha * x)
+
+
+@register(LAYERS, "elu")
+class Elu(Activation):
+    alpha: float = Field(1.0, gt=0)
+    positional = ("alpha",)
+
+    def fn(self, x: Any) -> Any:
+        return jax.nn.elu(x, self.alpha)
+
+
+@register(LAYERS, "selu")
+class Selu(Activation):
+    """Self-normalizing: pair with `dense ... init=lecun_normal` (Klambauer et al. 2017)."""
+
+    def fn(self, x: Any) -> Any:
+        return jax.nn.selu(x)
+
+
+@register(LAYERS, "gelu")
+class Gelu(Activation):
+    approximate: bool = False
+
+    def fn(self, x: Any) -> Any:
+        return jax.nn.gelu(x, approximate=self.approximate)
+
+
+@register(LAYERS, "tanh")
+class Tanh(Activation):
+    def fn(self, x: Any) -> Any:
+        return jnp.tanh(x)
+
+
+@register(LAYERS, "softplus")
+class Softplus(Activation):
+    def fn(self, x: Any) -> Any:
+        return jax.nn.softplus(x)
+
+
+@register(LAYERS, "softmax")
+class Softmax(Activation):
+    """Over the last axis. Losses take logits: do not put it before `cross_entropy`."""
+
+    def fn(self, x: Any) -> Any:
+        return jax.nn.softmax(x, axis=-1)

@@ -1,0 +1,134 @@
+"""Losses on the model's raw outputs (logits for classification), with per-example metrics.
+
+Each loss gives `per_example(out, y) -> [B]` values; the runtime takes weighted means, so
+padding and fold masks are weights of 0.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> float(MSE().per_example(jnp.array([[1.0], [3.0]]), jnp.array([[0.0], [1.0]])).mean())
+    2.5
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from dlc.compiler.layers.base import Shape, ShapeError
+from dlc.compiler.lazy import jax, jnp, optax
+from dlc.compiler.registry import LOSSES, SpecModel, register
+
+
+class Loss(SpecModel):
+    task: ClassVar[str] = "regression"  # or "classification" / "binary"
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        """Per-example metric values reported besides the loss."""
+        return {}
+
+    def predict(self, out: Any) -> Any:
+        """Model outputs -> what `predict` returns (e.g. probabilities)."""
+        return out
+
+    def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
+        if out_shape != target_shape:
+            raise ShapeError(f"the model outputs shape {out_shape} but the targets have shape "
+                             f"{target_shape}", f"end the model with `dense {target_shape[-1]}`"
+                             if target_shape else None)
+
+
+def _regression_metrics(out: Any, y: Any) -> dict[str, Any]:
+    err = (out - y).reshape(out.shape[0], -1)
+    return {"mae": jnp.mean(jnp.abs(err), axis=-1), "mse": jnp.mean(err**2, axis=-1)}
+
+
+@register(LOSSES, "mse")
+class MSE(Loss):
+    """Mean squared error: mean((out - y)^2)."""
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        return jnp.mean(((out - y) ** 2).reshape(out.shape[0], -1), axis=-1)
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        return _regression_metrics(out, y)
+
+
+@register(LOSSES, "mae")
+class MAE(Loss):
+    """Mean absolute error: mean(|out - y|)."""
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        return jnp.mean(jnp.abs(out - y).reshape(out.shape[0], -1), axis=-1)
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        return _regression_metrics(out, y)
+
+
+class _Classification(Loss):
+    top_k: ClassVar[int] = 5
+
+    def _labels(self, y: Any, num: int) -> Any:
+        return y if y.ndim == 1 else jnp.argmax(y, axis=-1)
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        labels = self._labels(y, out.shape[-1])
+        m = {"accuracy": (jnp.argmax(out, axis=-1) == labels).astype(jnp.float32)}
+        if out.shape[-1] > self.top_k:
+            top = jax.lax.top_k(out, self.top_k)[1]
+            m[f"top{self.top_k}_accuracy"] = jnp.any(top == labels[:, None], axis=-1).astype(
+                jnp.float32)
+        return m
+
+    def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
+        if len(out_shape) != 1:
+            raise ShapeError(f"classification needs outputs of shape (classes,), got {out_shape}",
+                             "add `flatten` and a final `dense` with one unit per class")
+        if num_classes is not None and out_shape[-1] != num_classes:
+            raise ShapeError(f"the model outputs {out_shape[-1]} logits but the labels have "
+                             f"{num_classes} classes", f"end the model with `dense {num_classes}`")
+
+
+@register(LOSSES, "cross_entropy")
+class CrossEntropy(_Classification):
+    """Softmax cross-entropy on logits; labels are class indices or one-hot rows."""
+
+    task = "classification"
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        onehot = jax.nn.one_hot(y, out.shape[-1]) if y.ndim == 1 else y
+        if self.label_smoothing:
+            onehot = optax.smooth_labels(onehot, self.label_smoothing)
+        return optax.softmax_cross_entropy(out, onehot)
+
+    def predict(self, out: Any) -> Any:
+        return jax.nn.softmax(out, axis=-1)
+
+
+@register(LOSSES, "binary_cross_entropy")
+class BinaryCrossEntropy(_Classification):
+    """Sigmoid + binary cross-entropy on one logit per example (the sigmoid is in the loss);
+    labels are 0/1."""
+
+    task = "binary"
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        return optax.sigmoid_binary_cross_entropy(out[..., 0], y.astype(out.dtype))
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        return {"accuracy": ((out[..., 0] > 0) == (y > 0.5)).astype(jnp.float32)}
+
+    def predict(self, out: Any) -> Any:
+        return jax.nn.sigmoid(out)
+
+    def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
+        if out_shape != (1,):
+            raise ShapeError(f"binary_cross_entropy needs one output logit, got {out_shape}",
+                             "end the model with `dense 1`")
+        if num_classes is not None and num_classes > 2:
+            raise ShapeError(f"binary_cross_entropy needs 0/1 labels, found {num_classes} classes",
+                             "use `loss cross_entropy` with `dense N` for N classes")

@@ -1,0 +1,101 @@
+"""Lowering: a resolved spec -> pure JAX functions (`init`, `apply`, `loss`) and an Optax
+transformation. Nothing here holds state; the runtime jits and scans these.
+
+Example:
+    >>> from dlc.compiler.frontend import load_spec
+    >>> r = load_spec('data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer adam\\n')
+    >>> prog = lower(r.spec, (64,), total_steps=100)
+    >>> params, state = prog.init(__import__("jax").random.PRNGKey(0))
+    >>> params["00_dense"]["w"].shape
+    (64, 10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dlc.compiler.layers.base import Context, Shape
+from dlc.compiler.layers.core import Dense
+from dlc.compiler.lazy import jax, jnp
+from dlc.compiler.shapes import LayerInfo, infer_layers
+from dlc.compiler.spec import Spec
+
+WEIGHT_NAMES = ("w", "kernel", "embedding")  # what L1/L2 penalize: not biases or norm scales
+
+
+def _with_selu_init(layers: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A dense layer followed by `selu` gets lecun_normal init unless `init=` was given."""
+    out = list(layers)
+    for i, layer in enumerate(layers[:-1]):
+        if (isinstance(layer, Dense) and "init" not in layer.model_fields_set
+                and layers[i + 1].dl_name == "selu"):
+            out[i] = layer.model_copy(update={"init": "lecun_normal"})
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Program:
+    spec: Spec
+    layers: tuple[Any, ...]
+    infos: list[LayerInfo]
+    input_shape: Shape
+    total_steps: int
+
+    def init(self, key: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(params, state) for every layer that has any, keyed `NN_name`."""
+        params, state = {}, {}
+        keys = jax.random.split(key, len(self.layers))
+        for k, layer, info in zip(keys, self.layers, self.infos, strict=True):
+            p = layer.init_params(k, info.in_shape)
+            if p:
+                params[info.key] = p
+            s = layer.init_state(info.in_shape)
+            if s:
+                state[info.key] = s
+        return params, state
+
+    def apply(self, params: dict[str, Any], state: dict[str, Any], x: Any, *, train: bool,
+              rng: Any = None) -> tuple[Any, dict[str, Any]]:
+        """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training."""
+        new_state = dict(state)
+        for layer, info in zip(self.layers, self.infos, strict=True):
+            ctx = Context(train=train, state=state.get(info.key, {}))
+            if layer.uses_rng and train:
+                ctx.rng = jax.random.fold_in(rng, info.index)
+            x = layer.apply(params.get(info.key, {}), x, ctx)
+            if ctx.new_state is not None:
+                new_state[info.key] = ctx.new_state
+        return x, new_state
+
+    def penalty(self, params: dict[str, Any]) -> Any:
+        reg = self.spec.regularize
+        total = jnp.zeros((), jnp.float32)
+        if reg.l1 == 0 and reg.l2 == 0:
+            return total
+        for layer_params in params.values():
+            for name, w in layer_params.items():
+                if name in WEIGHT_NAMES:
+                    total = total + reg.l1 * jnp.sum(jnp.abs(w)) + reg.l2 * jnp.sum(w * w)
+        return total
+
+    def loss(self, params: dict[str, Any], state: dict[str, Any], x: Any, y: Any, w: Any,
+             rng: Any) -> tuple[Any, tuple[dict[str, Any], Any]]:
+        """Weighted mean training loss + penalties; returns (loss, (new_state, outputs))."""
+        out, new_state = self.apply(params, state, x, train=True, rng=rng)
+        per = self.spec.loss.per_example(out, y)
+        data_loss = jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
+        return data_loss + self.penalty(params), (new_state, out)
+
+    def schedule(self) -> Callable[[Any], Any]:
+        return self.spec.schedule.build(self.total_steps)
+
+    def optimizer(self) -> Any:
+        return self.spec.optimizer.transform(self.schedule())
+
+
+def lower(spec: Spec, input_shape: Shape, total_steps: int) -> Program:
+    layers = _with_selu_init(spec.model.layers)
+    infos = infer_layers(layers, input_shape)
+    return Program(spec, layers, infos, tuple(input_shape), max(1, total_steps))

@@ -1,0 +1,69 @@
+"""Shape inference: every layer's output shape and parameter count, without JAX.
+
+Errors point at the layer's line (and, for layers from a named block, at the use site).
+
+Example:
+    >>> from dlc.compiler.layers.core import Dense
+    >>> from dlc.compiler.layers.activations import Relu
+    >>> [i.out_shape for i in infer_layers((Dense(units=8), Relu(), Dense(units=1)), (7,))]
+    [(8,), (8,), (1,)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.layers.base import Layer, Shape, ShapeError
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    index: int
+    name: str
+    in_shape: Shape
+    out_shape: Shape
+    params: int
+
+    @property
+    def key(self) -> str:
+        """The layer's key in the parameter tree, e.g. `00_dense`."""
+        return f"{self.index:02d}_{self.name}"
+
+
+def infer_layers(layers: Sequence[Layer], input_shape: Shape,
+                 on_error: Callable[[int, ShapeError], DlcError] | None = None) -> list[LayerInfo]:
+    infos: list[LayerInfo] = []
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            out = tuple(layer.output_shape(shape))
+            n = layer.param_count(shape)
+        except ShapeError as err:
+            if on_error is None:
+                raise
+            raise on_error(i, ShapeError(f"layer `{layer.dl_name}` cannot take input of shape "
+                                         f"{shape}: {err.message}", err.hint)) from None
+        infos.append(LayerInfo(i, layer.dl_name, shape, out, n))
+        shape = out
+    return infos
+
+
+def infer(resolved: object, input_shape: Shape, target_shape: Shape,
+          num_classes: int | None) -> list[LayerInfo]:
+    """Shapes of a resolved spec's model, checked against the data's targets."""
+    from dlc.compiler.frontend import ResolvedSpec
+
+    assert isinstance(resolved, ResolvedSpec)
+    spec = resolved.spec
+
+    def error(i: int, err: ShapeError) -> DlcError:
+        return resolved.error(err.message, f"model.layers.{i}", err.hint)
+
+    infos = infer_layers(spec.model.layers, input_shape, error)
+    try:
+        spec.loss.check_output(infos[-1].out_shape, target_shape, num_classes)
+    except ShapeError as err:
+        raise error(len(infos) - 1, err) from None
+    return infos

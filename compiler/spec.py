@@ -1,0 +1,120 @@
+"""The validated spec: frozen Pydantic models, unknown keys forbidden.
+
+A section statement (`data { ... }`, `train { ... }`) becomes one of these models; each statement
+inside it sets a field. Fields typed with a registry base (`Layer`, `Loss`, ...) are looked up
+by name in that registry.
+
+Example:
+    >>> Train(batch=64).epochs
+    100
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
+
+from dlc.compiler.layers.base import Layer
+from dlc.compiler.losses import Loss
+from dlc.compiler.optimizers import Optimizer
+from dlc.compiler.registry import SpecModel
+from dlc.compiler.schedules import Constant, Schedule
+from dlc.compiler.sources import Source
+
+
+class Window(SpecModel):
+    """Features are the previous `size` rows of the feature columns (a time series)."""
+
+    size: PositiveInt
+    positional = ("size",)
+
+
+class Split(SpecModel):
+    """Fractions of the rows; `train` defaults to the rest. `order`: time (in order, for
+    series), shuffle, or stratified (per class, for classification); default by task."""
+
+    train: float | None = Field(None, gt=0.0, le=1.0)
+    valid: float = Field(0.1, ge=0.0, lt=1.0)
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    order: Literal["time", "shuffle", "stratified"] | None = None
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        total = (self.train or 0.0) + self.valid + self.test
+        if total > 1.0 + 1e-9 or (self.train is not None and abs(total - 1.0) > 1e-6):
+            raise ValueError(f"split fractions must add up to 1, they add up to {total:g}")
+        if self.train is None and total >= 1.0:
+            raise ValueError("split leaves no rows for training")
+        return self
+
+    def fractions(self) -> dict[str, float]:
+        train = self.train if self.train is not None else 1.0 - self.valid - self.test
+        return {"train": train, "valid": self.valid, "test": self.test}
+
+
+class Normalize(SpecModel):
+    """Feature normalization with statistics from the training part only."""
+
+    method: Literal["standard", "minmax", "none"] = "standard"
+    positional = ("method",)
+
+
+class Data(SpecModel):
+    source: Source
+    window: Window | None = None
+    split: Split = Split()
+    divide: float | None = Field(None, gt=0)  # divide features by a constant (pixels: 255)
+    normalize: Normalize = Normalize(method="none")
+    slots = {"source": "data source"}
+
+
+class Model(SpecModel):
+    layers: tuple[Layer, ...] = Field(min_length=1)
+
+
+class EarlyStop(SpecModel):
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs."""
+
+    monitor: str = "valid_loss"
+    patience: PositiveInt = 10
+    min_delta: NonNegativeFloat = 0.0
+    restore_best: bool = True
+    positional = ("patience",)
+
+
+class Train(SpecModel):
+    batch: PositiveInt = 32
+    epochs: PositiveInt = 100
+    seed: int = 0
+    shuffle: bool = True
+    early_stop: EarlyStop | None = None
+    eval_every: PositiveInt = 1
+
+
+class Regularize(SpecModel):
+    """Penalties added to the loss on weights (not biases or normalization scales)."""
+
+    l1: NonNegativeFloat = 0.0
+    l2: NonNegativeFloat = 0.0
+
+
+class Spec(SpecModel):
+    data: Data
+    model: Model
+    loss: Loss
+    optimizer: Optimizer
+    schedule: Schedule = Constant()
+    train: Train = Train()
+    regularize: Regularize = Regularize()
+
+
+SECTION_DOCS = {
+    "data": "the data source and how it is split and normalized",
+    "model": "the layers, in order",
+    "loss": "the loss, e.g. `loss mse`",
+    "optimizer": "the optimizer, e.g. `optimizer adam lr=1e-3`",
+    "schedule": "the learning-rate schedule, e.g. `schedule warmup(200) then cosine`",
+    "train": "batch size, epochs, seed, early stopping",
+    "regularize": "L1/L2 penalties, e.g. `regularize l2=1e-4`",
+}

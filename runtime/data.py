@@ -1,0 +1,127 @@
+"""Data preparation (numpy only): load the source, window a series, split, scale, normalize.
+
+Normalization statistics come from the training part only and are kept for `predict`.
+
+Example:
+    >>> from dlc.compiler.frontend import load_spec
+    >>> r = load_spec('data { fizzbuzz }\\nmodel { dense 4 }\\nloss cross_entropy\\noptimizer adam\\n')
+    >>> d = prepare(r)
+    >>> d.input_shape, d.num_classes, len(d.parts["test"][0])
+    ((10,), 4, 100)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dlc.compiler.errors import Diagnostic, DlcError
+from dlc.compiler.frontend import ResolvedSpec
+from dlc.compiler.sources import RawData
+from dlc.compiler.spec import Data, Normalize
+
+
+@dataclass
+class Prepared:
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # train / valid / test
+    input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+    num_classes: int | None
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+    feature_names: list[str] = field(default_factory=list)
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        return {k: len(v[0]) for k, v in self.parts.items()}
+
+
+def window(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row t's features are rows t-size..t-1 of `x` (flattened, oldest first); its target y[t]."""
+    n = len(x)
+    if n <= size:
+        raise ValueError(f"a window of {size} needs more than {size} rows, the data has {n}")
+    idx = np.arange(size)[None, :] + np.arange(n - size)[:, None]
+    return x[idx].reshape(n - size, -1), y[size:]
+
+
+def fit_normalizer(x: np.ndarray, norm: Normalize) -> dict[str, np.ndarray]:
+    if norm.method == "none":
+        return {}
+    axes = tuple(range(x.ndim - 1)) if x.ndim > 2 else (0,)
+    if norm.method == "standard":
+        shift, scale = x.mean(axis=axes), x.std(axis=axes)
+    else:
+        shift, scale = x.min(axis=axes), x.max(axis=axes) - x.min(axis=axes)
+    scale = np.where(scale > 0, scale, 1.0)
+    return {"shift": shift.astype(np.float32), "scale": scale.astype(np.float32)}
+
+
+def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """The feature transform of the spec (divide, then normalize with saved statistics)."""
+    x = x.astype(np.float32)
+    if data.divide is not None:
+        x = x / np.float32(data.divide)
+    if stats:
+        x = (x - stats["shift"]) / stats["scale"]
+    return x
+
+
+def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[Any, Any]]:
+    from dlc.runtime.datasets import ordered_split, shuffled_split, stratified_split
+
+    if "all" in raw.parts:
+        x, y = raw.parts["all"]
+        fractions = data.split.fractions()
+        base: dict[str, tuple[Any, Any]] = {}
+    else:
+        x, y = raw.parts["train"]
+        valid = data.split.valid
+        fractions = {"train": 1.0 - valid, "valid": valid}
+        base = {k: v for k, v in raw.parts.items() if k != "train"}
+    order = data.split.order or ("time" if (data.window or raw.ordered) else
+                                 "stratified" if task != "regression" else "shuffle")
+    fractions = {k: v for k, v in fractions.items() if v > 0}
+    if order == "time":
+        idx = ordered_split(len(x), fractions)
+    elif order == "stratified":
+        idx = stratified_split(np.asarray(y).reshape(len(y), -1)[:, 0], fractions, seed)
+    else:
+        idx = shuffled_split(len(x), fractions, seed)
+    return {**{k: (x[i], y[i]) for k, i in idx.items() if len(i)}, **base}
+
+
+def prepare(resolved: ResolvedSpec) -> Prepared:
+    """Load and prepare the spec's data; data errors also point at the source's line."""
+    data = resolved.spec.data
+    try:
+        raw = data.source.load(resolved.base_dir)
+    except DlcError as err:
+        span = resolved.spans.get("source")
+        notes = ((("the data source is declared here", span),) if span else ())
+        diags = [Diagnostic(d.message, d.span, d.hint, d.notes + notes, d.where)
+                 for d in err.diagnostics]
+        raise DlcError(diags, {**resolved.sources, **err.sources}) from None
+    task = resolved.spec.loss.task
+    if task != "regression" and raw.num_classes is None:
+        raise resolved.error(f"loss `{resolved.spec.loss.dl_name}` needs class labels but the "
+                             "data source gives numeric targets", "loss",
+                             "for a CSV, add classes=true to the `csv` line, or use `loss mse`")
+    if task == "regression" and raw.num_classes is not None:
+        raise resolved.error(f"loss `{resolved.spec.loss.dl_name}` is for numeric targets but the "
+                             f"data has {raw.num_classes} classes", "loss",
+                             "use `loss cross_entropy`")
+    if data.window is not None:
+        try:
+            raw.parts = {k: window(x, y, data.window.size) for k, (x, y) in raw.parts.items()}
+        except ValueError as err:
+            raise resolved.error(str(err), "window", "use a smaller window") from None
+    parts = _split(raw, data, task, resolved.spec.train.seed)
+    if "train" not in parts:
+        raise resolved.error("the split leaves no training rows", "split")
+    stats = fit_normalizer(apply_features(parts["train"][0], data, {}), data.normalize)
+    parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
+    x_train, y_train = parts["train"]
+    return Prepared(parts, tuple(x_train.shape[1:]), tuple(y_train.shape[1:]), raw.num_classes,
+                    stats, raw.feature_names, raw.ids)

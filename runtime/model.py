@@ -1,0 +1,124 @@
+"""The Python API: compile a spec, fit, evaluate, predict, read parameters.
+
+Example:
+    >>> import dlc
+    >>> m = dlc.compile("specs/linear.dl", overrides=["train.epochs=2"])   # doctest: +SKIP
+    >>> result = m.fit()                                                  # doctest: +SKIP
+    >>> m.evaluate("test")["test_loss"]                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.frontend import ResolvedSpec, load_spec
+from dlc.compiler.lower import Program, lower
+from dlc.compiler.shapes import LayerInfo, infer
+from dlc.runtime.data import Prepared, apply_features, prepare
+
+
+class CompiledModel:
+    """A spec compiled against its data: `fit`, `evaluate`, `predict`, `params`."""
+
+    def __init__(self, resolved: ResolvedSpec, data: Prepared) -> None:
+        self.resolved = resolved
+        self.spec = resolved.spec
+        self.data = data
+        self.infos: list[LayerInfo] = infer(resolved, data.input_shape, data.target_shape,
+                                            data.num_classes)
+        self.state: Any = None
+        self.result: Any = None
+        self._fns: Any = None
+        self._n_train = -1
+
+    @classmethod
+    def from_source(cls, source: str | Path, *, overrides: list[str] | None = None,
+                    base_dir: str | Path | None = None) -> CompiledModel:
+        resolved = load_spec(source, overrides=overrides, base_dir=base_dir)
+        return cls(resolved, prepare(resolved))
+
+    # -- compilation ------------------------------------------------------------------------------
+    def program(self, n_train: int) -> Program:
+        t = self.spec.train
+        steps = t.epochs * -(-n_train // min(t.batch, n_train))
+        return lower(self.spec, self.data.input_shape, steps)
+
+    def functions(self, n_train: int) -> Any:
+        if self._fns is None or self._n_train != n_train:
+            from dlc.runtime.trainer import make_functions
+
+            self._fns = make_functions(self.program(n_train), n_train, self.spec.train.batch,
+                                       self.spec.train.shuffle)
+            self._n_train = n_train
+        return self._fns
+
+    # -- training ---------------------------------------------------------------------------------
+    def _parts(self, x: Any, y: Any, valid: tuple[Any, Any] | None) -> dict[str, Any]:
+        if x is None:
+            return dict(self.data.parts)
+        parts = {"train": (np.asarray(x, np.float32), np.asarray(y))}
+        if valid is not None:
+            parts["valid"] = (np.asarray(valid[0], np.float32), np.asarray(valid[1]))
+        for name, (px, _) in parts.items():
+            if tuple(px.shape[1:]) != self.data.input_shape:
+                raise DlcError.single(f"{name} inputs have shape {tuple(px.shape[1:])} per row, "
+                                      f"the model expects {self.data.input_shape}")
+        return parts
+
+    def fit(self, x: Any = None, y: Any = None, *, valid: tuple[Any, Any] | None = None,
+            on_epoch: Callable[..., None] | None = None, state: Any = None,
+            start_epoch: int = 0, loop: Any = None, history: Any = None) -> Any:
+        """Train on the spec's data (or on arrays `x`, `y` already preprocessed)."""
+        from dlc.runtime.loop import train_loop
+        from dlc.runtime.trainer import to_device
+
+        parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
+        fns = self.functions(len(parts["train"][0]))
+        self.state = state if state is not None else fns.init(self.spec.train.seed)
+        self.result = train_loop(fns, self.state, parts, self.spec.train, start_epoch=start_epoch,
+                                 loop=loop, on_epoch=on_epoch, history=history)
+        self.state = self.result.state
+        return self.result
+
+    def evaluate(self, part: str | None = None, x: Any = None, y: Any = None) -> dict[str, float]:
+        """Loss and metrics on a part of the spec's data ("train"/"valid"/"test"; default all),
+        or on arrays `x`, `y` (preprocessed)."""
+        from dlc.runtime.loop import evaluate_parts
+        from dlc.runtime.trainer import to_device
+
+        self._require_trained()
+        if x is not None:
+            parts, names = {"eval": to_device(np.asarray(x, np.float32), np.asarray(y))}, ("eval",)
+        else:
+            parts = {k: to_device(*v) for k, v in self.data.parts.items()}
+            names = (part,) if part else ("train", "valid", "test")
+        return evaluate_parts(self._fns, self.state, parts, names)
+
+    def predict(self, x: Any, *, preprocess: bool = False) -> np.ndarray:
+        """Outputs for inputs `x` (probabilities for classification). With `preprocess=True`
+        raw features first get the spec's scaling and the saved normalization statistics."""
+        import jax.numpy as jnp
+
+        self._require_trained()
+        x = np.asarray(x, np.float32)
+        if preprocess:
+            x = apply_features(x, self.spec.data, self.data.stats)
+        return np.asarray(self._fns.predict(self.state.params, self.state.model_state,
+                                            jnp.asarray(x)))
+
+    @property
+    def params(self) -> dict[str, dict[str, np.ndarray]]:
+        """The trained parameters as numpy arrays, keyed `NN_layer` then `w`/`b`/..."""
+        import jax
+
+        self._require_trained()
+        return jax.tree.map(np.asarray, self.state.params)
+
+    def _require_trained(self) -> None:
+        if self.state is None:
+            raise DlcError.single("the model has not been trained yet", hint="call .fit() first")
