@@ -41,9 +41,10 @@ class Loss(SpecModel):
                              if target_shape else None)
 
 
-def _regression_metrics(out: Any, y: Any) -> dict[str, Any]:
+def _regression_metrics(out: Any, y: Any, skip: str) -> dict[str, Any]:
     err = (out - y).reshape(out.shape[0], -1)
-    return {"mae": jnp.mean(jnp.abs(err), axis=-1), "mse": jnp.mean(err**2, axis=-1)}
+    m = {"mae": jnp.mean(jnp.abs(err), axis=-1), "mse": jnp.mean(err**2, axis=-1)}
+    return {k: v for k, v in m.items() if k != skip}
 
 
 @register(LOSSES, "mse")
@@ -54,7 +55,7 @@ class MSE(Loss):
         return jnp.mean(((out - y) ** 2).reshape(out.shape[0], -1), axis=-1)
 
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
-        return _regression_metrics(out, y)
+        return _regression_metrics(out, y, "mse")
 
 
 @register(LOSSES, "mae")
@@ -65,7 +66,7 @@ class MAE(Loss):
         return jnp.mean(jnp.abs(out - y).reshape(out.shape[0], -1), axis=-1)
 
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
-        return _regression_metrics(out, y)
+        return _regression_metrics(out, y, "mae")
 
 
 class _Classification(Loss):

@@ -90,6 +90,7 @@ class Train(SpecModel):
     shuffle: bool = True
     early_stop: EarlyStop | None = None
     eval_every: PositiveInt = 1
+    checkpoint_every: PositiveInt = 1  # epochs between checkpoints (and one at the end)
 
 
 class Regularize(SpecModel):

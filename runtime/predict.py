@@ -1,0 +1,66 @@
+"""`dlc predict`: predictions from a run's saved parameters with the same preprocessing,
+written as CSV (with the id column when the input has one: the course's submission format).
+
+Example:
+    $ dlc predict specs/covid.dl --run runs/covid-... --input test.csv --output pred.csv
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.frontend import load_spec
+from dlc.compiler.sources import Csv
+
+
+def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
+                overrides: list[str] | None = None) -> int:
+    """Write predictions for every row of `input_csv`; returns the number of rows."""
+    import jax.numpy as jnp
+
+    from dlc.compiler.lower import lower
+    from dlc.runtime.data import apply_features, prepare
+    from dlc.runtime.datasets import read_csv
+    from dlc.runtime.runs import RunDir, unflatten_params
+
+    resolved = load_spec(spec_path, overrides=overrides)
+    run = RunDir.open(run_dir)
+    if run.spec_hash() != resolved.hash():
+        raise DlcError.single(f"run {run.path} was trained with a different spec",
+                              where=str(run.path), hint="pass the same spec and --set values")
+    source = resolved.spec.data.source
+    if not isinstance(source, Csv) or resolved.spec.data.window is not None:
+        raise DlcError.single("`dlc predict --input` reads CSV rows of features; this spec's data "
+                              "is not a plain CSV table", where=spec_path,
+                              hint="use the Python API: model.predict(x)")
+    header, cols = read_csv(Path(input_csv))
+    data = prepare(resolved)
+    names = data.feature_names
+    missing = [c for c in names if c not in cols]
+    if missing:
+        raise DlcError.single(f"{input_csv} lacks feature column(s) {', '.join(missing)}",
+                              where=input_csv, hint=f"the model needs: {', '.join(names)}")
+    x = np.stack([cols[c] for c in names], axis=1).astype(np.float32)
+    stats = {k: v for k, v in run.load_arrays("stats.safetensors").items() if k != "none"}
+    x = apply_features(x, resolved.spec.data, stats)
+    program = lower(resolved.spec, data.input_shape, 1)
+    params = unflatten_params(run.load_arrays("params.safetensors"))
+    _, state0 = program.init(__import__("jax").random.PRNGKey(0))
+    out, _ = program.apply(params, state0, jnp.asarray(x), train=False)
+    pred = np.asarray(resolved.spec.loss.predict(out))
+    ids = cols[source.id] if source.id and source.id in cols else None
+    with open(output_csv, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        if resolved.spec.loss.task == "regression":
+            w.writerow([*(["id"] if ids is not None else []), source.target])
+            rows = [[float(v) for v in p] for p in pred.reshape(len(pred), -1)]
+        else:
+            w.writerow([*(["id"] if ids is not None else []), source.target])
+            rows = [[int(c)] for c in (pred.argmax(-1) if pred.shape[-1] > 1 else pred[:, 0] > .5)]
+        for i, r in enumerate(rows):
+            w.writerow([*([ids[i]] if ids is not None else []), *r])
+    return len(rows)

@@ -1,0 +1,136 @@
+"""A run folder: the resolved spec, per-epoch metrics (JSON lines + TensorBoard), checkpoints,
+final parameters, normalization statistics and plots; and resuming a killed run from it.
+
+    runs/linear-20261122-193000/
+      spec.dl  source.dl  spec.json  metrics.jsonl  params.safetensors  stats.safetensors
+      checkpoints/ckpt-000000120.safetensors  tensorboard/  plots/loss.png ...
+
+Example:
+    >>> run = RunDir.create("runs", "linear")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.explain import canonical_json, to_dl
+from dlc.compiler.frontend import ResolvedSpec
+from dlc.runtime.checkpoint import atomic_write_bytes, list_checkpoints, load_latest, save_checkpoint
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @classmethod
+    def create(cls, root: str | Path, name: str) -> RunDir:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{name}-{stamp}"
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = Path(f"{base}-{n}")
+        path.mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        p = Path(path)
+        if not (p / "spec.json").is_file():
+            raise DlcError.single(f"`{p}` is not a dlc run folder (no spec.json)", where=str(p),
+                                  hint="pass the folder that `dlc run` printed")
+        return cls(p)
+
+    @staticmethod
+    def latest(root: str | Path, name: str) -> RunDir | None:
+        runs = sorted((p for p in Path(root).glob(f"{name}-*") if (p / "spec.json").is_file()),
+                      key=lambda p: p.stat().st_mtime)
+        return RunDir(runs[-1]) if runs else None
+
+    def write_spec(self, resolved: ResolvedSpec) -> None:
+        atomic_write_bytes(self.path / "spec.dl", to_dl(resolved.spec).encode())
+        atomic_write_bytes(self.path / "source.dl", resolved.text.encode())
+        meta = {"spec": json.loads(canonical_json(resolved.spec)), "hash": resolved.hash(),
+                "file": resolved.file}
+        atomic_write_bytes(self.path / "spec.json", json.dumps(meta, indent=1).encode())
+
+    def spec_hash(self) -> str:
+        return json.loads((self.path / "spec.json").read_text())["hash"]
+
+    # -- metrics --------------------------------------------------------------------------------
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def truncate_metrics(self, epoch: int) -> list[dict[str, Any]]:
+        """Keep the records up to `epoch` (when resuming from a checkpoint of that epoch)."""
+        from dlc.runtime.plots import read_metrics
+
+        rows = read_metrics(self.metrics_path) if self.metrics_path.is_file() else []
+        rows = [r for r in rows if r.get("epoch", 0) <= epoch]
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+        return rows
+
+    # -- arrays ---------------------------------------------------------------------------------
+    def save_arrays(self, name: str, arrays: dict[str, Any]) -> Path:
+        from safetensors.numpy import save
+
+        flat = {k: np.ascontiguousarray(np.asarray(v)) for k, v in arrays.items()}
+        path = self.path / name
+        atomic_write_bytes(path, save(flat))
+        return path
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray]:
+        from safetensors.numpy import load
+
+        path = self.path / name
+        try:
+            return load(path.read_bytes())
+        except FileNotFoundError:
+            raise DlcError.single(f"{path} is missing", where=str(path),
+                                  hint="was the run finished? `dlc run --resume` completes it") from None
+        except Exception as exc:  # safetensors raises its own error types for corrupt files
+            raise DlcError.single(f"{path} is not a readable safetensors file: {exc}",
+                                  where=str(path)) from None
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def checkpoint(self, state: Any, *, epoch: int, step: int, spec_hash: str,
+                   extra: dict[str, Any]) -> Path:
+        return save_checkpoint(self.path, state=state, epoch=epoch, step=step,
+                               spec_hash=spec_hash, extra=extra)
+
+    def restore(self, like: Any, spec_hash: str, warn: Callable[[str], None]) -> Any:
+        if not list_checkpoints(self.path):
+            return None
+        loaded = load_latest(self.path, like=like, spec_hash=spec_hash)
+        for path, reason in loaded.skipped if loaded else []:
+            warn(f"skipped checkpoint {path.name}: {reason}")
+        return loaded
+
+
+def flatten_params(tree: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """{"00_dense": {"w": ...}} -> {"00_dense.w": ...} (the params.safetensors layout)."""
+    return {f"{layer}.{name}": v for layer, ps in tree.items() for name, v in ps.items()}
+
+
+def unflatten_params(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, v in flat.items():
+        layer, _, name = key.partition(".")
+        out.setdefault(layer, {})[name] = v
+    return out

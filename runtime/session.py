@@ -1,0 +1,111 @@
+"""`dlc run`: train a spec into a run folder with checkpoints, logs, a NaN guard and resume.
+
+Resuming restores parameters, optimizer state, model state, step, PRNG key, early-stopping
+state and the best parameters so far; data order and dropout keys are functions of (seed,
+epoch, step), so a resumed run ends bit-for-bit where an uninterrupted one does (on CPU).
+
+Example:
+    >>> outcome = run_spec("specs/linear.dl", runs_root="runs")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from dlc.compiler.errors import DlcError
+from dlc.runtime.loop import LoopState
+from dlc.runtime.model import CompiledModel
+from dlc.runtime.runs import RunDir, flatten_params
+from dlc.runtime.trainer import Diverged
+
+
+@dataclass
+class RunOutcome:
+    run: RunDir
+    model: CompiledModel
+    final: dict[str, float] = field(default_factory=dict)
+    resumed_from: int = 0
+    stopped_early: bool = False
+    best_epoch: int = -1
+
+
+def _checkpoint_tree(state: Any, best: Any) -> dict[str, Any]:
+    return {"train": state, "best": best}
+
+
+def run_spec(source: str | Path, *, overrides: list[str] | None = None,
+             runs_root: str | Path = "runs", resume: str | Path | bool | None = None,
+             on_epoch: Callable[[dict[str, Any]], None] | None = None,
+             on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
+             warn: Callable[[str], None] = print) -> RunOutcome:
+    model = CompiledModel.from_source(source, overrides=overrides)
+    resolved, spec = model.resolved, model.spec
+    spec_hash = resolved.hash()
+    if resume:
+        run = (RunDir.open(resume) if not isinstance(resume, bool)
+               else RunDir.latest(runs_root, resolved.name))
+        if run is None:
+            raise DlcError.single(f"no earlier run of `{resolved.name}` under {runs_root}/",
+                                  hint="start one with `dlc run` first, or name the folder")
+        if run.spec_hash() != spec_hash:
+            raise DlcError.single(f"the spec changed since run {run.path} started",
+                                  where=str(run.path), hint="resume with the same spec and --set "
+                                  "values, or start a new run without --resume")
+    else:
+        run = RunDir.create(runs_root, resolved.name)
+        run.write_spec(resolved)
+    run.save_arrays("stats.safetensors", model.data.stats or {"none": jnp.zeros(0)})
+
+    fns = model.functions(len(model.data.parts["train"][0]))
+    state = fns.init(spec.train.seed)
+    best = (state.params, state.model_state)
+    loop, start_epoch, history = LoopState(), 0, []
+    if resume:
+        loaded = run.restore(_checkpoint_tree(state, best), spec_hash, warn)
+        if loaded is not None:
+            state, best = loaded.state["train"], loaded.state["best"]
+            loop = LoopState(**loaded.extra["loop"])
+            start_epoch = loaded.epoch
+            history = run.truncate_metrics(start_epoch)
+        else:
+            run.truncate_metrics(0)
+    if on_start is not None:
+        on_start(run, model, start_epoch)
+
+    last_good: dict[str, Any] = {"best": best}
+
+    def after_epoch(record: dict[str, Any], st: Any, lp: LoopState) -> None:
+        run.append_metrics(record)
+        if lp.best_epoch == record["epoch"]:
+            last_good["best"] = jax.tree.map(jnp.copy, (st.params, st.model_state))
+        ep = record["epoch"]
+        if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs:
+            run.checkpoint(_checkpoint_tree(st, last_good["best"]), epoch=ep,
+                           step=record["step"], spec_hash=spec_hash,
+                           extra={"loop": lp.to_dict()})
+        if on_epoch is not None:
+            on_epoch(record)
+
+    try:
+        result = model.fit(state=state, start_epoch=start_epoch, loop=loop,
+                           on_epoch=after_epoch, history=history)
+    except Diverged as err:
+        kept = run.path / "checkpoints"
+        raise DlcError.single(
+            str(err), where=str(run.path),
+            hint=f"lower the learning rate (optimizer lr={spec.optimizer.lr:g}), normalize the "
+                 f"features (`normalize standard`) or clip gradients (`clip=1.0`); the last good "
+                 f"checkpoint is kept in {kept}") from None
+    es = spec.train.early_stop
+    if es is not None and es.restore_best and loop.best_epoch > 0:
+        best_params, best_state = last_good["best"]
+        model.state = model.state._replace(params=best_params, model_state=best_state)
+    run.save_arrays("params.safetensors", flatten_params(model.params))
+    final = model.evaluate()
+    return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)
