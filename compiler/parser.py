@@ -144,8 +144,15 @@ def parse_text(text: str, filename: str = "<spec>") -> Tree:
     """Parse .dl text; every syntax error is a DlcError with file:line:col."""
     diags: list[Diagnostic] = []
 
+    seen_lines: set[int] = set()
+
     def on_error(err: UnexpectedInput) -> bool:
-        diags.append(_syntax_diagnostic(err, text, filename))
+        # one error per line: recovery inside a broken line only produces echoes of the first
+        d = _syntax_diagnostic(err, text, filename)
+        assert d.span is not None
+        if d.span.line not in seen_lines:
+            seen_lines.add(d.span.line)
+            diags.append(d)
         return len(diags) < 10 and isinstance(err, UnexpectedCharacters)
 
     try:

@@ -175,9 +175,8 @@ class Resolver:
                     self.error(f"`{k}` is set twice", s)
                     ok = False
                 data[k], spans[k] = val, s
-        if not ok:
-            return None
-        return self.validate(cls, data, spans, span, what, origin)
+        built = self.validate(cls, data, spans, span, what, origin)  # report its errors too
+        return built if ok else None
 
     def value_for(self, cls: type[SpecModel], field: str, v: Value) -> Any:
         reg = _registry_for(cls.model_fields[field].annotation)

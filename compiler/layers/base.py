@@ -59,6 +59,8 @@ class Layer(SpecModel):
 
     has_state: ClassVar[bool] = False
     uses_rng: ClassVar[bool] = False
+    # settings and an input shape for the registry conformance test (tests/test_conformance.py)
+    example: ClassVar[tuple[dict[str, Any], Shape]] = ({}, (5,))
 
     def output_shape(self, in_shape: Shape) -> Shape:
         return in_shape

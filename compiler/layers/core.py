@@ -30,6 +30,7 @@ class Dense(Layer):
     bias: bool = True
     init: InitName = "glorot_uniform"
     positional = ("units",)
+    example = ({"units": 3}, (5,))
 
     def output_shape(self, in_shape: Shape) -> Shape:
         if not in_shape:
@@ -54,6 +55,8 @@ class Dense(Layer):
 class Flatten(Layer):
     """All axes but the batch axis into one."""
 
+    example = ({}, (3, 4, 2))
+
     def output_shape(self, in_shape: Shape) -> Shape:
         return (math.prod(in_shape),)
 
@@ -67,6 +70,7 @@ class Reshape(Layer):
 
     shape: list[int] = Field(min_length=1)
     positional = ("shape",)
+    example = ({"shape": [2, -1]}, (6,))
 
     def output_shape(self, in_shape: Shape) -> Shape:
         size = math.prod(in_shape)
@@ -90,6 +94,7 @@ class Dropout(Layer):
 
     rate: float = Field(ge=0.0, lt=1.0)
     positional = ("rate",)
+    example = ({"rate": 0.5}, (5,))
     uses_rng = True
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:

@@ -1,0 +1,56 @@
+"""One parametrized test over every registered layer: it builds, jits in train and eval mode,
+and its declared output shape and parameter count equal reality."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from dlc.compiler.layers.base import Context
+from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
+
+
+@pytest.mark.parametrize("name", LAYERS.names())
+def test_layer_conformance(name: str) -> None:
+    cls = LAYERS.get(name)
+    settings, in_shape = cls.example
+    layer = cls.model_validate(settings)
+    params = layer.init_params(jax.random.PRNGKey(0), in_shape)
+    state = layer.init_state(in_shape)
+    declared = {k: tuple(v) for k, v in layer.param_shapes(in_shape).items()}
+    assert {k: tuple(v.shape) for k, v in params.items()} == declared
+    assert sum(math.prod(v.shape) for v in params.values()) == layer.param_count(in_shape)
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, *in_shape))
+
+    for train in (True, False):
+        def run(p, x, train=train):
+            ctx = Context(train=train, rng=jax.random.PRNGKey(2), state=state)
+            return layer.apply(p, x, ctx), ctx.new_state
+
+        y, new_state = jax.jit(run)(params, x)
+        assert y.shape == (4, *layer.output_shape(in_shape)), (name, train)
+        assert bool(jnp.all(jnp.isfinite(y)))
+        if layer.has_state and train:
+            assert jax.tree.structure(new_state) == jax.tree.structure(state)
+
+
+@pytest.mark.parametrize("registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES])
+def test_registry_entries_are_strict(registry) -> None:
+    for name, cls in registry.items():
+        assert cls.dl_name == name
+        assert cls.model_config.get("extra") == "forbid" and cls.model_config.get("frozen")
+        for field in cls.positional:
+            assert field in cls.model_fields, (name, field)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_optimizers_build_and_step(name: str) -> None:
+    opt = OPTIMIZERS.get(name)()
+    tx = opt.transform(lambda t: 1.0)
+    params = {"w": jnp.ones((3,))}
+    state = tx.init(params)
+    updates, _ = jax.jit(tx.update)({"w": jnp.ones((3,))}, state, params)
+    assert bool(jnp.all(updates["w"] < 0))  # a step against the gradient
