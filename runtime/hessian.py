@@ -197,7 +197,7 @@ def _verdict(grad_norm: float, lo: float, hi: float, grad_tol: float, eig_tol: f
     negative, positive = lo < -eig_tol, hi > eig_tol
     if negative and positive:
         return "saddle point"
-    if positive and lo > eig_tol:
+    if positive:
         return "local minimum"
     if negative:
         return "local maximum"
