@@ -75,6 +75,8 @@ class SGD(Optimizer):
 
 @register(OPTIMIZERS, "adam")
 class Adam(Optimizer):
+    """Adam (Kingma & Ba): momentum `b1` plus RMSProp-style scaling `b2`, bias-corrected."""
+
     b1: float = Field(0.9, ge=0.0, lt=1.0)
     b2: float = Field(0.999, ge=0.0, lt=1.0)
     eps: PositiveFloat = 1e-8
@@ -105,6 +107,8 @@ class AdamW(Adam):
 
 @register(OPTIMIZERS, "adagrad")
 class Adagrad(Optimizer):
+    """Adagrad: each parameter's step divided by the root of its summed squared gradients."""
+
     lr: PositiveFloat = 1e-2
     initial: float = Field(0.1, ge=0.0)  # initial accumulator value
     eps: PositiveFloat = 1e-7
@@ -120,6 +124,8 @@ class Adagrad(Optimizer):
 
 @register(OPTIMIZERS, "rmsprop")
 class RMSProp(Optimizer):
+    """RMSProp: steps divided by the root of a moving average (`decay`) of squared gradients."""
+
     decay: float = Field(0.9, gt=0.0, lt=1.0)
     eps: PositiveFloat = 1e-8
     momentum: float = Field(0.0, ge=0.0, lt=1.0)

@@ -19,12 +19,16 @@ from dlc.compiler.registry import LAYERS, register
 
 @register(LAYERS, "identity")
 class Identity(Activation):
+    """f(x) = x."""
+
     def fn(self, x: Any) -> Any:
         return x
 
 
 @register(LAYERS, "sigmoid")
 class Sigmoid(Activation):
+    """f(x) = 1 / (1 + exp(-x))."""
+
     def fn(self, x: Any) -> Any:
         return jax.nn.sigmoid(x)
 
@@ -39,12 +43,16 @@ class HardSigmoid(Activation):
 
 @register(LAYERS, "relu")
 class Relu(Activation):
+    """f(x) = max(x, 0)."""
+
     def fn(self, x: Any) -> Any:
         return jax.nn.relu(x)
 
 
 @register(LAYERS, "leaky_relu")
 class LeakyRelu(Activation):
+    """f(x) = x if x >= 0 else alpha * x."""
+
     alpha: float = Field(0.01, ge=0)
     positional = ("alpha",)
 
@@ -54,6 +62,8 @@ class LeakyRelu(Activation):
 
 @register(LAYERS, "elu")
 class Elu(Activation):
+    """f(x) = x if x > 0 else alpha * (exp(x) - 1)."""
+
     alpha: float = Field(1.0, gt=0)
     positional = ("alpha",)
 
@@ -63,7 +73,8 @@ class Elu(Activation):
 
 @register(LAYERS, "selu")
 class Selu(Activation):
-    """Self-normalizing: pair with `dense ... init=lecun_normal` (Klambauer et al. 2017)."""
+    """f(x) = scale * (x if x > 0 else alpha * (exp(x) - 1)), scale ≈ 1.0507, alpha ≈ 1.6733
+    (Klambauer et al. 2017); a `dense` right before it gets lecun_normal init by default."""
 
     def fn(self, x: Any) -> Any:
         return jax.nn.selu(x)
@@ -71,6 +82,9 @@ class Selu(Activation):
 
 @register(LAYERS, "gelu")
 class Gelu(Activation):
+    """f(x) = x * Phi(x) (Phi: the standard normal CDF; tanh approximation if
+    `approximate`)."""
+
     approximate: bool = False
 
     def fn(self, x: Any) -> Any:
@@ -79,19 +93,24 @@ class Gelu(Activation):
 
 @register(LAYERS, "tanh")
 class Tanh(Activation):
+    """f(x) = tanh(x)."""
+
     def fn(self, x: Any) -> Any:
         return jnp.tanh(x)
 
 
 @register(LAYERS, "softplus")
 class Softplus(Activation):
+    """f(x) = log(1 + exp(x))."""
+
     def fn(self, x: Any) -> Any:
         return jax.nn.softplus(x)
 
 
 @register(LAYERS, "softmax")
 class Softmax(Activation):
-    """Over the last axis. Losses take logits: do not put it before `cross_entropy`."""
+    """f(x)_i = exp(x_i) / sum_j exp(x_j) over the last axis. Losses take logits: do not end a
+    model with it before `cross_entropy`."""
 
     def fn(self, x: Any) -> Any:
         return jax.nn.softmax(x, axis=-1)
