@@ -6,6 +6,7 @@
     dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
     dlc plot RUN_DIR             redraw a run's PNG plots
     dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv
+    dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _shape(s: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in s) + ")"
+    return str(tuple(s))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -103,8 +104,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from dlc.runtime.analyze import analyze_command
+
+    return analyze_command(args)
+
+
 COMMANDS = {"check": cmd_check, "run": cmd_run, "explain": cmd_explain,
-            "schedule": cmd_schedule, "plot": cmd_plot, "predict": cmd_predict}
+            "schedule": cmd_schedule, "plot": cmd_plot, "predict": cmd_predict,
+            "analyze": cmd_analyze}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--run", required=True, help="the run folder")
     pr.add_argument("--input", required=True, help="a CSV with the feature columns")
     pr.add_argument("--output", required=True, help="where to write the predictions CSV")
+    an = spec_cmd("analyze", "classify a critical point (gradient, Hessian) and plot the surface")
+    an.add_argument("--run", help="the run folder (default: no trained parameters)")
+    an.add_argument("--at", choices=("trained", "init", "origin"), default=None,
+                    help="where: the run's parameters (default with --run), the initial ones "
+                         "(default without), or all zeros")
+    an.add_argument("--surface", nargs="+", metavar="KIND", default=None,
+                    help="`random` (filter-normalized directions, default) or `coords I J`")
+    an.add_argument("--span", type=float, default=1.0, help="surface half-width (default 1)")
+    an.add_argument("--n", type=int, default=31, help="surface grid points per axis (default 31)")
+    an.add_argument("--exact-limit", type=int, default=2000,
+                    help="largest parameter count for the full Hessian; Lanczos above (2000)")
+    an.add_argument("--tol", type=float, default=1e-3,
+                    help="gradient norm below which the point is critical (default 1e-3)")
+    an.add_argument("--out", help="output folder (default: RUN/analysis)")
     return p
 
 
