@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.lower import Program, lower
@@ -72,14 +71,22 @@ class CompiledModel:
 
     def fit(self, x: Any = None, y: Any = None, *, valid: tuple[Any, Any] | None = None,
             on_epoch: Callable[..., None] | None = None, state: Any = None,
-            start_epoch: int = 0, loop: Any = None, history: Any = None) -> Any:
-        """Train on the spec's data (or on arrays `x`, `y` already preprocessed)."""
+            start_epoch: int = 0, loop: Any = None, history: Any = None,
+            mesh: Any = None) -> Any:
+        """Train on the spec's data (or on arrays `x`, `y` already preprocessed). With a
+        `mesh` (see `dlc.runtime.sharding.data_mesh`) the training rows are sharded over its
+        devices and the state replicated: data-parallel SPMD, same results."""
         from dlc.runtime.loop import train_loop
         from dlc.runtime.trainer import to_device
 
         parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
         fns = self.functions(len(parts["train"][0]))
         self.state = state if state is not None else fns.init(self.spec.train.seed)
+        if mesh is not None:
+            from dlc.runtime.sharding import replicate, shard_rows
+
+            parts["train"] = tuple(shard_rows(a, mesh) for a in parts["train"])
+            self.state = replicate(self.state, mesh)
         self.result = train_loop(fns, self.state, parts, self.spec.train, start_epoch=start_epoch,
                                  loop=loop, on_epoch=on_epoch, history=history)
         self.state = self.result.state
