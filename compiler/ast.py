@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark import Token, Tree
-
 from dlc.compiler.errors import DlcError, Span
+from lark import Token, Tree
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import PydanticUndefined
-
 from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, Registry
+from pydantic_core import PydanticUndefined
 
 BEGIN, END = "<!-- registry:begin -->", "<!-- registry:end -->"
 SECTIONS = [("Data sources", SOURCES), ("Layers", LAYERS), ("Losses", LOSSES),

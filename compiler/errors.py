@@ -1,7 +1,8 @@
 """Diagnostics: `file:line:col: error: message`, the source line, carets and a hint.
 
 Example:
-    >>> d = Diagnostic("unknown layer `rleu`", Span("m.dl", 3, 3, 3, 7), hint="did you mean `relu`?")
+    >>> span = Span("m.dl", 3, 3, 3, 7)
+    >>> d = Diagnostic("unknown layer `rleu`", span, hint="did you mean `relu`?")
     >>> print(DlcError([d], {"m.dl": "a\\nb\\n  rleu\\n"}))
     m.dl:3:3: error: unknown layer `rleu`
       3 |   rleu

@@ -76,8 +76,9 @@ class Expander:
                 params.append(kw.name)
                 defaults[kw.name] = kw.value
         if name in self.blocks:
+            first = self.blocks[name].stmt.span.line
             self.diags.append(Diagnostic(f"block `{name}` is defined twice", st.span,
-                                         f"the first is at line {self.blocks[name].stmt.span.line}"))
+                                         f"the first is at line {first}"))
             return
         self.blocks[name] = BlockDef(name, tuple(params), defaults, st.body, st)
 

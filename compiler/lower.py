@@ -3,7 +3,8 @@ transformation. Nothing here holds state; the runtime jits and scans these.
 
 Example:
     >>> from dlc.compiler.frontend import load_spec
-    >>> r = load_spec('data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer adam\\n')
+    >>> r = load_spec('data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\n'
+    ...               'optimizer adam\\n')
     >>> prog = lower(r.spec, (64,), total_steps=100)
     >>> params, state = prog.init(__import__("jax").random.PRNGKey(0))
     >>> params["00_dense"]["w"].shape

@@ -16,20 +16,25 @@ import types
 import typing
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
-
 from dlc.compiler.ast import Call, KwArg, ListV, Name, Statement, Then, Value, to_python
 from dlc.compiler.errors import Diagnostic, Span, suggest
 from dlc.compiler.layers.base import Layer
 from dlc.compiler.losses import Loss
 from dlc.compiler.optimizers import Optimizer
 from dlc.compiler.registry import (
-    LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, Registry, SpecModel,
+    LAYERS,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SOURCES,
+    Registry,
+    SpecModel,
 )
 from dlc.compiler.schedules import Schedule
 from dlc.compiler.schedules import Then as ThenSchedule
 from dlc.compiler.sources import Source
 from dlc.compiler.spec import SECTION_DOCS, Model, Spec
+from pydantic import ValidationError
 
 REGISTRY_OF: dict[type, Registry] = {
     Layer: LAYERS, Loss: LOSSES, Optimizer: OPTIMIZERS, Schedule: SCHEDULES, Source: SOURCES,
@@ -53,6 +58,16 @@ def _registry_for(annotation: Any) -> Registry | None:
 def _is_model(annotation: Any) -> bool:
     t = _unwrap(annotation)
     return isinstance(t, type) and issubclass(t, SpecModel)
+
+
+def _repeated(annotation: Any) -> type[SpecModel] | None:
+    """`tuple[X, ...]` of a (non-registry) spec model: a statement that may be repeated, each
+    occurrence adding one X (`grid ...` in `experiment`)."""
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if _is_model(args[0]) and _registry_for(args[0]) is None:
+            return typing.cast(type[SpecModel], args[0])
+    return None
 
 
 def _expected_choices(ctx: dict[str, Any]) -> list[str]:
@@ -165,7 +180,8 @@ class Resolver:
                 self.error(f"`{kw.name}` is given twice", kw.name_span, None, origin)
                 ok = False
             else:
-                data[kw.name], spans[kw.name] = self.value_for(cls, kw.name, kw.value), kw.value.span
+                data[kw.name] = self.value_for(cls, kw.name, kw.value)
+                spans[kw.name] = kw.value.span
         if body is not None:
             sub = self.section(cls, body, span, what)
             if sub is None:
@@ -216,6 +232,12 @@ class Resolver:
                 where = f"in `{what}`" if what else "at the top level"
                 self.error(f"unknown setting `{st.name}` {where}", st.span, hint, st.origin)
                 continue
+            repeated = _repeated(cls.model_fields[field].annotation)
+            if repeated is not None and value is not None:
+                before = out[field][0] if field in out else ()
+                self.spans[f"{field}.{len(before)}"] = st.span
+                out[field] = (before + value, out[field][1] if field in out else st.span)
+                continue
             if field in out:
                 self.error(f"`{field}` is set twice", st.span,
                            f"the first is at line {out[field][1].line}; remove one")
@@ -234,6 +256,10 @@ class Resolver:
                            suggest("", reg.names()))
                 return None
             return self.entry(reg, st.args[0], st.args[1:], st.kwargs, st.span, st.origin)
+        item = _repeated(annotation)
+        if item is not None:
+            built = self.fill(item, st.name, st.args, st.kwargs, st.span, st.origin, st.body)
+            return None if built is None else (built,)
         sub = _unwrap(annotation)
         if sub is Model:
             return self.layers(st)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, PositiveInt
-
 from dlc.compiler.lazy import jnp, optax
 from dlc.compiler.registry import SCHEDULES, SpecModel, register
+from pydantic import Field, PositiveInt
 
 
 class Schedule(SpecModel):

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from pydantic import Field, PositiveInt
-
 from dlc.compiler.errors import DlcError, suggest
 from dlc.compiler.registry import SOURCES, SpecModel, register
+from pydantic import Field, PositiveInt
 
 
 @dataclass
@@ -75,7 +74,8 @@ class Csv(Source):
         for name in features:
             if cols[name].dtype.kind != "f":
                 raise DlcError.single(f"feature column `{name}` of {path} is not numeric",
-                                      where=str(path), hint="list numeric columns in features=[...]")
+                                      where=str(path),
+                                      hint="list numeric columns in features=[...]")
         x = (np.stack([cols[c] for c in features], axis=1) if features
              else np.zeros((len(cols[self.target]), 0))).astype(np.float32)
         y, num_classes = self._target(cols[self.target], path)

@@ -11,9 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
+from typing import ClassVar, Literal
 
 from dlc.compiler.layers.base import Layer
 from dlc.compiler.losses import Loss
@@ -21,6 +19,7 @@ from dlc.compiler.optimizers import Optimizer
 from dlc.compiler.registry import SpecModel
 from dlc.compiler.schedules import Constant, Schedule
 from dlc.compiler.sources import Source
+from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
 
 class Window(SpecModel):
@@ -66,7 +65,7 @@ class Data(SpecModel):
     split: Split = Split()
     divide: float | None = Field(None, gt=0)  # divide features by a constant (pixels: 255)
     normalize: Normalize = Normalize(method="none")
-    slots = {"source": "data source"}
+    slots: ClassVar[dict[str, str]] = {"source": "data source"}
 
 
 class Model(SpecModel):
@@ -100,6 +99,26 @@ class Regularize(SpecModel):
     l2: NonNegativeFloat = 0.0
 
 
+class Grid(SpecModel):
+    """`grid "optimizer.lr" [1e-3, 1e-2]`: values for one setting, named by its `--set` path."""
+
+    key: str = Field(min_length=1)
+    values: list[float | int | bool | str] = Field(min_length=1)
+    positional = ("key", "values")
+
+
+class Experiment(SpecModel):
+    """Cross-validation folds, seeds and hyperparameter grids, trained as lanes of one program
+    (`dlc experiment`). A repeated `grid` statement adds a grid axis."""
+
+    folds: int | None = Field(None, ge=2)  # N-fold cross-validation over train + valid
+    seeds: list[int] | None = Field(None, min_length=1)  # default: [train.seed]
+    grid: tuple[Grid, ...] = ()
+    monitor: str | None = None  # default: the early-stop monitor, else valid_loss
+    retrain: bool = False  # retrain the best setting on train + valid, evaluate on test
+    memory_mb: PositiveInt = 4096  # budget for all lanes at once; more lanes run in chunks
+
+
 class Spec(SpecModel):
     data: Data
     model: Model
@@ -108,6 +127,7 @@ class Spec(SpecModel):
     schedule: Schedule = Constant()
     train: Train = Train()
     regularize: Regularize = Regularize()
+    experiment: Experiment | None = None
 
 
 SECTION_DOCS = {
@@ -118,4 +138,5 @@ SECTION_DOCS = {
     "schedule": "the learning-rate schedule, e.g. `schedule warmup(200) then cosine`",
     "train": "batch size, epochs, seed, early stopping",
     "regularize": "L1/L2 penalties, e.g. `regularize l2=1e-4`",
+    "experiment": "folds, seeds and grids, e.g. `experiment { folds 5; seeds [0, 1] }`",
 }

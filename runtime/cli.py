@@ -41,11 +41,10 @@ def _shape(s: tuple[int, ...]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
     from dlc.compiler.frontend import load_spec
     from dlc.compiler.shapes import infer
     from dlc.runtime.data import prepare
+    from rich.table import Table
 
     resolved = load_spec(args.spec, overrides=args.set)
     data = prepare(resolved)

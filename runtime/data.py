@@ -4,7 +4,8 @@ Normalization statistics come from the training part only and are kept for `pred
 
 Example:
     >>> from dlc.compiler.frontend import load_spec
-    >>> r = load_spec('data { fizzbuzz }\\nmodel { dense 4 }\\nloss cross_entropy\\noptimizer adam\\n')
+    >>> r = load_spec('data { fizzbuzz }\\nmodel { dense 4 }\\nloss cross_entropy\\n'
+    ...               'optimizer adam\\n')
     >>> d = prepare(r)
     >>> d.input_shape, d.num_classes, len(d.parts["test"][0])
     ((10,), 4, 100)
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.sources import RawData

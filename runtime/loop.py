@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-
 from dlc.compiler.spec import Train
 from dlc.runtime.trainer import Diverged, Functions, TrainState, better, monitor_mode
 

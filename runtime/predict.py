@@ -11,7 +11,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.sources import Csv
@@ -21,7 +20,6 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
                 overrides: list[str] | None = None) -> int:
     """Write predictions for every row of `input_csv`; returns the number of rows."""
     import jax.numpy as jnp
-
     from dlc.compiler.lower import lower
     from dlc.runtime.data import apply_features, prepare
     from dlc.runtime.datasets import read_csv
@@ -37,7 +35,7 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
         raise DlcError.single("`dlc predict --input` reads CSV rows of features; this spec's data "
                               "is not a plain CSV table", where=spec_path,
                               hint="use the Python API: model.predict(x)")
-    header, cols = read_csv(Path(input_csv))
+    _, cols = read_csv(Path(input_csv))
     data = prepare(resolved)
     names = data.feature_names
     missing = [c for c in names if c not in cols]

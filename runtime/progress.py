@@ -12,7 +12,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -109,7 +114,6 @@ def show_schedule(args: argparse.Namespace) -> int:
     con.print(table)
     if args.plot:
         import numpy as np
-
         from dlc.runtime.plots import plot_schedule
 
         plot_schedule(np.arange(total), np.asarray(lrs), args.plot,

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.runtime.checkpoint import atomic_write_bytes, list_checkpoints, load_latest, save_checkpoint
+from dlc.runtime.checkpoint import (
+    atomic_write_bytes,
+    list_checkpoints,
+    load_latest,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -103,7 +107,8 @@ class RunDir:
             return load(path.read_bytes())
         except FileNotFoundError:
             raise DlcError.single(f"{path} is missing", where=str(path),
-                                  hint="was the run finished? `dlc run --resume` completes it") from None
+                                  hint="was the run finished? `dlc run --resume` completes it"
+                                  ) from None
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise DlcError.single(f"{path} is not a readable safetensors file: {exc}",
                                   where=str(path)) from None

@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
 from dlc.compiler.lower import Program
 
 EVAL_CHUNK = 8192

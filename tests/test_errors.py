@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from dlc import DlcError, load_spec
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "errors.txt"
@@ -19,7 +18,8 @@ CASES = {
     "loss cross_entropy\noptimizer adam\n",
     "unknown_kwarg": "data { digits }\nmodel { dense 10 activation=relu }\nloss cross_entropy\n"
     "optimizer adam\n",
-    "bad_range": "data { digits }\nmodel { dense 10 }\nloss cross_entropy\noptimizer adam lr=-0.1\n",
+    "bad_range": "data { digits }\nmodel { dense 10 }\nloss cross_entropy\n"
+    "optimizer adam lr=-0.1\n",
     "unclosed": "data { digits }\nmodel {\n  dense 10\n",
     "stray_equals": "loss = mse\n",
     "single_quotes": "data { csv 'x.csv' }\n",
@@ -34,10 +34,12 @@ CASES = {
     "missing_arg": "data { digits }\nmodel { dense }\nloss cross_entropy\noptimizer adam\n",
     "block_error": "block mlp(width) {\n  dense width\n  dropout 1.5\n}\ndata { digits }\n"
     "model {\n  mlp 32\n  dense 10\n}\nloss cross_entropy\noptimizer adam\n",
-    "set_twice": "data { digits }\nmodel { dense 10 }\nloss cross_entropy\nloss mse\noptimizer adam\n",
+    "set_twice": "data { digits }\nmodel { dense 10 }\nloss cross_entropy\nloss mse\n"
+    "optimizer adam\n",
     "many_errors": "data { digits }\nmodel {\n  dense 0\n  sigmod\n}\nloss cross_entropy\n"
     "optimizer adam lr=0 betas=1\n",
-    "repeat_count": "data { digits }\nmodel {\n  repeat 0 { dense 3 }\n}\nloss mse\noptimizer adam\n",
+    "repeat_count": "data { digits }\nmodel {\n  repeat 0 { dense 3 }\n}\nloss mse\n"
+    "optimizer adam\n",
     "block_param": "block b(w) { dense w }\ndata { digits }\nmodel { b wdth=3 }\nloss mse\n"
     "optimizer adam\n",
 }

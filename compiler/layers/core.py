@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt
-
 from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
+from pydantic import Field, PositiveInt
 
 InitName = Literal[
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
@@ -75,7 +74,8 @@ class Reshape(Layer):
     def output_shape(self, in_shape: Shape) -> Shape:
         size = math.prod(in_shape)
         if sum(d == -1 for d in self.shape) > 1 or any(d == 0 or d < -1 for d in self.shape):
-            raise ShapeError(f"bad target shape {self.shape}", "use positive sizes and at most one -1")
+            raise ShapeError(f"bad target shape {self.shape}",
+                             "use positive sizes and at most one -1")
         known = math.prod(d for d in self.shape if d != -1)
         out = tuple(size // known if d == -1 else d for d in self.shape)
         if math.prod(out) != size:
