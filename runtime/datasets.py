@@ -166,7 +166,7 @@ def read_csv(
 
     Example:
         >>> header, cols = read_csv("prices.csv")       # doctest: +SKIP
-        >>> header, cols["price"].dtype, cols["date"][:1]
+        >>> header, cols["price"].dtype, cols["date"][:1]  # doctest: +SKIP
         (['date', 'price'], dtype('float64'), array(['2024-01-02'], dtype='<U10'))
     """
     where = str(path)

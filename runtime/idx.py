@@ -2,7 +2,7 @@
 
 Example:
     >>> data = fashion_mnist()                      # doctest: +SKIP
-    >>> x, y = data["train"]; x.shape, x.dtype, y.dtype
+    >>> x, y = data["train"]; x.shape, x.dtype, y.dtype  # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'), dtype('int32'))
 """
 
@@ -123,7 +123,7 @@ def load_idx_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[np.ndarra
 
     Example:
         >>> x, y = load_idx_folder("/usr/share/datasets/fashion-mnist")["test"]  # doctest: +SKIP
-        >>> x.shape, y[:3]
+        >>> x.shape, y[:3]  # doctest: +SKIP
         ((10000, 28, 28), array([9, 2, 1], dtype=int32))
     """
     folder = Path(folder)
@@ -218,7 +218,7 @@ def mnist(
 
     Example:
         >>> x, y = mnist()["train"]                     # doctest: +SKIP
-        >>> x.shape, y.shape
+        >>> x.shape, y.shape  # doctest: +SKIP
         ((60000, 28, 28), (60000,))
     """
     folder = (Path(cache_dir) if cache_dir is not None else cache_root()) / "mnist"
@@ -255,7 +255,7 @@ def fashion_mnist(
 
     Example:
         >>> x, y = fashion_mnist()["train"]             # doctest: +SKIP
-        >>> x.shape, int(y.max())
+        >>> x.shape, int(y.max())  # doctest: +SKIP
         ((60000, 28, 28), 9)
     """
     candidates = [folder, os.environ.get("DLC_FASHION_MNIST"), DEBIAN_FASHION_MNIST]
