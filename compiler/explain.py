@@ -68,6 +68,8 @@ def _section(name: str, m: SpecModel, indent: str) -> list[str]:
         elif isinstance(v, SpecModel):
             args = _kwargs(v)
             lines.append(f"{inner}{field}" + (f" {args}" if args else ""))
+        elif isinstance(v, tuple) and all(isinstance(i, SpecModel) for i in v):
+            lines += [f"{inner}{field} {_kwargs(i)}" for i in v]  # a repeated statement
         else:
             lines.append(f"{inner}{field} {_scalar(v)}")
     return [*lines, f"{indent}}}"]
@@ -78,6 +80,8 @@ def to_dl(spec: Spec) -> str:
     out: list[str] = []
     for field in Spec.model_fields:
         v = getattr(spec, field)
+        if v is None:  # an optional section that is absent
+            continue
         if isinstance(v, Model):
             out.append("model {")
             for layer in v.layers:

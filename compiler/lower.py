@@ -70,24 +70,28 @@ class Program:
                 new_state[info.key] = ctx.new_state
         return x, new_state
 
-    def penalty(self, params: dict[str, Any]) -> Any:
-        reg = self.spec.regularize
+    def penalty(self, params: dict[str, Any], reg: tuple[Any, Any] | None = None) -> Any:
+        """L1/L2 penalty on weights; `reg` = (l1, l2) (e.g. traced per-lane values) replaces
+        the spec's strengths."""
+        l1, l2 = reg if reg is not None else (self.spec.regularize.l1, self.spec.regularize.l2)
         total = jnp.zeros((), jnp.float32)
-        if reg.l1 == 0 and reg.l2 == 0:
+        if reg is None and l1 == 0 and l2 == 0:
             return total
         for layer_params in params.values():
             for name, w in layer_params.items():
                 if name in WEIGHT_NAMES:
-                    total = total + reg.l1 * jnp.sum(jnp.abs(w)) + reg.l2 * jnp.sum(w * w)
+                    total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
         return total
 
     def loss(self, params: dict[str, Any], state: dict[str, Any], x: Any, y: Any, w: Any,
-             rng: Any) -> tuple[Any, tuple[dict[str, Any], Any]]:
-        """Weighted mean training loss + penalties; returns (loss, (new_state, outputs))."""
+             rng: Any, reg: tuple[Any, Any] | None = None
+             ) -> tuple[Any, tuple[dict[str, Any], Any]]:
+        """Weighted mean training loss + penalties; returns (loss, (new_state, outputs)).
+        `reg` = (l1, l2) replaces the spec's penalty strengths (see `penalty`)."""
         out, new_state = self.apply(params, state, x, train=True, rng=rng)
         per = self.spec.loss.per_example(out, y)
         data_loss = jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
-        return data_loss + self.penalty(params), (new_state, out)
+        return data_loss + self.penalty(params, reg), (new_state, out)
 
     def schedule(self) -> Callable[[Any], Any]:
         return self.spec.schedule.build(self.total_steps)
