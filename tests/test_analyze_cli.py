@@ -15,6 +15,7 @@ from dlc.runtime.analyze import grid_losses, make_loss
 from dlc.runtime.cli import main
 from dlc.runtime.model import CompiledModel
 from dlc.runtime.runs import RunDir, unflatten_params
+from dlc.runtime.session import run_spec
 from dlc.runtime.trainer import init_state
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -119,6 +120,20 @@ def test_lanczos_above_the_exact_limit_matches_the_full_spectrum(tmp_path) -> No
     scale = float(np.abs(vals).max())
     assert h["min_eig"] == pytest.approx(float(vals[0]), abs=1e-4 * scale)
     assert h["max_eig"] == pytest.approx(float(vals[-1]), abs=1e-4 * scale)
+
+
+def test_eval_mode_loss_uses_the_runs_batchnorm_statistics(tmp_path) -> None:
+    spec = tmp_path / "bn.dl"  # params.safetensors lacks the running statistics: checkpoints
+    spec.write_text(
+        f'data {{ csv "{SPECS / "data" / "saddle.csv"}" target=y features=[x]; '
+        "split valid=0 test=0 }\n"
+        "model { dense 4; batchnorm; tanh; dense 1 }\n"
+        "loss mse\noptimizer sgd lr=0.1\ntrain { batch 4; epochs 3 }\n"
+    )
+    outcome = run_spec(str(spec), runs_root=tmp_path / "runs", warn=print)
+    report = analyze(tmp_path / "a", str(spec), "--run", str(outcome.run.path))
+    assert report["note"] == "model state from the run's last checkpoint"
+    assert report["loss"] == pytest.approx(outcome.final["train_loss"], rel=1e-5)
 
 
 def test_chunked_grid_equals_the_core_surface() -> None:
