@@ -242,7 +242,8 @@ def draw(
         gx, gy, mark, title = grid, grid, (0.0, 0.0), f"random directions, {rows}"
     z = grid_losses(loss, point, d1, d2, grid, grid, chunk)
     lo, mid, hi = float(np.nanmin(z)), float(np.nanmedian(z)), float(np.nanmax(z))
-    log = hi - lo > 10 * (mid - lo)  # most of the grid near the bottom: log colours
+    # log colours show a narrow valley around a minimum; a saddle reads better in linear ones
+    log = bool(z[n // 2, n // 2] - lo < 0.01 * (hi - lo) and hi - lo > 10 * (mid - lo))
     surface.plot_surface(
         gx, gy, z, out / "surface.png", mark=mark, title=f"{at}: {title}", log_scale=log
     )

@@ -58,6 +58,7 @@ def test_origin_is_a_saddle_and_the_escape_lowers_the_loss(tmp_path, capsys, lim
     assert "saddle point" in out and "escape step" in out
     # the spec starts at zero, so there is no line from init; the surface is drawn and linked
     assert report["plots"] == {"surface": "surface.png"}
+    assert report["surface"]["log_colours"] is False  # a saddle reads best in linear colours
     assert_linked_pngs(tmp_path / "o", ["surface.png"])
 
 
@@ -96,6 +97,7 @@ def test_trained_is_a_local_minimum_with_line_and_surface(tmp_path, capsys) -> N
     at_a, at_b = np.flatnonzero(np.isclose(alphas, 0.0)), np.flatnonzero(np.isclose(alphas, 1.0))
     assert line[at_a] == pytest.approx(float(loss(start.params)), rel=1e-6)
     assert line[at_b] < 1e-6 < line[at_a]
+    assert report["surface"]["log_colours"] is True  # the narrow valley needs log colours
     assert report["surface"]["kind"] == "coords" and "00_dense.w[0,0]" in report["surface"]["title"]
     assert_linked_pngs(out, ["line.png", "surface.png"])
 
