@@ -3,7 +3,8 @@ canonical JSON form (hashed into checkpoints).
 
 Example:
     >>> from dlc.compiler.frontend import load_spec
-    >>> r = load_spec('data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer sgd\\n')
+    >>> r = load_spec('data { digits }\\nmodel { dense 10 }\\n'
+    ...               'loss cross_entropy\\noptimizer sgd\\n')
     >>> load_spec(to_dl(r.spec)).spec == r.spec
     True
 """
@@ -17,6 +18,30 @@ from dlc.compiler.registry import SpecModel
 from dlc.compiler.schedules import Then
 from dlc.compiler.spec import Model, Spec
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _string(s: str) -> str:
+    """A double-quoted literal that the parser reads back as `s`: as written when it needs no
+    escapes, else ASCII with Python-style escapes (json.dumps would write characters beyond
+    U+FFFF as surrogate pairs, which read back as two characters)."""
+    if s.isprintable() and '"' not in s and "\\" not in s:
+        return f'"{s}"'
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
 
 def _scalar(v: Any) -> str:
     if isinstance(v, bool):
@@ -24,7 +49,7 @@ def _scalar(v: Any) -> str:
     if isinstance(v, int | float):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _string(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_scalar(i) for i in v) + "]"
     raise TypeError(type(v).__name__)

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,12 @@ class ResolvedSpec:
 def _is_path(source: Any) -> bool:
     if isinstance(source, Path):
         return True
-    return isinstance(source, str) and "\n" not in source and (
-        source.endswith(".dl") or Path(source).is_file())
+    if not isinstance(source, str) or "\n" in source:
+        return False
+    try:
+        return source.endswith(".dl") or Path(source).is_file()
+    except (OSError, ValueError):  # e.g. a line of text too long to be a file name
+        return False
 
 
 def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
@@ -73,7 +78,8 @@ def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
     src = " " * (len(key) - len(path[-1])) + path[-1] + " " + val
     stmts = build_ast(parse_text(src + "\n", fname), fname)
     if len(stmts) != 1 or len(stmts[0].args) != 1 or stmts[0].kwargs or stmts[0].body:
-        raise DlcError.single(f"override `{text}` must set one value", where=fname)
+        raise DlcError.single(f"override `{text}` must set one value", where=fname,
+                              hint="e.g. --set optimizer.lr=3e-4 or --set data.features=[a, b]")
     return path, stmts[0].args[0], text
 
 
@@ -89,8 +95,8 @@ def _apply(stmts: tuple[Statement, ...], path: list[str], value: Value,
         return (*stmts, new)
     i = found[-1]
     st = stmts[i]
-    if not rest:
-        st = replace(st, args=(value,), body=None)
+    if not rest:  # errors about the new value point at the --set, not at the file's statement
+        st = replace(st, span=span, args=(value,), body=None)
     elif st.body is not None:
         st = replace(st, body=_apply(st.body, rest, value, span))
     elif len(rest) == 1:
@@ -99,6 +105,16 @@ def _apply(stmts: tuple[Statement, ...], path: list[str], value: Value,
     else:
         raise DlcError.single(f"`{head}` has no block to set `{'.'.join(rest)}` in", span=span)
     return (*stmts[:i], st, *stmts[i + 1:])
+
+
+def _override_hint(d: Diagnostic, overrides: list[str]) -> Diagnostic:
+    """A hint for an error in a `--set` value that has none: where it came from."""
+    m = re.fullmatch(r"--set\[(\d+)\]", d.span.file if d.span else "")
+    if d.hint is not None or m is None or int(m.group(1)) >= len(overrides):
+        return d
+    hint = (f"this value comes from `--set {overrides[int(m.group(1))]}`; `dlc explain` shows "
+            "every setting with its current value")
+    return replace(d, hint=hint)
 
 
 def load_spec(source: str | Path, *, overrides: list[str] | None = None,
@@ -121,5 +137,5 @@ def load_spec(source: str | Path, *, overrides: list[str] | None = None,
         stmts = _apply(stmts, path_parts, value, name_span)
     spec, r = resolve(stmts, file)
     if spec is None:
-        raise DlcError(r.diags, sources)
+        raise DlcError([_override_hint(d, overrides or []) for d in r.diags], sources)
     return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources)

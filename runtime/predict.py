@@ -16,6 +16,15 @@ from dlc.compiler.frontend import load_spec
 from dlc.compiler.sources import Csv
 
 
+def _text_column(path: str, name: str, delimiter: str) -> list[str]:
+    """A column's cells as written (read_csv makes numeric ids floats: `0012` would be `12.0`),
+    row for row as read_csv reads them."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
+    i = rows[0].index(name)
+    return [row[i] for row in rows[1:]]
+
+
 def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
                 overrides: list[str] | None = None) -> int:
     """Write predictions for every row of `input_csv`; returns the number of rows."""
@@ -35,7 +44,7 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
         raise DlcError.single("`dlc predict --input` reads CSV rows of features; this spec's data "
                               "is not a plain CSV table", where=spec_path,
                               hint="use the Python API: model.predict(x)")
-    _, cols = read_csv(Path(input_csv))
+    _, cols = read_csv(Path(input_csv), delimiter=source.delimiter)
     data = prepare(resolved)
     names = data.feature_names
     missing = [c for c in names if c not in cols]
@@ -47,10 +56,13 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
     x = apply_features(x, resolved.spec.data, stats)
     program = lower(resolved.spec, data.input_shape, 1)
     params = unflatten_params(run.load_arrays("params.safetensors"))
-    _, state0 = program.init(__import__("jax").random.PRNGKey(0))
-    out, _ = program.apply(params, state0, jnp.asarray(x), train=False)
+    _, state = program.init(__import__("jax").random.PRNGKey(0))
+    if (run.path / "model_state.safetensors").is_file():  # e.g. batchnorm running statistics
+        state = unflatten_params(run.load_arrays("model_state.safetensors"))
+    out, _ = program.apply(params, state, jnp.asarray(x), train=False)
     pred = np.asarray(resolved.spec.loss.predict(out))
-    ids = cols[source.id] if source.id and source.id in cols else None
+    ids = (_text_column(input_csv, source.id, source.delimiter)
+           if source.id and source.id in cols else None)
     with open(output_csv, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         if resolved.spec.loss.task == "regression":

@@ -3,6 +3,7 @@ final parameters, normalization statistics and plots; and resuming a killed run 
 
     runs/linear-20261122-193000/
       spec.dl  source.dl  spec.json  metrics.jsonl  params.safetensors  stats.safetensors
+      model_state.safetensors (batchnorm statistics, when the model has any)
       checkpoints/ckpt-000000120.safetensors  tensorboard/  plots/loss.png ...
 
 Example:

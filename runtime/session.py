@@ -17,7 +17,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-
 from dlc.compiler.errors import DlcError
 from dlc.runtime.loop import LoopState
 from dlc.runtime.model import CompiledModel
@@ -64,7 +63,8 @@ def run_spec(source: str | Path, *, overrides: list[str] | None = None,
 
     fns = model.functions(len(model.data.parts["train"][0]))
     state = fns.init(spec.train.seed)
-    best = (state.params, state.model_state)
+    # a copy: the jitted epoch donates `state`, which would delete arrays shared with `best`
+    best = jax.tree.map(jnp.copy, (state.params, state.model_state))
     loop, start_epoch, history = LoopState(), 0, []
     if resume:
         loaded = run.restore(_checkpoint_tree(state, best), spec_hash, warn)
@@ -107,5 +107,7 @@ def run_spec(source: str | Path, *, overrides: list[str] | None = None,
         best_params, best_state = last_good["best"]
         model.state = model.state._replace(params=best_params, model_state=best_state)
     run.save_arrays("params.safetensors", flatten_params(model.params))
+    if model.state.model_state:  # batchnorm running statistics: `dlc predict` needs them
+        run.save_arrays("model_state.safetensors", flatten_params(model.state.model_state))
     final = model.evaluate()
     return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)

@@ -1,0 +1,343 @@
+"""The `dlc` command line: explain round trips, --set overrides, check without JAX, what a run
+folder holds, plot, predict, and bad command lines that end in a dlc error, not a traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dlc.compiler.errors import DlcError
+from dlc.compiler.explain import to_dl
+from dlc.compiler.frontend import load_spec
+from dlc.runtime.cli import main
+from safetensors.numpy import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.dl"))
+DATA = Path(__file__).resolve().parent / "data"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+HOUSES = f"""\
+data {{
+  csv "{DATA / "houses.csv"}" target=price id=id
+  split valid=0.2 test=0.1
+  normalize standard
+}}
+model {{ dense 8; batchnorm momentum=0.5; relu; dense 1 }}
+loss mse
+optimizer adam lr=0.05
+train {{ batch 32; epochs 50; checkpoint_every 2 }}
+"""
+EPOCHS = 5  # set on the command line
+
+
+def dlc_command(*args: str) -> list[str]:
+    script = Path(sys.executable).with_name("dlc")
+    if script.is_file():
+        return [str(script), *args]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
+        *args,
+    ]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- explain ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_explain_round_trips_every_spec(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = load_spec(path).spec
+    assert load_spec(to_dl(spec)).spec == spec
+    code, out, _ = run_main(capsys, "explain", str(path))
+    assert code == 0
+    assert load_spec(out).spec == spec
+    assert to_dl(load_spec(out).spec) == out  # explain of explain changes nothing
+
+
+# -- --set ----------------------------------------------------------------------------------
+def test_overrides_change_the_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "specs" / "linear_7days.dl"
+    sets = ["train.epochs=5", "optimizer.lr=3e-4", "data.window=28"]
+    spec = load_spec(path, overrides=sets).spec
+    base = load_spec(path).spec
+    assert (spec.train.epochs, spec.optimizer.lr, spec.data.window.size) == (5, 3e-4, 28)
+    assert (base.train.epochs, base.optimizer.lr, base.data.window.size) == (100, 0.01, 7)
+    # everything else is untouched
+    assert (
+        spec.model_copy(
+            update={"train": base.train, "optimizer": base.optimizer, "data": base.data}
+        )
+        == base
+    )
+    code, out, _ = run_main(capsys, "explain", str(path), *(a for s in sets for a in ("--set", s)))
+    assert code == 0
+    assert load_spec(out).spec == spec
+
+
+@pytest.mark.parametrize(
+    ("override", "message", "hint"),
+    [
+        ("train.epoch=5", "unknown setting `epoch` in `train`", "did you mean `epochs`?"),
+        ("optimizer.lr=-1", "greater than 0", "--set optimizer.lr=-1"),
+        ("nonsense", "override `nonsense` has no `=`", "--set section.key=value"),
+        ("train.epochs=abc", "valid integer", "--set train.epochs=abc"),
+        ("optimizer.lr=", "must set one value", "e.g. --set"),
+        ("train..epochs=3", "not a dotted name", "e.g. --set"),
+        ("loss=msee", "unknown loss `msee`", "did you mean `mse`?"),
+    ],
+)
+def test_bad_overrides_are_dlc_errors_with_hints(
+    override: str, message: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = ROOT / "specs" / "linear_7days.dl"
+    with pytest.raises(DlcError) as info:
+        load_spec(path, overrides=[override])
+    [d] = info.value.diagnostics
+    assert message in d.message
+    assert d.hint is not None and hint in d.hint
+    assert d.span is not None or d.where  # located: in the --set text (or named)
+    if d.span is not None:
+        assert d.span.file == "--set[0]"  # not the spec file: the file is fine
+    for cmd in ("explain", "check"):
+        code, out, err = run_main(capsys, cmd, str(path), "--set", override)
+        assert code == 2
+        assert message in err and "hint:" in err and "Traceback" not in err
+        assert out == ""
+
+
+# -- check --------------------------------------------------------------------------------------
+def test_check_prints_the_layer_table_without_importing_jax() -> None:
+    code = (
+        "import json, sys\n"
+        "from dlc.runtime.cli import main\n"
+        f"code = main(['check', {str(ROOT / 'specs' / 'relu_deep.dl')!r}])\n"
+        "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
+        "    if m.split('.')[0] in ('jax', 'jaxlib', 'optax', 'matplotlib'))}))\n"
+    )
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    *table, last = proc.stdout.strip().splitlines()
+    assert json.loads(last) == {"code": 0, "heavy": []}
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in table if "│" in line]
+    for r in rows:  # shapes as (32) or (32,)
+        r[2] = r[2].replace(",)", ")")
+    # 14 days x 4 features = 56 inputs; dense 56->32, twice 32->32, then 32->1
+    dense = [r for r in rows if r[1] == "dense"]
+    assert [r[2:] for r in dense] == [
+        ["(32)", f"{56 * 32 + 32:,}"],
+        ["(32)", f"{32 * 32 + 32:,}"],
+        ["(32)", f"{32 * 32 + 32:,}"],
+        ["(1)", "33"],
+    ]
+    assert ["", "input", "(56)", ""] in rows
+    assert [r for r in rows if r[1] == "relu"] == [[str(i), "relu", "(32)", "0"] for i in (1, 3, 5)]
+    assert ["", "total", "", f"{56 * 32 + 32 + 2 * (32 * 32 + 32) + 33:,}"] in rows
+    assert "data: train 1013, valid 217, test 217 rows" in proc.stdout
+
+
+# -- a run and its folder ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "houses.dl"
+    path.write_text(HOUSES)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(spec_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "COLUMNS": "200"}
+    proc = subprocess.run(
+        dlc_command(
+            "run", str(spec_file), "--runs", str(runs), "--quiet", "--set", f"train.epochs={EPOCHS}"
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    [folder] = list(runs.iterdir())
+    assert f"run folder: {folder}" in proc.stdout
+    assert "final metrics" in proc.stdout
+    return folder
+
+
+def test_run_folder_holds_everything(run: Path, spec_file: Path) -> None:
+    spec = load_spec(spec_file, overrides=[f"train.epochs={EPOCHS}"]).spec
+    assert load_spec(run / "spec.dl").spec == spec  # the resolved spec, overrides applied
+    assert (run / "source.dl").read_text() == HOUSES  # what was written, as written
+
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
+    for r in rows:
+        assert {"step", "train_loss", "valid_loss", "lr", "time"} <= set(r)
+        assert np.isfinite(r["train_loss"]) and np.isfinite(r["valid_loss"])
+    assert rows[-1]["valid_loss"] < rows[0]["valid_loss"]
+
+    params = load_file(run / "params.safetensors")
+    assert {k: v.shape for k, v in params.items()} == {
+        "00_dense.w": (3, 8),
+        "00_dense.b": (8,),
+        "01_batchnorm.gamma": (8,),
+        "01_batchnorm.beta": (8,),
+        "03_dense.w": (8, 1),
+        "03_dense.b": (1,),
+    }
+    state = load_file(run / "model_state.safetensors")
+    assert sorted(state) == ["01_batchnorm.mean", "01_batchnorm.var"]
+    assert not np.allclose(state["01_batchnorm.mean"], 0.0)  # trained, not the initial values
+
+    plots = sorted(p.name for p in (run / "plots").glob("*.png"))
+    assert {"loss.png", "lr.png"} <= set(plots)
+    for p in (run / "plots").glob("*.png"):
+        assert p.read_bytes()[:8] == PNG
+
+    [events] = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    data = events.read_bytes()
+    assert len(data) > 100
+    assert b"loss/train" in data and b"loss/valid" in data
+
+    # checkpoint_every 2 of 5 epochs: after epochs 2 and 4, and one at the end
+    ckpts = sorted(p.name for p in (run / "checkpoints").glob("ckpt-*.safetensors"))
+    steps = [r["step"] for r in rows]
+    assert ckpts == [f"ckpt-{steps[e - 1]:09d}.safetensors" for e in (2, 4, 5)]
+
+
+def test_plot_redraws_the_pictures(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / run.name
+    copy.mkdir()
+    (copy / "metrics.jsonl").write_bytes((run / "metrics.jsonl").read_bytes())
+    code, out, _ = run_main(capsys, "plot", str(copy))
+    assert code == 0
+    drawn = sorted((copy / "plots").glob("*.png"))
+    assert sorted(out.split()) == sorted(str(p) for p in drawn)
+    assert sorted(p.name for p in drawn) == sorted(p.name for p in (run / "plots").glob("*.png"))
+    for p in drawn:
+        assert p.read_bytes()[:8] == PNG
+
+
+def _forward(run: Path, x: np.ndarray) -> np.ndarray:
+    """The model by hand in numpy: dense, batchnorm (running statistics), relu, dense."""
+    p, s = load_file(run / "params.safetensors"), load_file(run / "model_state.safetensors")
+    stats = load_file(run / "stats.safetensors")
+    h = (x - stats["shift"]) / stats["scale"]
+    h = h @ p["00_dense.w"] + p["00_dense.b"]
+    h = (h - s["01_batchnorm.mean"]) / np.sqrt(s["01_batchnorm.var"] + 1e-5)
+    h = np.maximum(h * p["01_batchnorm.gamma"] + p["01_batchnorm.beta"], 0.0)
+    return (h @ p["03_dense.w"] + p["03_dense.b"])[:, 0]
+
+
+def test_predict_writes_one_row_per_input_row_with_ids(
+    run: Path, spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # columns in another order than in training, no target column, numeric ids with zeros
+    source = DATA / "houses-new.csv"
+    with source.open() as f:
+        given = list(csv.DictReader(f))
+    for i, g in enumerate(given):
+        g["id"] = f"{i * 7:04d}" if i else "7"  # 7, 0007, 0014, ...
+    inp = tmp_path / "new.csv"
+    with inp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "age", "rooms", "area"])
+        w.writeheader()
+        w.writerows(given)
+    out = tmp_path / "pred.csv"
+    code, stdout, _ = run_main(
+        capsys,
+        "predict",
+        str(spec_file),
+        "--run",
+        str(run),
+        "--set",
+        f"train.epochs={EPOCHS}",
+        "--input",
+        str(inp),
+        "--output",
+        str(out),
+    )
+    assert code == 0
+    assert f"wrote {len(given)} predictions" in stdout
+    with out.open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["id", "price"]
+    assert [r[0] for r in rows[1:]] == [g["id"] for g in given]  # as written: 0014, not 14.0
+    x = np.array([[float(g[c]) for c in ("rooms", "area", "age")] for g in given], np.float32)
+    np.testing.assert_allclose(
+        [float(r[1]) for r in rows[1:]], _forward(run, x), rtol=1e-4, atol=1e-3
+    )
+
+
+def test_predict_refuses_another_spec_and_missing_columns(
+    run: Path, spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pred.csv"
+    args = ["predict", str(spec_file), "--run", str(run), "--output", str(out)]
+    code, _, err = run_main(capsys, *args, "--input", str(DATA / "houses-new.csv"))
+    assert code == 2  # without --set train.epochs=5 it is not the spec the run was trained with
+    assert "different spec" in err and "hint:" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,rooms,area\na,1,50\n")
+    code, _, err = run_main(capsys, *args, "--set", f"train.epochs={EPOCHS}", "--input", str(bad))
+    assert code == 2
+    assert "lacks feature column(s) age" in err
+    assert not out.exists()
+
+
+# -- bad command lines -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rnu", "x.dl"], "did you mean `run`?"),
+        ([], "the following arguments are required"),
+        (["run"], "the following arguments are required: spec"),
+        (["check", "no-such-spec.dl"], "no-such-spec.dl` does not exist"),
+        (["run", "no-such-spec.dl", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
+        (["predict", "x.dl", "--run", "r"], "--input"),
+        (["plot", "no-such-run"], "no metrics file"),
+    ],
+)
+def test_bad_command_lines_are_dlc_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(capsys, *argv)
+    assert code == 2
+    assert "error:" in err and message in " ".join(err.split())
+    assert "Traceback" not in err
+
+
+def test_a_folder_is_not_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "folder.dl").mkdir()
+    code, _, err = run_main(capsys, "explain", str(tmp_path / "folder.dl"))
+    assert code == 2
+    assert "cannot read spec file" in err and "Traceback" not in err
+
+
+def test_a_typo_in_the_command_is_no_traceback_for_the_shell() -> None:
+    proc = subprocess.run(dlc_command("rnu", "x.dl"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("dlc: error: bad command line")
+    assert "did you mean `run`?" in proc.stderr and "Traceback" not in proc.stderr
