@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +93,31 @@ def _number(tok: Token, file: str) -> Num:
     return Num(_span(file, tok), value)
 
 
-def _unescape(raw: str) -> str:
-    body = raw[1:-1]
-    return body.encode("utf-8").decode("unicode_escape") if "\\" in body else body
+_ESCAPE = re.compile(r'\\(["\\ntr]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})|\\(.?)')
+_SIMPLE = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+def _string(tok: Token, file: str) -> Str:
+    """A string literal; escapes: \\" \\\\ \\n \\t \\r \\xHH \\uXXXX \\UXXXXXXXX."""
+    body = tok.value[1:-1]
+
+    def one(m: re.Match[str]) -> str:
+        esc = m.group(1)
+        if esc is None:
+            col = tok.column + 1 + m.start()
+            raise DlcError.single(f"unknown escape `\\{m.group(2)}` in a string",
+                                  span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
+                                  hint='write a backslash as \\\\ (or use / in paths)')
+        if esc in _SIMPLE:
+            return _SIMPLE[esc]
+        code = int(esc[1:], 16)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            col = tok.column + 1 + m.start()
+            raise DlcError.single(f"`\\{esc}` is not a character",
+                                  span=Span(file, tok.line, col, tok.line, col + len(m.group(0))))
+        return chr(code)
+
+    return Str(_span(file, tok), _ESCAPE.sub(one, body) if "\\" in body else body)
 
 
 class _Builder:
@@ -109,7 +132,7 @@ class _Builder:
         if kind == "number":
             return _number(node.children[0], f)
         if kind == "string":
-            return Str(_span(f, node), _unescape(node.children[0].value))
+            return _string(node.children[0], f)
         if kind == "name":
             return Name(_span(f, node), node.children[0].value)
         if kind == "list":

@@ -27,6 +27,7 @@ from dlc.compiler.errors import Diagnostic, DlcError, suggest
 
 MAX_EXPANSION_DEPTH = 16
 MAX_REPEAT = 1000
+MAX_STATEMENTS = 10_000  # layers after expansion
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,21 @@ def _subst(v: Value, env: dict[str, Value]) -> Value:
     if isinstance(v, Then):
         return replace(v, parts=tuple(_subst(p, env) for p in v.parts))
     return v
+
+
+def _instantiate(inner: Statement, env: dict[str, Value], use: Statement) -> Statement:
+    """A statement of a block's body with the use's arguments substituted, nested blocks
+    (`repeat`, `residual`) included; it records the use site in `origin`."""
+    name = inner.name
+    if name in env and isinstance(env[name], Name):
+        name = env[name].value  # type: ignore[union-attr]
+    return replace(
+        inner, name=name,
+        args=tuple(_subst(a, env) for a in inner.args),
+        kwargs=tuple(KwArg(k.name, k.name_span, _subst(k.value, env)) for k in inner.kwargs),
+        body=None if inner.body is None else tuple(
+            _instantiate(s, env, use) for s in inner.body),
+        origin=(*inner.origin, use.span, *use.origin))
 
 
 class Expander:
@@ -105,7 +121,10 @@ class Expander:
                 env[p] = b.defaults[p]
         return env
 
-    def body(self, stmts: tuple[Statement, ...], depth: int = 0) -> tuple[Statement, ...]:
+    def body(self, stmts: tuple[Statement, ...], depth: int = 0,
+             in_model: bool = False) -> tuple[Statement, ...]:
+        """Expand `stmts`; inside `model`, also the blocks of layers that take one
+        (`residual { ... }`)."""
         out: list[Statement] = []
         for st in stmts:
             if depth > MAX_EXPANSION_DEPTH:
@@ -121,7 +140,12 @@ class Expander:
                         f"`repeat` takes a count from 1 to {MAX_REPEAT} and a block", st.span,
                         "e.g. `repeat 3 { dense 64; relu }`"))
                     continue
-                inner = self.body(st.body, depth + 1)
+                inner = self.body(st.body, depth + 1, in_model)
+                if len(inner) * n.value > MAX_STATEMENTS:
+                    self.diags.append(Diagnostic(
+                        f"this `repeat` expands to {len(inner) * n.value:,} layers, more than "
+                        f"{MAX_STATEMENTS:,}", st.span, "use a smaller count"))
+                    continue
                 out.extend(inner * n.value)
             elif st.name in self.blocks:
                 b = self.blocks[st.name]
@@ -129,17 +153,9 @@ class Expander:
                 if env is None:
                     continue
                 for inner in b.body:
-                    name = inner.name
-                    if name in env and isinstance(env[name], Name):
-                        name = env[name].value  # type: ignore[union-attr]
-                    out.extend(self.body((replace(
-                        inner, name=name,
-                        args=tuple(_subst(a, env) for a in inner.args),
-                        kwargs=tuple(KwArg(k.name, k.name_span, _subst(k.value, env))
-                                     for k in inner.kwargs),
-                        origin=(*inner.origin, st.span, *st.origin)),), depth + 1))
-            elif st.body is not None and st.name == "model":
-                out.append(replace(st, body=self.body(st.body, depth)))
+                    out.extend(self.body((_instantiate(inner, env, st),), depth + 1, in_model))
+            elif st.body is not None and (in_model or st.name == "model"):
+                out.append(replace(st, body=self.body(st.body, depth, in_model=True)))
             else:
                 out.append(st)
         return tuple(out)
@@ -155,7 +171,12 @@ def expand(statements: tuple[Statement, ...], file: str,
             ex.define(st)
         else:
             rest.append(st)
-    out = ex.body(tuple(rest))
+    out = tuple(ex.body((st,))[0] if st.name == "model" and st.body is not None else st
+                for st in rest)
+    n_layers = sum(len(st.body or ()) for st in out if st.name == "model")
+    if n_layers > MAX_STATEMENTS and not ex.diags:
+        ex.diags.append(Diagnostic(f"the model expands to {n_layers:,} layers, more than "
+                                   f"{MAX_STATEMENTS:,}", None, "use smaller `repeat` counts"))
     if ex.diags:
         raise DlcError(ex.diags, sources or {})
     return out

@@ -128,7 +128,10 @@ def load_spec(source: str | Path, *, overrides: list[str] | None = None,
         text, file = str(source), "<spec>"
         base = Path(base_dir) if base_dir is not None else Path.cwd()
     sources = {file: text}
-    stmts = expand(build_ast(parse_text(text, file), file), file, sources)
+    try:
+        stmts = expand(build_ast(parse_text(text, file), file), file, sources)
+    except DlcError as err:
+        raise DlcError(err.diagnostics, {**sources, **err.sources}) from None
     for n, ov in enumerate(overrides or []):
         path_parts, value, src = _override_statement(ov, n)
         sources[value.span.file] = src

@@ -174,7 +174,7 @@ def read_spec_file(path: str | Path) -> str:
     try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DlcError.single(f"spec file `{p}` does not exist",
+        raise DlcError.single(f"spec file `{p}` does not exist", where=str(p),
                               hint="check the path; specs end in .dl") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DlcError.single(f"cannot read spec file `{p}`: {exc}") from None
+        raise DlcError.single(f"cannot read spec file `{p}`: {exc}", where=str(p)) from None

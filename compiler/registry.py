@@ -24,7 +24,7 @@ T = TypeVar("T", bound=type)
 class SpecModel(BaseModel):
     """Base of every spec node: frozen, unknown keys are errors, positional args map to fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     positional: ClassVar[tuple[str, ...]] = ()
     dl_name: ClassVar[str] = ""
     slots: ClassVar[dict[str, str]] = {}  # field -> registry kind, filled by statement name
