@@ -3,17 +3,17 @@ registered under its .dl name by a decorator. The grammar knows none of these na
 
 Example:
     >>> from dlc.compiler.registry import LAYERS, SpecModel, register
-    >>> @register(LAYERS, "my_identity")
-    ... class MyIdentity(SpecModel):
-    ...     pass
-    >>> LAYERS.get("my_identity") is MyIdentity
-    True
-    >>> del LAYERS.entries["my_identity"]
+    >>> LAYERS.get("dense").dl_name, "relu" in LAYERS.names()
+    ('dense', True)
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,7 @@ T = TypeVar("T", bound=type)
 class SpecModel(BaseModel):
     """Base of every spec node: frozen, unknown keys are errors, positional args map to fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
     positional: ClassVar[tuple[str, ...]] = ()
     dl_name: ClassVar[str] = ""
     slots: ClassVar[dict[str, str]] = {}  # field -> registry kind, filled by statement name
@@ -35,32 +35,55 @@ class SpecModel(BaseModel):
 
 
 class Registry:
-    """A name -> class table for one kind of entry ("layer", "loss", ...)."""
+    """A name -> class table for one kind of entry ("layer", "loss", ...).
 
-    def __init__(self, kind: str, modules: tuple[str, ...] = ()) -> None:
+    Modules are imported lazily: the source files of `modules` (a module, or every file of a
+    package) are scanned for `@register(VAR, "name")` lines, and a lookup imports only the module
+    that defines the name, so `dlc check` on a small spec does not build every layer class.
+    """
+
+    def __init__(self, kind: str, var: str, modules: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.var = var
         self.entries: dict[str, type[SpecModel]] = {}
         self._modules = modules
-        self._loaded = False
+        self._index: dict[str, str] | None = None
 
-    def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            import importlib
+    def _files(self) -> list[tuple[str, Path]]:
+        out = []
+        for mod in self._modules:
+            spec = importlib.util.find_spec(mod)
+            if spec is None or spec.origin is None:
+                continue
+            if spec.submodule_search_locations:  # a package: every module file in it
+                folder = Path(spec.origin).parent
+                out += [(f"{mod}.{f.stem}", f) for f in sorted(folder.glob("*.py"))
+                        if f.stem != "__init__"]
+            else:
+                out.append((mod, Path(spec.origin)))
+        return out
 
-            for m in self._modules:
-                importlib.import_module(m)
+    def index(self) -> dict[str, str]:
+        """name -> defining module, read from the source files without importing them."""
+        if self._index is None:
+            pattern = re.compile(r'@register\(\s*' + self.var + r'\s*,\s*"([A-Za-z_]\w*)"\s*\)')
+            self._index = {}
+            for mod, path in self._files():
+                for name in pattern.findall(path.read_text(encoding="utf-8")):
+                    self._index[name] = mod
+        return self._index
 
     def get(self, name: str) -> type[SpecModel] | None:
-        self._load()
+        if name not in self.entries and name in self.index():
+            importlib.import_module(self.index()[name])
         return self.entries.get(name)
 
     def names(self) -> list[str]:
-        self._load()
-        return sorted(self.entries)
+        return sorted(set(self.index()) | set(self.entries))
 
     def items(self) -> list[tuple[str, type[SpecModel]]]:
-        self._load()
+        for mod in sorted(set(self.index().values())):
+            importlib.import_module(mod)
         return sorted(self.entries.items())
 
 
@@ -77,8 +100,8 @@ def register(registry: Registry, name: str) -> Callable[[T], T]:
     return deco
 
 
-LAYERS = Registry("layer", ("dlc.compiler.layers",))
-LOSSES = Registry("loss", ("dlc.compiler.losses",))
-OPTIMIZERS = Registry("optimizer", ("dlc.compiler.optimizers",))
-SCHEDULES = Registry("schedule", ("dlc.compiler.schedules",))
-SOURCES = Registry("data source", ("dlc.compiler.sources",))
+LAYERS = Registry("layer", "LAYERS", ("dlc.compiler.layers",))
+LOSSES = Registry("loss", "LOSSES", ("dlc.compiler.losses",))
+OPTIMIZERS = Registry("optimizer", "OPTIMIZERS", ("dlc.compiler.optimizers",))
+SCHEDULES = Registry("schedule", "SCHEDULES", ("dlc.compiler.schedules",))
+SOURCES = Registry("data source", "SOURCES", ("dlc.compiler.sources", "dlc.compiler.text_sources"))

@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import http.client
 import math
 import os
 import tempfile
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -186,6 +184,9 @@ def _sha256(path: Path) -> str:
 
 def _download(url: str, dest: Path, expected: str, hint: str) -> None:
     """Fetch url into dest atomically (temp file + fsync + os.replace) if its SHA-256 matches."""
+    import http.client  # only for downloads: keeps `dlc check` start-up short
+    import urllib.request
+
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         digest = hashlib.sha256()

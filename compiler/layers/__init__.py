@@ -1,3 +1,2 @@
-"""Layer registry entries; importing this package registers them all."""
-
-from dlc.compiler.layers import activations, core, norm  # noqa: F401
+"""Layer registry entries, one module per family; the registry imports a module when a spec
+names one of its layers (see `dlc.compiler.registry.Registry`)."""
