@@ -76,7 +76,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from dlc.runtime.jaxsetup import enable_compilation_cache
     from dlc.runtime.progress import train_with_progress
+
+    enable_compilation_cache()
 
     return train_with_progress(args)
 
