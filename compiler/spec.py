@@ -19,7 +19,7 @@ from dlc.compiler.optimizers import Optimizer
 from dlc.compiler.registry import SpecModel
 from dlc.compiler.schedules import Constant, Schedule
 from dlc.compiler.sources import Source
-from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 
 class Window(SpecModel):
@@ -116,7 +116,7 @@ class Experiment(SpecModel):
     grid: tuple[Grid, ...] = ()
     monitor: str | None = None  # default: the early-stop monitor, else valid_loss
     retrain: bool = False  # retrain the best setting on train + valid, evaluate on test
-    memory_mb: PositiveInt = 4096  # budget for all lanes at once; more lanes run in chunks
+    memory_mb: PositiveFloat = 4096.0  # budget for all lanes at once; more lanes run in chunks
 
 
 class Spec(SpecModel):

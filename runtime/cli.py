@@ -2,6 +2,7 @@
 
     dlc check FILE.dl            validate and print the layer table
     dlc run FILE.dl              train into a run folder (--resume [RUN] continues a killed run)
+    dlc experiment FILE.dl       folds x seeds x grid of the `experiment` section, vmapped
     dlc explain FILE.dl          the resolved spec with every default, as .dl text
     dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
     dlc plot RUN_DIR             redraw a run's PNG plots
@@ -117,6 +118,15 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "explain": cmd_explain,
             "analyze": cmd_analyze}
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from dlc.runtime.experiment_report import run_cli
+
+    return run_cli(args)
+
+
+COMMANDS["experiment"] = cmd_experiment
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dlc", description="Train deep-learning models described in .dl files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -135,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue the latest (or the named) run of this spec from its checkpoint")
     r.add_argument("--quiet", action="store_true", help="no live progress display")
+    x = spec_cmd("experiment", "train the folds x seeds x grid of the spec's `experiment` "
+                 "section as lanes of one program, and report")
+    x.add_argument("--runs", default="runs", help="folder for run folders (default: runs)")
+    x.add_argument("--quiet", action="store_true", help="no live progress display")
     s = spec_cmd("schedule", "print (and plot) the learning rate per step")
     s.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
     s.add_argument("--steps-per-epoch", type=int, default=None,

@@ -1,0 +1,409 @@
+"""`dlc experiment`: cross-validation folds × seeds × a hyperparameter grid, trained as lanes.
+
+Each grid point is the spec with `--set`-style overrides (validated by `load_spec`; errors point
+at the `grid` line). Settings whose specs differ only in per-lane values (see
+`lanes.static_key`) share one compiled program; others (widths, depths, batch size, epochs...)
+run as separate programs in the same command. Folds split the train and valid parts together
+(stratified for classification, shuffled with `train.seed` otherwise); normalization statistics
+come from each fold's training rows only. The test part is kept for `retrain`.
+
+Example:
+    >>> result = run_experiment("specs/cv_sigmoids.dl", runs_root="runs")   # doctest: +SKIP
+    >>> result.best.label                                                  # doctest: +SKIP
+    'optimizer.lr=0.01'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dlc.compiler.errors import Diagnostic, DlcError
+from dlc.compiler.frontend import ResolvedSpec, load_spec
+from dlc.compiler.spec import Normalize
+from dlc.runtime.data import Prepared, fit_normalizer, prepare
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One grid point: its values and its resolved spec."""
+
+    index: int
+    values: dict[str, Any]
+    overrides: list[str]
+    resolved: ResolvedSpec
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={_literal(v)}" for k, v in self.values.items()) or "spec"
+
+
+@dataclass
+class Pool:
+    """The train and valid parts (features after `divide`, not normalized), then the test part."""
+
+    x: np.ndarray
+    y: np.ndarray
+    n_train: int  # the first n_train rows are the spec's train part, the rest its valid part
+    test: tuple[np.ndarray, np.ndarray] | None
+    prepared: Prepared
+
+    def stats(self, train_rows: np.ndarray, normalize: Normalize) -> dict[str, np.ndarray]:
+        """Normalization statistics from these training rows only (nothing else is read)."""
+        return fit_normalizer(self.x[train_rows], normalize)
+
+    def arrays(
+        self, train_rows: np.ndarray, valid_rows: np.ndarray | None, normalize: Normalize
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
+        """Normalized parts for a single run on these rows (statistics from `train_rows`)."""
+        stats = self.stats(train_rows, normalize)
+        parts = {"train": (self.x[train_rows], self.y[train_rows])}
+        if valid_rows is not None:
+            parts["valid"] = (self.x[valid_rows], self.y[valid_rows])
+        if self.test is not None:
+            parts["test"] = self.test
+        return {k: (_scale(x, stats), y) for k, (x, y) in parts.items()}, stats
+
+
+def _scale(x: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
+    return (x - stats["shift"]) / stats["scale"] if stats else x
+
+
+def _literal(v: Any) -> str:
+    """A grid value as `--set` text."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v if v.isidentifier() else json.dumps(v)
+    return repr(v)
+
+
+def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) -> list[Setting]:
+    """Every grid point, validated; an invalid value is an error at its `grid` line."""
+    assert base.spec.experiment is not None
+    grid = base.spec.experiment.grid
+    seen: set[str] = set()
+    for i, g in enumerate(grid):
+        span = base.spans.get(f"grid.{i}")
+        bad = (
+            "`train.seed` is not a grid axis"
+            if g.key == "train.seed"
+            else "an experiment cannot vary itself"
+            if g.key.split(".")[0] == "experiment"
+            else f"`{g.key}` has a grid already"
+            if g.key in seen
+            else None
+        )
+        if bad:
+            hint = "list seeds with `seeds [0, 1, 2]`" if g.key == "train.seed" else None
+            raise DlcError([Diagnostic(bad, span, hint)], base.sources)
+        seen.add(g.key)
+    settings = []
+    for index, point in enumerate(itertools.product(*(g.values for g in grid))):
+        extra = [f"{g.key}={_literal(v)}" for g, v in zip(grid, point, strict=True)]
+        try:
+            resolved = load_spec(source, overrides=[*overrides, *extra], base_dir=base.base_dir)
+        except DlcError as err:
+            raise _at_grid(err, base, len(overrides), extra) from None
+        values = {g.key: v for g, v in zip(grid, point, strict=True)}
+        settings.append(Setting(index, values, extra, resolved))
+    return settings
+
+
+def _at_grid(err: DlcError, base: ResolvedSpec, first: int, extra: list[str]) -> DlcError:
+    """Errors of a grid point's overrides -> errors at the `grid` lines."""
+    diags = []
+    for d in err.diagnostics:
+        file = d.span.file if d.span else ""
+        axis = next((j for j in range(len(extra)) if file == f"--set[{first + j}]"), None)
+        if axis is None:  # elsewhere, but caused by the grid point: say which one
+            note = f"with the grid point {', '.join(extra)}"
+            span = base.spans.get("grid.0")
+            notes = (*d.notes, (note, span)) if span else d.notes
+            diags.append(dataclasses.replace(d, notes=notes))
+        else:
+            hint = None if d.hint and "--set" in d.hint else d.hint  # it is not from --set
+            diags.append(
+                Diagnostic(
+                    f"grid value `{extra[axis]}`: {d.message}",
+                    base.spans.get(f"grid.{axis}"),
+                    hint,
+                )
+            )
+    return DlcError(diags, {**err.sources, **base.sources})
+
+
+def load_pool(resolved: ResolvedSpec) -> Pool:
+    """The spec's data split as usual, but not normalized (each lane normalizes its rows)."""
+    data = resolved.spec.data.model_copy(update={"normalize": Normalize(method="none")})
+    raw = prepare(
+        dataclasses.replace(resolved, spec=resolved.spec.model_copy(update={"data": data}))
+    )
+    x, y = raw.parts["train"]
+    n_train = len(x)
+    if "valid" in raw.parts:
+        x = np.concatenate([x, raw.parts["valid"][0]])
+        y = np.concatenate([y, raw.parts["valid"][1]])
+    return Pool(x, y, n_train, raw.parts.get("test"), raw)
+
+
+def lane_splits(
+    pool: Pool, folds: int | None, seed: int, classification: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, valid rows) per fold; without folds, the spec's own train/valid parts."""
+    from dlc.runtime.datasets import shuffled_split, stratified_split
+
+    n = len(pool.x)
+    if folds is None:
+        if n == pool.n_train:
+            raise DlcError.single(
+                "an experiment needs validation rows",
+                hint="set `folds 5` in `experiment`, or `split valid=0.1` in `data`",
+            )
+        return [(np.arange(pool.n_train), np.arange(pool.n_train, n))]
+    fractions = {str(i): 1.0 / folds for i in range(folds)}
+    if classification:
+        labels = np.asarray(pool.y).reshape(n, -1)[:, 0]
+        parts = stratified_split(labels, fractions, seed)
+    else:
+        parts = shuffled_split(n, fractions, seed)
+    out = []
+    for i in range(folds):
+        valid = np.sort(parts[str(i)])
+        train = np.sort(np.concatenate([parts[str(j)] for j in range(folds) if j != i]))
+        out.append((train, valid))
+    return out
+
+
+@dataclass
+class LaneRecord:
+    """One lane's outcome."""
+
+    setting: int
+    seed: int
+    fold: int | None
+    program: int
+    metrics: dict[str, float]
+    train_loss: float
+    epochs: int
+    best_epoch: int
+    stopped: bool
+    diverged: bool
+
+
+@dataclass
+class ExperimentResult:
+    settings: list[Setting]
+    records: list[LaneRecord]
+    monitor: str
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    best: Setting | None = None
+    retrain: dict[str, Any] = field(default_factory=dict)
+    runs: list[tuple[list[int], Any]] = field(default_factory=list)  # (record indices, LaneRun)
+    retrained: Any = None  # the retrained CompiledModel
+    programs: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None
+
+    def lane_params(self, i: int) -> Any:
+        """The final (restored) parameters of lane `i` (numpy)."""
+        import jax
+
+        for indices, run in self.runs:
+            if i in indices:
+                j = indices.index(i)
+                return jax.tree.map(lambda a, j=j: np.asarray(a[j]), run.params)
+        raise IndexError(i)
+
+
+def _monitor(base: ResolvedSpec, pool: Pool) -> str:
+    import jax
+    import jax.numpy as jnp
+    from dlc.runtime.model import CompiledModel
+
+    spec = base.spec
+    assert spec.experiment is not None
+    es = spec.train.early_stop
+    monitor = spec.experiment.monitor or (es.monitor if es else "valid_loss")
+    p = pool.prepared
+    out = CompiledModel(base, p).infos[-1].out_shape  # shape errors point at the layer
+    names = [
+        "loss",
+        *jax.eval_shape(lambda: spec.loss.metrics(jnp.zeros((1, *out)), jnp.asarray(pool.y[:1]))),
+    ]
+    choices = [f"valid_{n}" for n in names]
+    if monitor not in choices:
+        raise base.error(
+            f"the experiment cannot select by `{monitor}`",
+            "monitor",
+            "choose one of: " + ", ".join(f"`{c}`" for c in choices),
+        )
+    return monitor
+
+
+def run_experiment(
+    source: str | Path,
+    *,
+    overrides: list[str] | None = None,
+    runs_root: str | Path | None = "runs",
+    say: Callable[[str], None] = print,
+    on_epoch: Callable[[str, int, int, int], None] | None = None,
+    base_dir: str | Path | None = None,
+) -> ExperimentResult:
+    """Run the spec's experiment; write the report into a run folder under `runs_root` (None:
+    no folder). `on_epoch(label, epoch, epochs, active_lanes)` reports progress."""
+    from dlc.runtime.lanes import LaneSpec, chunk_sizes, estimate_bytes, static_key, train_lanes
+    from dlc.runtime.model import CompiledModel
+
+    overrides = list(overrides or [])
+    base = load_spec(source, overrides=overrides, base_dir=base_dir)
+    exp = base.spec.experiment
+    if exp is None:
+        raise DlcError.single(
+            f"{base.file} has no `experiment` section",
+            where=base.file,
+            hint="add e.g. `experiment { folds 5 }`, or train it once with `dlc run`",
+        )
+    settings = grid_settings(source, overrides, base)
+    seeds = exp.seeds or [base.spec.train.seed]
+    groups: dict[str, list[Setting]] = {}
+    for s in settings:
+        groups.setdefault(static_key(s.resolved.spec), []).append(s)
+    pools: dict[str, Pool] = {}
+    result = ExperimentResult(settings, [], "")
+    for g, members in enumerate(groups.values()):
+        first = members[0].resolved
+        data_key = repr(first.spec.data)
+        pool = pools.setdefault(data_key, load_pool(first))
+        result.monitor = result.monitor or _monitor(base, pool)
+        p = pool.prepared
+        splits = lane_splits(
+            pool, exp.folds, base.spec.train.seed, first.spec.loss.task != "regression"
+        )
+        norm = first.spec.data.normalize
+        stats = [pool.stats(tr, norm) for tr, _ in splits]
+        plan = [(s, seed, f) for s in members for seed in seeds for f in range(len(splits))]
+        lanes = [
+            LaneSpec(s.resolved.spec, seed, splits[f][0], splits[f][1], stats[f])
+            for s, seed, f in plan
+        ]
+        t = first.spec.train
+        n_max = max(len(tr) for tr, _ in splits)
+        batch = min(t.batch, min(len(tr) for tr, _ in splits))
+        try:  # as a single run lowers it; a shape error points at the grid line
+            program = CompiledModel(first, p).program(n_max)
+        except DlcError as err:
+            raise _at_grid(err, base, len(overrides), members[0].overrides) from None
+        per_lane = estimate_bytes(program, batch, n_max, max(len(v) for _, v in splits))
+        shared = pool.x.nbytes + pool.y.nbytes
+        sizes = chunk_sizes(len(lanes), per_lane, shared, int(exp.memory_mb * 2**20))
+        label = f"program {g + 1}/{len(groups)}"
+        say(
+            f"{label}: {len(lanes)} lanes ({len(members)} settings × {len(seeds)} seeds × "
+            f"{len(splits)} {'folds' if exp.folds else 'split'}), about "
+            f"{(shared + per_lane * len(lanes)) / 2**20:.1f} MB"
+        )
+        if len(sizes) > 1:
+            say(
+                f"{label}: {len(lanes)} lanes need about "
+                f"{(shared + per_lane * len(lanes)) / 2**20:.1f} MB, more than memory_mb="
+                f"{exp.memory_mb}: running {len(sizes)} chunks of at most {max(sizes)} lanes"
+            )
+        start, cache = 0, {}
+        for c, size in enumerate(sizes):
+            chunk = list(range(start, start + size))
+            start += size
+            name = label + (f", chunk {c + 1}/{len(sizes)}" if len(sizes) > 1 else "")
+            t0 = time.perf_counter()
+            report = (
+                None
+                if on_epoch is None
+                else (lambda e, a, n=name, total=t.epochs: on_epoch(n, e, total, a))
+            )
+            run = train_lanes(program, [lanes[i] for i in chunk], pool.x, pool.y, report, cache)
+            result.programs.append(
+                {
+                    "program": g + 1,
+                    "chunk": c + 1,
+                    "lanes": size,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "mb_estimate": round(per_lane * size / 2**20, 2),
+                }
+            )
+            first_record = len(result.records)
+            for j, i in enumerate(chunk):
+                s, seed, f = plan[i]
+                last = [h["train_loss"][j] for h in run.history if h["active"][j]]
+                result.records.append(
+                    LaneRecord(
+                        s.index,
+                        seed,
+                        f if exp.folds else None,
+                        g + 1,
+                        {k: float(v[j]) for k, v in run.metrics.items()},
+                        float(last[-1]) if last else float("nan"),
+                        int(run.epochs[j]),
+                        int(run.best_epoch[j]),
+                        bool(run.stopped[j]),
+                        bool(run.diverged[j]),
+                    )
+                )
+            result.runs.append((list(range(first_record, len(result.records))), run))
+    return _finish(result, base, pools, runs_root)
+
+
+def _finish(
+    result: ExperimentResult,
+    base: ResolvedSpec,
+    pools: dict[str, Pool],
+    runs_root: str | Path | None,
+) -> ExperimentResult:
+    """Summary, best setting, optional retraining and the report files."""
+    from dlc.runtime.experiment_report import summarize, write_report
+
+    exp = base.spec.experiment
+    assert exp is not None
+    result.summary, best = summarize(result)
+    if best is not None:
+        result.best = result.settings[best]
+    if exp.retrain and result.best is not None:
+        spec = result.best.resolved.spec
+        epochs = spec.train.epochs
+        found = [
+            r.best_epoch
+            for r in result.records
+            if r.setting == best and not r.diverged and r.best_epoch > 0
+        ]
+        if spec.train.early_stop is not None and found:
+            epochs = max(1, round(float(np.median(found))))
+        seed = (exp.seeds or [spec.train.seed])[0]
+        pool = pools[repr(spec.data)]
+        result.retrain, result.retrained = retrain(result.best, pool, epochs, seed)
+    if runs_root is not None:
+        result.path = write_report(result, base, runs_root)
+    return result
+
+
+def retrain(setting: Setting, pool: Pool, epochs: int, seed: int) -> tuple[dict[str, Any], Any]:
+    """Train `setting` on the train + valid rows through the normal path (`CompiledModel.fit`)
+    for `epochs`; returns ({epochs, seed, test metrics}, the model)."""
+    from dlc.runtime.model import CompiledModel
+
+    resolved = setting.resolved
+    spec = resolved.spec.model_copy(
+        update={"train": resolved.spec.train.model_copy(update={"epochs": epochs, "seed": seed})}
+    )
+    parts, stats = pool.arrays(np.arange(len(pool.x)), None, spec.data.normalize)
+    p = pool.prepared
+    model = CompiledModel(
+        dataclasses.replace(resolved, spec=spec), dataclasses.replace(p, parts=parts, stats=stats)
+    )
+    model.fit()
+    test = model.evaluate("test") if "test" in parts else {}
+    return {"epochs": epochs, "seed": seed, **test}, model

@@ -1,0 +1,248 @@
+"""The experiment report: per-lane metrics, mean ± std per setting, the best setting; as rich
+tables in the terminal and as `lanes.csv`, `summary.csv` and `experiment.json` in a run folder.
+
+    runs/cv_sigmoids-experiment-20261122-193000/
+      source.dl  spec.dl  lanes.csv  summary.csv  experiment.json
+      params.safetensors  stats.safetensors     (the retrained best setting, with `retrain`)
+
+Example:
+    >>> summary, best = summarize(result)        # doctest: +SKIP
+    >>> print_report(Console(), result)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dlc.compiler.explain import to_dl
+from dlc.compiler.frontend import ResolvedSpec
+from dlc.runtime.checkpoint import atomic_write_bytes
+from dlc.runtime.experiment import ExperimentResult
+from dlc.runtime.trainer import monitor_mode
+
+SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in lanes.csv)
+
+
+def _metric_names(result: ExperimentResult) -> list[str]:
+    names = sorted({k for r in result.records for k in r.metrics})
+    return sorted(names, key=lambda k: (k != result.monitor, k != "valid_loss", k))
+
+
+def summarize(result: ExperimentResult) -> tuple[list[dict[str, Any]], int | None]:
+    """One row per setting: lanes, diverged lanes, mean and sample std of each metric over its
+    lanes (folds × seeds); and the index of the best setting by the monitored metric's mean."""
+    rows = []
+    for s in result.settings:
+        lanes = [r for r in result.records if r.setting == s.index]
+        ok = [r for r in lanes if not r.diverged]
+        row: dict[str, Any] = {
+            "setting": s.index,
+            "label": s.label,
+            **s.values,
+            "lanes": len(ok),
+            "diverged": len(lanes) - len(ok),
+        }
+        for m in _metric_names(result):
+            vals = np.asarray([r.metrics[m] for r in ok], np.float64)
+            row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
+            row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        rows.append(row)
+    key = f"{result.monitor}_mean"
+    scored = [r for r in rows if math.isfinite(r.get(key, math.nan))]
+    best = None
+    if scored:
+        pick = min if monitor_mode(result.monitor) == "min" else max
+        best = pick(scored, key=lambda r: r[key])["setting"]
+    for r in rows:
+        r["best"] = r["setting"] == best
+    return rows, best
+
+
+def lane_rows(result: ExperimentResult) -> list[dict[str, Any]]:
+    """One row per lane, in lane order."""
+    rows = []
+    for i, r in enumerate(result.records):
+        s = result.settings[r.setting]
+        rows.append(
+            {
+                "lane": i,
+                "program": r.program,
+                "setting": r.setting,
+                **s.values,
+                "seed": r.seed,
+                "fold": "" if r.fold is None else r.fold,
+                "epochs": r.epochs,
+                "best_epoch": r.best_epoch,
+                "stopped_early": r.stopped,
+                "diverged": r.diverged,
+                "train_loss": r.train_loss,
+                **r.metrics,
+            }
+        )
+    return rows
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | Path) -> Path:
+    """Write the run folder; returns its path."""
+    from dlc.runtime.runs import RunDir, flatten_params
+
+    run = RunDir.create(runs_root, f"{base.name}-experiment")
+    exp = base.spec.experiment
+    assert exp is not None
+    atomic_write_bytes(run.path / "source.dl", base.text.encode())
+    atomic_write_bytes(run.path / "spec.dl", to_dl(base.spec).encode())
+    summary = [{k: v for k, v in r.items() if k != "label"} for r in result.summary]
+    atomic_write_bytes(run.path / "lanes.csv", _csv(lane_rows(result)))
+    atomic_write_bytes(run.path / "summary.csv", _csv(summary))
+    best = None
+    if result.best is not None:
+        row = result.summary[result.best.index]
+        best = {
+            "setting": result.best.index,
+            "label": result.best.label,
+            "overrides": result.best.overrides,
+            "values": result.best.values,
+            f"{result.monitor}_mean": row[f"{result.monitor}_mean"],
+            f"{result.monitor}_std": row[f"{result.monitor}_std"],
+        }
+    doc = {
+        "file": base.file,
+        "hash": base.hash(),
+        "monitor": result.monitor,
+        "folds": exp.folds,
+        "seeds": exp.seeds or [base.spec.train.seed],
+        "grid": [{"key": g.key, "values": g.values} for g in exp.grid],
+        "programs": result.programs,
+        "lanes": lane_rows(result),
+        "summary": result.summary,
+        "best": best,
+        "retrain": result.retrain or None,
+    }
+    atomic_write_bytes(run.path / "experiment.json", json.dumps(doc, indent=1).encode())
+    if result.retrained is not None:
+        model = result.retrained
+        run.save_arrays("params.safetensors", flatten_params(model.params))
+        run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0)})
+    return run.path
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def print_report(console: Any, result: ExperimentResult) -> None:
+    """The lanes table (up to `SHOWN_LANES` lanes), the settings table and the best setting."""
+    from rich.table import Table
+
+    names = list(dict.fromkeys([result.monitor, "valid_loss"]))  # the rest: in the CSV files
+    keys = list(result.settings[0].values) if result.settings else []
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    heads = short if len(set(short)) == len(short) else keys
+    metrics = [m.removeprefix("valid_") for m in names]
+    if len(result.records) <= SHOWN_LANES:
+        table = Table(title="lanes (validation metrics)")
+        for col in ["#", *heads, "seed", "fold", "epochs", "best", *metrics]:
+            table.add_column(col, justify="right")
+        for row in lane_rows(result):
+            flag = (
+                " (diverged)" if row["diverged"] else " (stopped)" if row["stopped_early"] else ""
+            )
+            table.add_row(
+                str(row["lane"]),
+                *[_fmt(row[k]) for k in keys],
+                str(row["seed"]),
+                str(row["fold"]),
+                f"{row['epochs']}{flag}",
+                str(row["best_epoch"]),
+                *[_fmt(row[m]) for m in names],
+            )
+        console.print(table)
+    else:
+        console.print(f"{len(result.records)} lanes: see lanes.csv")
+    table = Table(title=f"settings: validation mean ± std over {_over(result)}")
+    for col in ["", *heads, "lanes", *metrics]:
+        table.add_column(col, justify="right")
+    for row in result.summary:
+        cells = [f"{row[f'{m}_mean']:.4g}±{row[f'{m}_std']:.2g}" for m in names]
+        table.add_row(
+            "★" if row["best"] else "",
+            *[_fmt(row[k]) for k in keys],
+            str(row["lanes"]) + (f" ({row['diverged']} diverged)" if row["diverged"] else ""),
+            *cells,
+            style="bold" if row["best"] else None,
+        )
+    console.print(table)
+    if result.best is not None:
+        console.print(f"best by {result.monitor}: {result.best.label}")
+    if result.retrain:
+        metrics = ", ".join(
+            f"{k} {_fmt(v)}" for k, v in result.retrain.items() if k.startswith("test_")
+        )
+        console.print(
+            f"retrained on train + valid for {result.retrain['epochs']} epochs: "
+            f"{metrics or 'no test part'}"
+        )
+    for p in result.programs:
+        console.print(
+            f"program {p['program']} chunk {p['chunk']}: {p['lanes']} lanes in "
+            f"{p['seconds']:.2f} s (about {p['mb_estimate']:.1f} MB)"
+        )
+    if result.path is not None:
+        console.print(f"report: {result.path}")
+
+
+def _over(result: ExperimentResult) -> str:
+    folds = {r.fold for r in result.records} - {None}
+    seeds = {r.seed for r in result.records}
+    parts = ([f"{len(folds)} folds"] if folds else []) + (
+        [f"{len(seeds)} seeds"] if len(seeds) > 1 else []
+    )
+    return " × ".join(parts) or "1 lane"
+
+
+def run_cli(args: Any) -> int:
+    """`dlc experiment FILE.dl [--set K=V] [--runs DIR] [--quiet]`: progress, then the report."""
+    from dlc.runtime.experiment import run_experiment
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    con = Console(highlight=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=con,
+        disable=args.quiet,
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_epoch(name: str, epoch: int, epochs: int, active: int) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=epochs, info="")
+        progress.update(tasks[name], completed=epoch, info=f"{active} lanes training")
+
+    with progress:
+        result = run_experiment(
+            args.spec, overrides=args.set, runs_root=args.runs, say=con.print, on_epoch=on_epoch
+        )
+    print_report(con, result)
+    return 0

@@ -1,0 +1,484 @@
+"""Lanes: K trainings of one program (same shapes) as one XLA program.
+
+Every lane has its own parameters, optimizer state, PRNG key, training rows (a fold mask over
+shared data), normalization statistics and hyperparameters (learning rate, weight decay, the
+optimizer's other injected settings, L1/L2, dropout rates, the schedule); all of them get a
+leading lane axis and the jitted epoch is `vmap`-ed over it. A lane's batches are exactly those of
+a single run on its rows: a permutation of its own rows (from its seed and the epoch), the last
+batch padded with weight-0 rows, then all-zero batches up to the longest lane, which skip the
+update, so optimizer counts (Adam's bias correction) and dropout keys stay those of the single
+run. Early stopping freezes a lane (its updates are skipped) and keeps its best parameters.
+
+Example:
+    >>> run = train_lanes(program, lanes, x, y)          # doctest: +SKIP
+    >>> run.metrics["valid_loss"].shape                   # doctest: +SKIP
+    (5,)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from dlc.compiler.explain import canonical_json
+from dlc.compiler.lower import Program
+from dlc.compiler.spec import Spec
+from dlc.runtime.trainer import EVAL_CHUNK, TrainState, monitor_mode
+
+LANE = "lane"  # placeholder of a per-lane value in `static_key`
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One lane: its resolved spec, seed, rows of the shared data, normalization statistics."""
+
+    spec: Spec
+    seed: int
+    train_rows: np.ndarray
+    valid_rows: np.ndarray
+    stats: dict[str, np.ndarray]
+
+
+def static_key(spec: Spec) -> str:
+    """What must be equal for specs to share one program: the spec without its per-lane values.
+
+    Example:
+        >>> from dlc.compiler.frontend import load_spec
+        >>> a = 'data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer adam lr=X\\n'
+        >>> static_key(load_spec(a.replace("X", "0.1")).spec) == static_key(
+        ...     load_spec(a.replace("X", "0.2")).spec)
+        True
+    """
+    opt = spec.optimizer
+    # sgd builds no momentum trace when momentum is 0: that changes the optimizer state's shape
+    hyper = {
+        k: (0 if k == "momentum" and getattr(opt, k) == 0 else LANE)
+        for k in ("lr", "weight_decay", *opt.hyper)
+    }
+    layers = tuple(
+        layer.model_copy(update={"rate": LANE}) if layer.dl_name == "dropout" else layer
+        for layer in spec.model.layers
+    )
+    view = spec.model_copy(
+        update={
+            "optimizer": opt.model_copy(update=hyper),
+            "model": spec.model.model_copy(update={"layers": layers}),
+            "schedule": LANE,
+            "regularize": LANE,
+            "experiment": None,
+            "train": spec.train.model_copy(update={"seed": 0}),
+        }
+    )
+    return canonical_json(view)
+
+
+class Consts(NamedTuple):
+    """Per-lane constants (leading lane axis); None where no lane needs one."""
+
+    rows: Any  # [K, n_max] training rows into the shared data
+    n: Any  # [K] number of training rows
+    vrows: Any  # [K, v_pad] validation rows
+    vw: Any  # [K, v_pad] 1 for real validation rows, 0 for padding
+    shift: Any  # [K, *feature] normalization (x - shift) / scale, or None
+    scale: Any
+    reg: Any  # [K, 2] (l1, l2) or None
+    keep: dict[str, Any]  # dropout layer key -> [K] keep probability
+    table: Any  # [K, T] learning-rate multiplier per step, or None (one shared schedule)
+
+
+class LaneState(NamedTuple):
+    train: TrainState
+    best_params: Any
+    best_model_state: Any
+    best: Any  # [K] best monitored value (NaN: none yet)
+    best_epoch: Any  # [K] int32, 0 = none
+    bad: Any  # [K] epochs without improvement
+    active: Any  # [K] bool: still training
+    stopped: Any  # [K] bool: stopped early
+    diverged: Any  # [K] bool: the loss became NaN or infinite
+    epochs: Any  # [K] int32 epochs trained
+
+
+@dataclass
+class LaneRun:
+    """The outcome of `train_lanes`: per-lane arrays (leading axis K) and per-epoch history."""
+
+    params: Any
+    model_state: Any
+    metrics: dict[str, np.ndarray]  # valid_* of the final (restored) parameters
+    best_epoch: np.ndarray
+    epochs: np.ndarray
+    stopped: np.ndarray
+    diverged: np.ndarray
+    history: list[dict[str, np.ndarray]]
+
+
+class _LaneDropout:
+    """A dropout layer whose keep probability is a traced per-lane value (same arithmetic)."""
+
+    uses_rng = True
+
+    def __init__(self, layer: Any, keep: Any) -> None:
+        self.layer, self.keep = layer, keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.layer, name)
+
+    def apply(self, params: dict[str, Any], x: Any, ctx: Any) -> Any:
+        if not ctx.train:
+            return x
+        mask = jax.random.bernoulli(ctx.rng, self.keep, x.shape)
+        return jnp.where(mask, x / self.keep, 0.0)
+
+
+def _where(flag: Any, a: Any, b: Any) -> Any:
+    """Per-lane select over trees whose leaves have a leading lane axis (or are per-lane)."""
+
+    def pick(u: Any, v: Any) -> Any:
+        return jnp.where(flag.reshape(flag.shape + (1,) * (u.ndim - flag.ndim)), u, v)
+
+    return jax.tree.map(pick, a, b)
+
+
+def _normalize(x: Any, c: Consts) -> Any:
+    return x if c.shift is None else (x - c.shift) / c.scale
+
+
+def _pad(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+    out = np.zeros((len(rows), width), np.int32)
+    w = np.zeros((len(rows), width), np.float32)
+    for i, r in enumerate(rows):
+        out[i, : len(r)], w[i, : len(r)] = r, 1.0
+    return out, w
+
+
+def _total_steps(spec: Spec, n: int, batch: int) -> int:
+    return max(1, spec.train.epochs * math.ceil(n / batch))
+
+
+def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
+    """The per-lane constants of `lanes` (host arrays)."""
+    rows, _ = _pad([ln.train_rows for ln in lanes], max(len(ln.train_rows) for ln in lanes))
+    v_max = max(len(ln.valid_rows) for ln in lanes)
+    chunk = min(EVAL_CHUNK, v_max)
+    vrows, vw = _pad([ln.valid_rows for ln in lanes], math.ceil(v_max / chunk) * chunk)
+    shift = scale = None
+    if lanes[0].stats:
+        shift = np.stack([ln.stats["shift"] for ln in lanes])
+        scale = np.stack([ln.stats["scale"] for ln in lanes])
+    regs = [(ln.spec.regularize.l1, ln.spec.regularize.l2) for ln in lanes]
+    reg = np.asarray(regs, np.float32) if any(any(r) for r in regs) else None
+    keep: dict[str, Any] = {}
+    for i, info in enumerate(program.infos):
+        rates = (
+            [ln.spec.model.layers[i].rate for ln in lanes]
+            if (program.layers[i].dl_name == "dropout")
+            else []
+        )
+        if rates and len(set(rates)) > 1:
+            keep[info.key] = np.asarray([1.0 - r for r in rates], np.float32)
+    totals = [_total_steps(ln.spec, len(ln.train_rows), batch) for ln in lanes]
+    table = None
+    if len({(repr(ln.spec.schedule), t) for ln, t in zip(lanes, totals, strict=True)}) > 1:
+        steps = jnp.arange(max(totals) + 1)
+        table = np.stack(
+            [
+                np.asarray(jax.vmap(ln.spec.schedule.build(t))(steps), np.float32)
+                for ln, t in zip(lanes, totals, strict=True)
+            ]
+        )
+    n = np.asarray([len(ln.train_rows) for ln in lanes], np.int32)
+    return Consts(rows, n, vrows, vw, shift, scale, reg, keep, table)
+
+
+def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
+    """Each lane's state exactly as `init_state` makes it for a single run, stacked (on the host,
+    so that no small programs are compiled for it)."""
+    inits: dict[int, tuple[Any, Any]] = {}
+    states = []
+    for ln in lanes:
+        if ln.seed not in inits:
+            key = jax.random.PRNGKey(ln.seed)
+            inits[ln.seed] = program.init(jax.random.fold_in(key, 0))
+        params, model_state = inits[ln.seed]
+        opt_state = ln.spec.optimizer.transform(program.schedule()).init(params)
+        states.append(
+            TrainState(
+                params, opt_state, model_state, np.zeros((), np.int32), jax.random.PRNGKey(ln.seed)
+            )
+        )
+    train = jax.tree.map(lambda *xs: np.stack([np.asarray(a) for a in xs]), *states)
+    k = len(lanes)
+    host = LaneState(
+        train,
+        train.params,
+        train.model_state,
+        np.full((k,), np.nan, np.float32),
+        np.zeros((k,), np.int32),
+        np.zeros((k,), np.int32),
+        np.ones((k,), bool),
+        np.zeros((k,), bool),
+        np.zeros((k,), bool),
+        np.zeros((k,), np.int32),
+    )
+    return jax.tree.map(jnp.asarray, host)  # one device buffer per leaf (donation-safe)
+
+
+@dataclass(frozen=True)
+class LaneFunctions:
+    orders: Callable[..., Any]  # (keys, epoch) -> [K, n_max] data order of each lane
+    epoch: Callable[..., Any]  # (state, order, consts, x, y) -> (state, stats)
+    track: Callable[..., Any]  # (state, consts, x, y, epoch) -> (state, valid metrics)
+    steps_per_epoch: int
+
+
+def make_lane_functions(
+    program: Program, consts: Consts, batch: int, y_example: Any
+) -> LaneFunctions:
+    """The jitted, lane-vmapped epoch, evaluation and early-stopping functions."""
+    spec = program.spec
+    n_lanes = len(consts.n)
+    nb = max(math.ceil(int(n) / batch) for n in consts.n)
+    groups = [(int(n), np.flatnonzero(consts.n == n)) for n in np.unique(consts.n)]
+    n_max, shuffle = consts.rows.shape[1], spec.train.shuffle
+    es = spec.train.early_stop
+    zero = jax.eval_shape(
+        lambda: {
+            "loss": 0.0,
+            **spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y_example[:1]),
+        }
+    )
+    monitor = es.monitor.removeprefix("valid_") if es else ""
+    tracking = es is not None and es.monitor.startswith("valid_") and monitor in zero
+
+    def lane_program(c: Consts) -> Program:
+        if not c.keep:
+            return program
+        layers = tuple(
+            _LaneDropout(layer, c.keep[i.key]) if i.key in c.keep else layer
+            for layer, i in zip(program.layers, program.infos, strict=True)
+        )
+        return dataclasses.replace(program, layers=layers)
+
+    def lane_epoch(
+        ts: TrainState, active: Any, order: Any, c: Consts, x: Any, y: Any
+    ) -> tuple[TrainState, Any]:
+        sched = (
+            program.schedule()
+            if c.table is None
+            else lambda t: c.table[jnp.minimum(t, c.table.shape[0] - 1)]
+        )
+        tx = spec.optimizer.transform(sched)
+        grad_fn = jax.value_and_grad(lane_program(c).loss, has_aux=True)
+        p = jnp.arange(nb * batch)
+        idx = c.rows[order[p % c.n]].reshape(nb, batch)
+        w = (p < c.n).astype(jnp.float32).reshape(nb, batch)
+
+        def step(ts: TrainState, b: tuple[Any, Any]) -> tuple[TrainState, Any]:
+            ib, wb = b
+            xb, yb = _normalize(jnp.take(x, ib, axis=0), c), jnp.take(y, ib, axis=0)
+            rng = jax.random.fold_in(jax.random.fold_in(ts.key, 1), ts.step)
+            (loss, (model_state, _)), grads = grad_fn(
+                ts.params, ts.model_state, xb, yb, wb, rng, c.reg
+            )
+            updates, opt_state = tx.update(grads, ts.opt_state, ts.params)
+            new = TrainState(
+                optax.apply_updates(ts.params, updates), opt_state, model_state, ts.step + 1, ts.key
+            )
+            live = active & (jnp.sum(wb) > 0)  # steps past the lane's end change nothing
+            return _where(live, new, ts), (loss, jnp.sum(wb))
+
+        ts, (losses, ws) = jax.lax.scan(step, ts, (idx, w))
+        lr = ts.opt_state[-2].hyperparams["learning_rate"] * sched(ts.step)
+        return ts, {
+            "loss": jnp.sum(losses * ws) / jnp.sum(ws),
+            "finite": jnp.all(jnp.isfinite(losses)),
+            "lr": lr,
+        }
+
+    def orders(key: Any, e: Any) -> Any:
+        """Each lane's data order in epoch `e`: the single run's permutation of its rows."""
+        keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, 2), e))(key)
+        order = jnp.broadcast_to(jnp.arange(n_max), (n_lanes, n_max))
+        if shuffle:
+            for n, members in groups:
+                perm = jax.vmap(lambda k, n=n: jax.random.permutation(k, n))(keys[members])
+                order = order.at[members, :n].set(perm)
+        return order
+
+    def epoch(st: LaneState, order: Any, c: Consts, x: Any, y: Any) -> tuple[LaneState, Any]:
+        ts, stats = jax.vmap(lane_epoch, in_axes=(0, 0, 0, 0, None, None))(
+            st.train, st.active, order, c, x, y
+        )
+        bad = st.active & ~stats["finite"]
+        stats["active"] = st.active  # at the start of the epoch
+        st = st._replace(
+            train=ts,
+            epochs=st.epochs + st.active,
+            diverged=st.diverged | bad,
+            active=st.active & ~bad,
+        )
+        return st, stats
+
+    def lane_eval(params: Any, model_state: Any, c: Consts, x: Any, y: Any) -> Any:
+        chunk = min(EVAL_CHUNK, c.vrows.shape[0])
+        rows, w = c.vrows.reshape(-1, chunk), c.vw.reshape(-1, chunk)
+
+        def body(carry: Any, b: tuple[Any, Any]) -> tuple[Any, None]:
+            rb, wb = b
+            xb, yb = _normalize(jnp.take(x, rb, axis=0), c), jnp.take(y, rb, axis=0)
+            out, _ = program.apply(params, model_state, xb, train=False)
+            vals = {"loss": spec.loss.per_example(out, yb), **spec.loss.metrics(out, yb)}
+            return {k: carry[k] + jnp.sum(v * wb) for k, v in vals.items()}, None
+
+        sums, _ = jax.lax.scan(body, {k: jnp.zeros((), jnp.float32) for k in zero}, (rows, w))
+        return {k: v / jnp.sum(c.vw) for k, v in sums.items()}
+
+    evaluate = jax.vmap(lane_eval, in_axes=(0, 0, 0, None, None))
+
+    def track(st: LaneState, c: Consts, x: Any, y: Any, e: Any) -> tuple[LaneState, Any]:
+        m = evaluate(st.train.params, st.train.model_state, c, x, y)
+        if not tracking:
+            return st, m
+        assert es is not None
+        v = m[monitor]
+        gain = (
+            (v < st.best - es.min_delta)
+            if monitor_mode(es.monitor) == "min"
+            else (v > st.best + es.min_delta)
+        )
+        better = st.active & jnp.where(jnp.isfinite(st.best), gain, jnp.isfinite(v))
+        bad = jnp.where(better, 0, st.bad + st.active)
+        stop = st.active & ~better & (bad >= es.patience)
+        st = st._replace(
+            best=jnp.where(better, v, st.best),
+            best_epoch=jnp.where(better, e + 1, st.best_epoch),
+            bad=bad,
+            active=st.active & ~stop,
+            stopped=st.stopped | stop,
+        )
+        if es.restore_best:
+            st = st._replace(
+                best_params=_where(better, st.train.params, st.best_params),
+                best_model_state=_where(better, st.train.model_state, st.best_model_state),
+            )
+        return st, m
+
+    return LaneFunctions(
+        jax.jit(orders),
+        jax.jit(epoch, donate_argnums=(0,)),
+        jax.jit(track, donate_argnums=(0,)),
+        nb,
+    )
+
+
+def train_lanes(
+    program: Program,
+    lanes: list[LaneSpec],
+    x: np.ndarray,
+    y: np.ndarray,
+    on_epoch: Callable[[int, int], None] | None = None,
+    cache: dict[Any, LaneFunctions] | None = None,
+) -> LaneRun:
+    """Train every lane of `lanes` (specs with one `static_key`) on rows of the shared `x`, `y`
+    (features after `divide`, before normalization). `on_epoch(epoch, active_lanes)`; `cache`
+    keeps compiled functions for later chunks of the same program and shapes."""
+    t = program.spec.train
+    batch = min(t.batch, min(len(ln.train_rows) for ln in lanes))
+    host = build_consts(program, lanes, batch)
+    consts = jax.tree.map(jnp.asarray, host)
+    xd, yd = jnp.asarray(x), jnp.asarray(y)
+    leaves, tree = jax.tree.flatten(host)
+    key = (batch, tuple(host.n.tolist()), tree, tuple(a.shape for a in leaves))
+    cache = {} if cache is None else cache
+    fns = cache.get(key) or cache.setdefault(key, make_lane_functions(program, host, batch, yd))
+    state = init_lanes(program, lanes)
+    history: list[dict[str, Any]] = []
+    for e in range(t.epochs):
+        order = fns.orders(state.train.key, jnp.int32(e))
+        state, stats = fns.epoch(state, order, consts, xd, yd)
+        record = {
+            "epoch": e + 1,
+            "active": stats["active"],
+            "train_loss": stats["loss"],
+            "lr": stats["lr"],
+        }
+        if (e + 1) % t.eval_every == 0 or e + 1 == t.epochs:
+            state, m = fns.track(state, consts, xd, yd, jnp.int32(e))
+            record.update({f"valid_{k}": v for k, v in m.items()})
+        history.append(record)
+        n_active = int(np.asarray(state.active).sum())
+        if on_epoch is not None:
+            on_epoch(e + 1, n_active)
+        if n_active == 0:
+            break
+    es = t.early_stop
+    lanes_info = [
+        np.asarray(a) for a in (state.best_epoch, state.epochs, state.stopped, state.diverged)
+    ]
+    params, model_state = jax.tree.map(np.asarray, (state.train.params, state.train.model_state))
+    if es is not None and es.restore_best:
+        restored = lanes_info[0] > 0
+        best = jax.tree.map(np.asarray, (state.best_params, state.best_model_state))
+        params, model_state = jax.tree.map(
+            lambda b, a: np.where(restored.reshape((-1,) + (1,) * (a.ndim - 1)), b, a),
+            best,
+            (params, model_state),
+        )
+    final = state._replace(
+        train=state.train._replace(
+            params=jax.tree.map(jnp.asarray, params),
+            model_state=jax.tree.map(jnp.asarray, model_state),
+        )
+    )
+    _, metrics = fns.track(final, consts, xd, yd, jnp.int32(t.epochs))  # same compiled program
+    return LaneRun(
+        params,
+        model_state,
+        {f"valid_{k}": np.asarray(v) for k, v in metrics.items()},
+        *lanes_info,
+        [{k: np.asarray(v) for k, v in r.items()} for r in history],
+    )
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree.leaves(tree))
+
+
+def estimate_bytes(program: Program, batch: int, n_train: int, n_valid: int) -> int:
+    """Device memory one lane needs (own count): state, best copy, gradients and updates,
+    activations of a batch (forward and backward) and of an evaluation chunk, and its rows."""
+    from dlc.runtime.trainer import init_state
+
+    shapes = jax.eval_shape(lambda: init_state(program, 0))
+    params, opt, model = (
+        _nbytes(shapes.params),
+        _nbytes(shapes.opt_state),
+        _nbytes(shapes.model_state),
+    )
+    width = sum(math.prod(i.out_shape) for i in program.infos) + math.prod(program.input_shape)
+    acts = 4 * width * (3 * batch + min(EVAL_CHUNK, n_valid))
+    rows = 4 * (n_train + 2 * n_valid + 2 * math.ceil(n_train / batch) * batch)
+    return 4 * params + opt + 2 * model + acts + rows
+
+
+def chunk_sizes(k: int, per_lane: int, shared: int, budget: int) -> list[int]:
+    """Split `k` lanes into chunks of nearly equal size that fit `budget` bytes.
+
+    Example:
+        >>> chunk_sizes(10, per_lane=100, shared=200, budget=600)
+        [4, 3, 3]
+    """
+    fit = max(1, (budget - shared) // max(1, per_lane))
+    n = math.ceil(k / fit)
+    return [k // n + (1 if i < k % n else 0) for i in range(n)]
+
+
+__all__ = ["LaneRun", "LaneSpec", "chunk_sizes", "estimate_bytes", "static_key", "train_lanes"]
