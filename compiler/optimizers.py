@@ -2,8 +2,10 @@
 
 Every optimizer is `chain(clip_by_global_norm?, inject_hyperparams(base)(lr, ...), scale by the
 schedule)`, so the learning rate and weight decay live in the optimizer state as arrays: a grid
-over them can be vmapped. Weight decay on sgd/adagrad/rmsprop/adam is L2-coupled (added to the
-gradient); on adamw it is decoupled.
+over them can be vmapped. (rmsprop with momentum scales by the learning rate before its momentum
+trace, so there the schedule acts inside `base` and the last link multiplies by 1.) Weight decay
+on sgd/adagrad/rmsprop/adam is L2-coupled (added to the gradient); on adamw it is decoupled.
+`reference` builds the same optimizer directly with Optax, for the differential tests.
 
 Example:
     >>> opt = Adam(lr=1e-3)
@@ -33,24 +35,44 @@ class Optimizer(SpecModel):
         return optax.chain(optax.add_decayed_weights(weight_decay),
                            self.base(learning_rate, **hyper))
 
+    def schedule_inside(self) -> bool:
+        """Whether the schedule must scale the learning rate inside `base` (when `base` applies
+        it before a momentum trace, as optax.rmsprop does) rather than the final update."""
+        return False
+
     def transform(self, schedule: Any) -> Any:
         """The optax transformation for this optimizer and a step -> multiplier schedule."""
         hyper = {"learning_rate": self.lr, "weight_decay": self.weight_decay,
                  **{k: getattr(self, k) for k in self.hyper}}
+        inside = self.schedule_inside()
 
         def factory(**kw: Any) -> Any:
-            return self._base_with_decay(kw.pop("learning_rate"), kw.pop("weight_decay"), **kw)
+            lr = kw.pop("learning_rate")
+            if inside:
+                lr = _times(lr, schedule)
+            return self._base_with_decay(lr, kw.pop("weight_decay"), **kw)
 
         # inject_hyperparams reads the factory's signature to know what to put in its state
         factory.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in hyper])
         core = optax.inject_hyperparams(factory)(**hyper)
         parts = [] if self.clip is None else [optax.clip_by_global_norm(self.clip)]
-        return optax.chain(*parts, core, optax.scale_by_schedule(schedule))
+        # the same chain shape either way: the runtime reads the injected lr at opt_state[-2]
+        outer = (lambda step: 1.0) if inside else schedule
+        return optax.chain(*parts, core, optax.scale_by_schedule(outer))
 
     def reference(self, schedule: Any) -> Any:
         """The same optimizer written directly with Optax (used by the differential tests)."""
+        tx = self.reference_base(lambda t: self.lr * schedule(t))
+        return tx if self.clip is None else optax.chain(optax.clip_by_global_norm(self.clip), tx)
+
+    def reference_base(self, learning_rate: Any) -> Any:
+        """`reference` without gradient clipping, for a step -> learning rate schedule."""
         raise NotImplementedError
+
+
+def _times(lr: Any, schedule: Any) -> Any:
+    return lambda step: lr * schedule(step)
 
 
 @register(OPTIMIZERS, "sgd")
@@ -66,9 +88,9 @@ class SGD(Optimizer):
         return optax.sgd(learning_rate, momentum=momentum if self.momentum else None,
                          nesterov=self.nesterov)
 
-    def reference(self, schedule: Any) -> Any:
+    def reference_base(self, learning_rate: Any) -> Any:
         return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.sgd(lambda t: self.lr * schedule(t),
+                           optax.sgd(learning_rate,
                                      self.momentum or None, self.nesterov))
 
 
@@ -84,9 +106,9 @@ class Adam(Optimizer):
     def base(self, learning_rate: Any, b1: Any, b2: Any, eps: Any) -> Any:
         return optax.adam(learning_rate, b1, b2, eps)
 
-    def reference(self, schedule: Any) -> Any:
+    def reference_base(self, learning_rate: Any) -> Any:
         return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.adam(lambda t: self.lr * schedule(t), self.b1, self.b2, self.eps))
+                           optax.adam(learning_rate, self.b1, self.b2, self.eps))
 
 
 @register(OPTIMIZERS, "adamw")
@@ -99,8 +121,8 @@ class AdamW(Adam):
         return optax.adamw(learning_rate, hyper["b1"], hyper["b2"], hyper["eps"],
                            weight_decay=weight_decay)
 
-    def reference(self, schedule: Any) -> Any:
-        return optax.adamw(lambda t: self.lr * schedule(t), self.b1, self.b2, self.eps,
+    def reference_base(self, learning_rate: Any) -> Any:
+        return optax.adamw(learning_rate, self.b1, self.b2, self.eps,
                            weight_decay=self.weight_decay)
 
 
@@ -116,9 +138,9 @@ class Adagrad(Optimizer):
     def base(self, learning_rate: Any, eps: Any) -> Any:
         return optax.adagrad(learning_rate, self.initial, eps)
 
-    def reference(self, schedule: Any) -> Any:
+    def reference_base(self, learning_rate: Any) -> Any:
         return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.adagrad(lambda t: self.lr * schedule(t), self.initial, self.eps))
+                           optax.adagrad(learning_rate, self.initial, self.eps))
 
 
 @register(OPTIMIZERS, "rmsprop")
@@ -133,7 +155,11 @@ class RMSProp(Optimizer):
     def base(self, learning_rate: Any, decay: Any, eps: Any) -> Any:
         return optax.rmsprop(learning_rate, decay, eps, momentum=self.momentum or None)
 
-    def reference(self, schedule: Any) -> Any:
+    def schedule_inside(self) -> bool:
+        # optax.rmsprop scales by the learning rate before its momentum trace
+        return bool(self.momentum)
+
+    def reference_base(self, learning_rate: Any) -> Any:
         return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.rmsprop(lambda t: self.lr * schedule(t), self.decay, self.eps,
+                           optax.rmsprop(learning_rate, self.decay, self.eps,
                                          momentum=self.momentum or None))
