@@ -84,6 +84,15 @@ def train_with_progress(args: argparse.Namespace) -> int:
     if outcome.stopped_early:
         con.print(f"early stop: best epoch {outcome.best_epoch} (parameters restored)")
     con.print(final_table(outcome.final, f"{outcome.model.resolved.name}: final metrics"))
+    from dlc.runtime.confusion import part_confusion, rich_table, write_csv
+
+    for part in ("test", "valid"):
+        counts = part_confusion(outcome.model, part)
+        if counts is not None:
+            write_csv(counts, outcome.run.path / f"confusion_{part}.csv")
+            if len(counts) <= 20:
+                con.print(rich_table(counts, f"{part}: per-class counts (rows: true class)"))
+            break
     con.print(f"plots: {', '.join(p.name for p in plots)}")
     con.print(f"run folder: {outcome.run.path}")
     return 0

@@ -1,0 +1,68 @@
+"""Per-class counts for classification: the confusion matrix of a part of the data, as a rich
+table for the terminal and a CSV for the run folder.
+
+Example:
+    >>> m = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    >>> m.tolist()
+    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[i, j] = how many rows of true class i were predicted as class j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels).astype(int), np.asarray(predicted).astype(int)), 1)
+    return counts
+
+
+def predicted_classes(model: Any, x: np.ndarray) -> np.ndarray:
+    """Class indices predicted by a trained `CompiledModel` (batched to bound memory)."""
+    outs = [model.predict(x[i:i + 4096]) for i in range(0, len(x), 4096)]
+    probs = np.concatenate(outs)
+    return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(-1)
+
+
+def part_confusion(model: Any, part: str = "test") -> np.ndarray | None:
+    """The confusion matrix of one part of the model's data, or None (no such part, or not a
+    classification of one label per row)."""
+    if model.data.num_classes is None or part not in model.data.parts:
+        return None
+    x, y = model.data.parts[part]
+    if y.ndim != 1:
+        return None
+    k = max(model.data.num_classes, 2)
+    return confusion_matrix(y, predicted_classes(model, x), k)
+
+
+def write_csv(counts: np.ndarray, path: str | Path) -> Path:
+    path = Path(path)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["true \\ predicted", *range(len(counts)), "total", "recall"])
+        for i, row in enumerate(counts):
+            total = int(row.sum())
+            w.writerow([i, *row.tolist(), total, f"{row[i] / total:.4f}" if total else ""])
+    return path
+
+
+def rich_table(counts: np.ndarray, title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("true \\ pred", justify="right")
+    for j in range(len(counts)):
+        table.add_column(str(j), justify="right")
+    table.add_column("recall", justify="right")
+    for i, row in enumerate(counts):
+        total = row.sum()
+        cells = [f"[bold]{v}[/]" if j == i else (str(v) if v else "·") for j, v in enumerate(row)]
+        table.add_row(str(i), *cells, f"{row[i] / total:.3f}" if total else "")
+    return table

@@ -1,0 +1,21 @@
+"""The per-class counts printed and saved after training a classifier."""
+
+from __future__ import annotations
+
+import dlc
+
+
+def test_confusion_matrix_of_a_trained_classifier() -> None:
+    """Row sums are the class counts of the part; the diagonal share is the accuracy."""
+    import numpy as np
+    from dlc.runtime.confusion import part_confusion
+
+    m = dlc.compile("data { digits }\nmodel { dense 32; relu; dense 10 }\nloss cross_entropy\n"
+                    "optimizer adam lr=0.01\ntrain { epochs 5 }\n")
+    m.fit()
+    counts = part_confusion(m, "test")
+    y = m.data.parts["test"][1]
+    assert counts.shape == (10, 10)
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(y, minlength=10))
+    acc = m.evaluate("test")["test_accuracy"]
+    assert abs(np.trace(counts) / counts.sum() - acc) < 1e-6
