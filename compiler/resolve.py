@@ -64,9 +64,9 @@ def _repeated(annotation: Any) -> type[SpecModel] | None:
     """`tuple[X, ...]` of a (non-registry) spec model: a statement that may be repeated, each
     occurrence adding one X (`grid ...` in `experiment`)."""
     args = get_args(annotation)
-    if get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
-        if _is_model(args[0]) and _registry_for(args[0]) is None:
-            return typing.cast(type[SpecModel], args[0])
+    if (get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis
+            and _is_model(args[0]) and _registry_for(args[0]) is None):
+        return typing.cast(type[SpecModel], args[0])
     return None
 
 
