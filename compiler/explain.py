@@ -100,6 +100,18 @@ def _section(name: str, m: SpecModel, indent: str) -> list[str]:
     return [*lines, f"{indent}}}"]
 
 
+def _layer(layer: SpecModel, indent: str) -> list[str]:
+    """A layer statement; one with a block (`residual { ... }`) prints its layers inside."""
+    field = getattr(layer, "body_field", None)
+    args = " ".join(f"{k}={_value(getattr(layer, k))}" for k in type(layer).model_fields
+                    if k != field and getattr(layer, k) is not None)
+    head = f"{indent}{layer.dl_name}" + (f" {args}" if args else "")
+    if field is None:
+        return [head]
+    inner = [line for sub in getattr(layer, field) for line in _layer(sub, indent + "  ")]
+    return [f"{head} {{", *inner, f"{indent}}}"]
+
+
 def to_dl(spec: Spec) -> str:
     """The spec as .dl text, every default written out; it parses back to an equal spec."""
     out: list[str] = []
@@ -110,8 +122,7 @@ def to_dl(spec: Spec) -> str:
         if isinstance(v, Model):
             out.append("model {")
             for layer in v.layers:
-                args = _kwargs(layer)
-                out.append(f"  {layer.dl_name}" + (f" {args}" if args else ""))
+                out += _layer(layer, "  ")
             out.append("}")
         elif isinstance(v, SpecModel) and (v.dl_name or isinstance(v, Then)):
             out.append(_entry(field, v))

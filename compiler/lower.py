@@ -36,6 +36,16 @@ def _with_selu_init(layers: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _param_groups(tree: dict[str, Any]) -> Any:
+    """Every {name: array} group of a parameter tree, those nested in blocks (`residual`) too."""
+    arrays = {k: v for k, v in tree.items() if not isinstance(v, dict)}
+    if arrays:
+        yield arrays
+    for v in tree.values():
+        if isinstance(v, dict):
+            yield from _param_groups(v)
+
+
 @dataclass(frozen=True)
 class Program:
     spec: Spec
@@ -77,7 +87,7 @@ class Program:
         total = jnp.zeros((), jnp.float32)
         if reg is None and l1 == 0 and l2 == 0:
             return total
-        for layer_params in params.values():
+        for layer_params in _param_groups(params):
             for name, w in layer_params.items():
                 if name in WEIGHT_NAMES:
                     total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)

@@ -156,9 +156,10 @@ class Resolver:
 
     def fill(self, cls: type[SpecModel], what: str, args: tuple[Value, ...],
              kwargs: tuple[KwArg, ...], span: Span, origin: tuple[Span, ...] = (),
-             body: tuple[Statement, ...] | None = None) -> Any:
-        data: dict[str, Any] = {}
-        spans: dict[str, Span] = {}
+             body: tuple[Statement, ...] | None = None,
+             given: dict[str, Any] | None = None) -> Any:
+        data: dict[str, Any] = dict(given or {})  # values already built (a layer's block)
+        spans: dict[str, Span] = dict.fromkeys(data, span)
         ok = True
         if len(args) > len(cls.positional):
             extra = args[len(cls.positional)]
@@ -279,22 +280,40 @@ class Resolver:
         if st.body is None:
             self.error("`model` needs a block of layers", st.span, "write `model { dense 1 }`")
             return None
-        built = []
-        for i, layer in enumerate(st.body):
-            self.spans[f"model.layers.{i}"] = layer.span
-            self.origins[f"model.layers.{i}"] = layer.origin
-            if layer.body is not None:
-                self.error(f"layer `{layer.name}` takes no block", layer.span)
-                built.append(None)
-                continue
-            built.append(self.entry(LAYERS, Name(layer.span, layer.name), layer.args,
-                                    layer.kwargs, layer.span, layer.origin))
-        if None in built:
+        built = self.layer_list(st.body, "model.layers")
+        if built is None:
             return None
         if not built:
             self.error("`model` has no layers", st.span, "add e.g. `dense 1`")
             return None
-        return Model(layers=tuple(built))
+        return Model(layers=built)
+
+    def layer_list(self, body: tuple[Statement, ...], key: str) -> tuple[Layer, ...] | None:
+        """Layer statements; a layer whose class has a `body_field` (`residual { ... }`) takes
+        its block as a list of layers, recorded under `KEY.I.FIELD.J` for error spans."""
+        built = []
+        for i, layer in enumerate(body):
+            self.spans[f"{key}.{i}"] = layer.span
+            self.origins[f"{key}.{i}"] = layer.origin
+            cls = LAYERS.get(layer.name)
+            field = getattr(cls, "body_field", None)
+            if cls is not None and field is None and layer.body is not None:
+                self.error(f"layer `{layer.name}` takes no block", layer.span)
+                built.append(None)
+            elif cls is not None and field is not None:
+                if not layer.body:
+                    self.error(f"`{layer.name}` needs a block of layers", layer.span,
+                               f"write e.g. `{layer.name} {{ dense 16; relu }}`", layer.origin)
+                    built.append(None)
+                    continue
+                inner = self.layer_list(layer.body, f"{key}.{i}.{field}")
+                built.append(None if inner is None else self.fill(
+                    cls, layer.name, layer.args, layer.kwargs, layer.span, layer.origin,
+                    given={field: inner}))
+            else:
+                built.append(self.entry(LAYERS, Name(layer.span, layer.name), layer.args,
+                                        layer.kwargs, layer.span, layer.origin))
+        return None if None in built else tuple(built)
 
 
 def resolve(statements: tuple[Statement, ...], file: str) -> tuple[Spec | None, Resolver]:

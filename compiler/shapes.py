@@ -43,6 +43,8 @@ def infer_layers(layers: Sequence[Layer], input_shape: Shape,
         except ShapeError as err:
             if on_error is None:
                 raise
+            if err.inner:  # an error of a layer inside this one's body, already phrased
+                raise on_error(i, err) from None
             raise on_error(i, ShapeError(f"layer `{layer.dl_name}` cannot take input of shape "
                                          f"{shape}: {err.message}", err.hint)) from None
         infos.append(LayerInfo(i, layer.dl_name, shape, out, n))
@@ -59,7 +61,8 @@ def infer(resolved: object, input_shape: Shape, target_shape: Shape,
     spec = resolved.spec
 
     def error(i: int, err: ShapeError) -> DlcError:
-        return resolved.error(err.message, f"model.layers.{i}", err.hint)
+        inner = f".{err.inner}" if err.inner else ""  # e.g. model.layers.3.layers.1
+        return resolved.error(err.message, f"model.layers.{i}{inner}", err.hint)
 
     infos = infer_layers(spec.model.layers, input_shape, error)
     try:

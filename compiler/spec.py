@@ -19,7 +19,14 @@ from dlc.compiler.optimizers import Optimizer
 from dlc.compiler.registry import SpecModel
 from dlc.compiler.schedules import Constant, Schedule
 from dlc.compiler.sources import Source
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 
 class Window(SpecModel):
@@ -90,6 +97,15 @@ class Train(SpecModel):
     early_stop: EarlyStop | None = None
     eval_every: PositiveInt = 1
     checkpoint_every: PositiveInt = 1  # epochs between checkpoints (and one at the end)
+    # training steps per jitted call: N, `all` (the epoch in one scan) or `auto` (by model)
+    steps_per_call: PositiveInt | Literal["all", "auto"] = "auto"
+
+    @field_validator("steps_per_call", mode="before")
+    @classmethod
+    def _steps_per_call(cls, v: object) -> object:
+        if v in ("all", "auto") or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            return v
+        raise ValueError("steps_per_call is a positive number of steps, `all` or `auto`")
 
 
 class Regularize(SpecModel):

@@ -52,7 +52,7 @@ class CompiledModel:
             from dlc.runtime.trainer import make_functions
 
             self._fns = make_functions(self.program(n_train), n_train, self.spec.train.batch,
-                                       self.spec.train.shuffle)
+                                       self.spec.train.shuffle, self.spec.train.steps_per_call)
             self._n_train = n_train
         return self._fns
 

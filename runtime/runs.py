@@ -129,14 +129,24 @@ class RunDir:
         return loaded
 
 
-def flatten_params(tree: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """{"00_dense": {"w": ...}} -> {"00_dense.w": ...} (the params.safetensors layout)."""
-    return {f"{layer}.{name}": v for layer, ps in tree.items() for name, v in ps.items()}
+def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"00_dense": {"w": ...}} -> {"00_dense.w": ...} (the params.safetensors layout); layers
+    inside blocks nest further: "01_residual.00_conv2d.kernel"."""
+    out: dict[str, Any] = {}
+    for name, v in tree.items():
+        if isinstance(v, dict):
+            out.update(flatten_params(v, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = v
+    return out
 
 
-def unflatten_params(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def unflatten_params(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, v in flat.items():
-        layer, _, name = key.partition(".")
-        out.setdefault(layer, {})[name] = v
+        *groups, name = key.split(".")
+        node = out
+        for g in groups:
+            node = node.setdefault(g, {})
+        node[name] = v
     return out

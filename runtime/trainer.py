@@ -1,5 +1,6 @@
 """The training runtime: a whole epoch is one jitted `lax.scan` over minibatches, with the data
-already on the device and the training state donated. Evaluation is a jitted scan over chunks.
+already on the device and the training state donated (or, with `train { steps_per_call N }`,
+a host loop over jitted calls of N steps each). Evaluation is a jitted scan over chunks.
 
 Padding rows of the last batch get weight 0, so every batch has the same shape (one compile)
 and every row counts exactly once per epoch. Inputs are plain arguments (never closed-over
@@ -58,15 +59,28 @@ def init_state(program: Program, seed: int) -> TrainState:
     return TrainState(params, opt_state, model_state, jnp.zeros((), jnp.int32), key)
 
 
-def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = True) -> Functions:
-    """Jitted epoch, evaluation and prediction functions for one program and data size."""
+def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = True,
+                   steps_per_call: int | str = "all") -> Functions:
+    """Jitted epoch, evaluation and prediction functions for one program and data size.
+    `steps_per_call` (a number, `all` or `auto`, see `chunk_steps`) sets how many training
+    steps one jitted call runs; every form takes the same batches with the same keys."""
     tx = program.optimizer()
     batch = min(batch, n_train)
     nb = math.ceil(n_train / batch)
     pad = nb * batch - n_train
     grad_fn = jax.value_and_grad(program.loss, has_aux=True)
+    chunk = chunk_steps(program, nb, steps_per_call)
 
-    def epoch(state: TrainState, x: Any, y: Any, epoch_index: Any) -> tuple[TrainState, Any]:
+    def batches(state: TrainState, epoch_index: Any) -> tuple[Any, Any]:
+        """Row indices and weights of every step of an epoch: (steps, batch) each."""
+        order_key = jax.random.fold_in(jax.random.fold_in(state.key, 2), epoch_index)
+        order = jax.random.permutation(order_key, n_train) if shuffle else jnp.arange(n_train)
+        idx = jnp.concatenate([order, order[:pad]]).reshape(nb, batch)
+        w = jnp.concatenate([jnp.ones(n_train), jnp.zeros(pad)]).reshape(nb, batch)
+        return idx, w
+
+    def steps(state: TrainState, x: Any, y: Any, idx: Any, w: Any) -> tuple[TrainState, Any]:
+        """Training steps over the rows of idx/w; one step is not wrapped in a scan."""
         def step(state: TrainState, batch: tuple[Any, Any]) -> tuple[TrainState, Any]:
             idx, wb = batch
             xb, yb = jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
@@ -78,14 +92,40 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
             new = TrainState(params, opt_state, model_state, state.step + 1, state.key)
             return new, (loss, jnp.sum(wb))
 
-        order_key = jax.random.fold_in(jax.random.fold_in(state.key, 2), epoch_index)
-        order = jax.random.permutation(order_key, n_train) if shuffle else jnp.arange(n_train)
-        idx = jnp.concatenate([order, order[:pad]]).reshape(nb, batch)
-        w = jnp.concatenate([jnp.ones(n_train), jnp.zeros(pad)]).reshape(nb, batch)
-        state, (losses, ws) = jax.lax.scan(step, state, (idx, w))
+        if idx.shape[0] == 1:
+            state, (loss, wsum) = step(state, (idx[0], w[0]))
+            return state, (loss[None], wsum[None])
+        return jax.lax.scan(step, state, (idx, w))
+
+    def stats(state: TrainState, losses: Any, ws: Any) -> dict[str, Any]:
         mean_loss = jnp.sum(losses * ws) / jnp.sum(ws)
         lr = state.opt_state[-2].hyperparams["learning_rate"] * program.schedule()(state.step)
-        return state, {"loss": mean_loss, "finite": jnp.all(jnp.isfinite(losses)), "lr": lr}
+        return {"loss": mean_loss, "finite": jnp.all(jnp.isfinite(losses)), "lr": lr}
+
+    def whole_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any
+                    ) -> tuple[TrainState, Any]:
+        idx, w = batches(state, epoch_index)
+        state, (losses, ws) = steps(state, x, y, idx, w)
+        return state, stats(state, losses, ws)
+
+    def chunk_call(state: TrainState, x: Any, y: Any, idx: Any, w: Any, start: Any,
+                   size: int) -> tuple[TrainState, Any]:
+        rows = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (idx, w))
+        return steps(state, x, y, *rows)
+
+    batches_j = jax.jit(batches)
+    chunk_j = jax.jit(chunk_call, donate_argnums=(0,), static_argnums=(6,))
+    stats_j = jax.jit(stats)
+
+    def chunked_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any
+                      ) -> tuple[TrainState, Any]:
+        idx, w = batches_j(state, epoch_index)
+        outs = []
+        for start in range(0, nb, chunk):
+            state, out = chunk_j(state, x, y, idx, w, jnp.int32(start), min(chunk, nb - start))
+            outs.append(out)
+        losses, ws = (jnp.concatenate(parts) for parts in zip(*outs, strict=True))
+        return state, stats_j(state, losses, ws)
 
     def evaluate(params: Any, model_state: Any, x: Any, y: Any) -> dict[str, Any]:
         n = x.shape[0]
@@ -116,11 +156,30 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
 
     return Functions(
         init=lambda seed: init_state(program, seed),
-        epoch=jax.jit(epoch, donate_argnums=(0,)),
+        epoch=jax.jit(whole_epoch, donate_argnums=(0,)) if chunk >= nb else chunked_epoch,
         evaluate=jax.jit(evaluate),
         predict=jax.jit(predict),
         steps_per_epoch=nb,
     )
+
+
+def chunk_steps(program: Program, steps_per_epoch: int, setting: int | str) -> int:
+    """Training steps per jitted call: a number, `all` (the whole epoch in one `lax.scan`)
+    or `auto`: one step per call for models with a convolution lowered by XLA on CPU, whose
+    convolutions run far slower inside a loop (bench/cnn_lowering.py), else `all`.
+
+    Example:
+        >>> chunk_steps(None, 50, 8), chunk_steps(None, 50, "all"), chunk_steps(None, 5, 99)
+        (8, 50, 5)
+    """
+    if setting == "all":
+        return steps_per_epoch
+    if setting == "auto":
+        from dlc.compiler.layers.conv import conv_lowering, has_conv
+
+        slow = jax.default_backend() == "cpu" and conv_lowering() == "xla"
+        return 1 if slow and has_conv(program.layers) else steps_per_epoch
+    return max(1, min(int(setting), steps_per_epoch))
 
 
 def to_device(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:

@@ -19,9 +19,12 @@ def test_layer_conformance(name: str) -> None:
     layer = cls.model_validate(settings)
     params = layer.init_params(jax.random.PRNGKey(0), in_shape)
     state = layer.init_state(in_shape)
-    declared = {k: tuple(v) for k, v in layer.param_shapes(in_shape).items()}
-    assert {k: tuple(v.shape) for k, v in params.items()} == declared
-    assert sum(math.prod(v.shape) for v in params.values()) == layer.param_count(in_shape)
+    # layers with a block (`residual`) nest their inner layers' parameters by key
+    declared = jax.tree.map(tuple, layer.param_shapes(in_shape),
+                            is_leaf=lambda v: isinstance(v, tuple))
+    assert jax.tree.map(lambda v: tuple(v.shape), params) == declared
+    assert sum(math.prod(v.shape) for v in jax.tree.leaves(params)) == layer.param_count(
+        in_shape)
     x = jax.random.normal(jax.random.PRNGKey(1), (4, *in_shape))
 
     for train in (True, False):

@@ -22,12 +22,14 @@ Shape = tuple[int, ...]
 
 
 class ShapeError(ValueError):
-    """Raised by `output_shape` when a layer cannot take its input; reported at the layer's line."""
+    """Raised by `output_shape` when a layer cannot take its input; reported at the layer's line.
+    `inner` names the layer at fault inside a layer with a body (`layers.2`), if any."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, inner: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.inner = inner
 
 
 @dataclass
