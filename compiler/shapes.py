@@ -52,6 +52,20 @@ def infer_layers(layers: Sequence[Layer], input_shape: Shape,
     return infos
 
 
+def inner_rows(layer: Layer, in_shape: Shape, prefix: str) -> list[tuple[str, LayerInfo]]:
+    """The layers inside a layer's block (`residual { ... }`), depth first, numbered below it:
+    [("2.0", conv2d's info), ("2.1", ...)]; [] for a layer without a block."""
+    field = getattr(layer, "body_field", None)
+    if field is None:
+        return []
+    rows: list[tuple[str, LayerInfo]] = []
+    for sub, info in zip(getattr(layer, field), infer_layers(getattr(layer, field), in_shape),
+                         strict=True):
+        rows.append((f"{prefix}{info.index}", info))
+        rows += inner_rows(sub, info.in_shape, f"{prefix}{info.index}.")
+    return rows
+
+
 def infer(resolved: object, input_shape: Shape, target_shape: Shape,
           num_classes: int | None) -> list[LayerInfo]:
     """Shapes of a resolved spec's model, checked against the data's targets."""

@@ -43,7 +43,7 @@ def _shape(s: tuple[int, ...]) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from dlc.compiler.frontend import load_spec
-    from dlc.compiler.shapes import infer
+    from dlc.compiler.shapes import infer, inner_rows
     from dlc.runtime.data import prepare
     from rich.table import Table
 
@@ -57,6 +57,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     table.add_row("", "input", _shape(data.input_shape), "")
     for i in infos:
         table.add_row(str(i.index), i.name, _shape(i.out_shape), f"{i.params:,}")
+        for key, sub in inner_rows(resolved.spec.model.layers[i.index], i.in_shape, f"{i.index}."):
+            indent = "  " * key.count(".")  # the layers inside a `residual { ... }`
+            table.add_row(key, indent + sub.name, _shape(sub.out_shape), f"{sub.params:,}")
     total = sum(i.params for i in infos)
     table.add_section()
     table.add_row("", "total", "", f"{total:,}")
