@@ -123,7 +123,9 @@ COMMANDS = {"check": cmd_check, "run": cmd_run, "explain": cmd_explain,
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from dlc.runtime.experiment_report import run_cli
+    from dlc.runtime.jaxsetup import enable_compilation_cache
 
+    enable_compilation_cache()
     return run_cli(args)
 
 

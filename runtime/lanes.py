@@ -21,103 +21,25 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from dlc.compiler.explain import canonical_json
 from dlc.compiler.lower import Program
-from dlc.compiler.spec import Spec
+from dlc.runtime.lane_setup import (
+    Consts,
+    LaneRun,
+    LaneSpec,
+    LaneState,
+    build_consts,
+    chunk_sizes,
+    estimate_bytes,
+    init_lanes,
+    static_key,
+)
 from dlc.runtime.trainer import EVAL_CHUNK, TrainState, monitor_mode
-
-LANE = "lane"  # placeholder of a per-lane value in `static_key`
-
-
-@dataclass(frozen=True)
-class LaneSpec:
-    """One lane: its resolved spec, seed, rows of the shared data, normalization statistics."""
-
-    spec: Spec
-    seed: int
-    train_rows: np.ndarray
-    valid_rows: np.ndarray
-    stats: dict[str, np.ndarray]
-
-
-def static_key(spec: Spec) -> str:
-    """What must be equal for specs to share one program: the spec without its per-lane values.
-
-    Example:
-        >>> from dlc.compiler.frontend import load_spec
-        >>> a = 'data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer adam lr=X\\n'
-        >>> static_key(load_spec(a.replace("X", "0.1")).spec) == static_key(
-        ...     load_spec(a.replace("X", "0.2")).spec)
-        True
-    """
-    opt = spec.optimizer
-    # sgd builds no momentum trace when momentum is 0: that changes the optimizer state's shape
-    hyper = {
-        k: (0 if k == "momentum" and getattr(opt, k) == 0 else LANE)
-        for k in ("lr", "weight_decay", *opt.hyper)
-    }
-    layers = tuple(
-        layer.model_copy(update={"rate": LANE}) if layer.dl_name == "dropout" else layer
-        for layer in spec.model.layers
-    )
-    view = spec.model_copy(
-        update={
-            "optimizer": opt.model_copy(update=hyper),
-            "model": spec.model.model_copy(update={"layers": layers}),
-            "schedule": LANE,
-            "regularize": LANE,
-            "experiment": None,
-            "train": spec.train.model_copy(update={"seed": 0}),
-        }
-    )
-    return canonical_json(view)
-
-
-class Consts(NamedTuple):
-    """Per-lane constants (leading lane axis); None where no lane needs one."""
-
-    rows: Any  # [K, n_max] training rows into the shared data
-    n: Any  # [K] number of training rows
-    vrows: Any  # [K, v_pad] validation rows
-    vw: Any  # [K, v_pad] 1 for real validation rows, 0 for padding
-    shift: Any  # [K, *feature] normalization (x - shift) / scale, or None
-    scale: Any
-    reg: Any  # [K, 2] (l1, l2) or None
-    keep: dict[str, Any]  # dropout layer key -> [K] keep probability
-    table: Any  # [K, T] learning-rate multiplier per step, or None (one shared schedule)
-
-
-class LaneState(NamedTuple):
-    train: TrainState
-    best_params: Any
-    best_model_state: Any
-    best: Any  # [K] best monitored value (NaN: none yet)
-    best_epoch: Any  # [K] int32, 0 = none
-    bad: Any  # [K] epochs without improvement
-    active: Any  # [K] bool: still training
-    stopped: Any  # [K] bool: stopped early
-    diverged: Any  # [K] bool: the loss became NaN or infinite
-    epochs: Any  # [K] int32 epochs trained
-
-
-@dataclass
-class LaneRun:
-    """The outcome of `train_lanes`: per-lane arrays (leading axis K) and per-epoch history."""
-
-    params: Any
-    model_state: Any
-    metrics: dict[str, np.ndarray]  # valid_* of the final (restored) parameters
-    best_epoch: np.ndarray
-    epochs: np.ndarray
-    stopped: np.ndarray
-    diverged: np.ndarray
-    history: list[dict[str, np.ndarray]]
 
 
 class _LaneDropout:
@@ -138,6 +60,38 @@ class _LaneDropout:
         return jnp.where(mask, x / self.keep, 0.0)
 
 
+def _rounds(n: int) -> int:
+    """Sorting rounds of `jax.random.permutation` for `n` items (as in JAX's `_shuffle`)."""
+    return int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+
+
+def _padded_permutation_ok(sizes: list[int], n_max: int) -> bool:
+    """Whether `padded_permutation` equals `jax.random.permutation` for these sizes: with the
+    partitionable Threefry, the random bits of a shorter array are a prefix of a longer one's."""
+    return (
+        bool(jax.config.jax_threefry_partitionable)
+        and len({_rounds(n) for n in [*sizes, n_max]}) == 1
+    )
+
+
+def padded_permutation(key: Any, n: Any, n_max: int) -> Any:
+    """`jax.random.permutation(key, n)` (n traced, at most `n_max`) in its first `n` entries:
+    the same rounds of stable sorts by the same random bits, padding keys sorting last.
+
+    Example:
+        >>> key = jax.random.PRNGKey(3)
+        >>> bool((padded_permutation(key, 5, 9)[:5] == jax.random.permutation(key, 5)).all())
+        True
+    """
+    x = jnp.arange(n_max)
+    for _ in range(_rounds(n_max)):
+        key, sub = jax.random.split(key)
+        bits = jax.random.bits(sub, (n_max,), jnp.uint32)
+        bits = jnp.where(x < n, bits, jnp.uint32(np.iinfo(np.uint32).max))
+        _, x = jax.lax.sort_key_val(bits, x)
+    return x
+
+
 def _where(flag: Any, a: Any, b: Any) -> Any:
     """Per-lane select over trees whose leaves have a leading lane axis (or are per-lane)."""
 
@@ -149,86 +103,6 @@ def _where(flag: Any, a: Any, b: Any) -> Any:
 
 def _normalize(x: Any, c: Consts) -> Any:
     return x if c.shift is None else (x - c.shift) / c.scale
-
-
-def _pad(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
-    out = np.zeros((len(rows), width), np.int32)
-    w = np.zeros((len(rows), width), np.float32)
-    for i, r in enumerate(rows):
-        out[i, : len(r)], w[i, : len(r)] = r, 1.0
-    return out, w
-
-
-def _total_steps(spec: Spec, n: int, batch: int) -> int:
-    return max(1, spec.train.epochs * math.ceil(n / batch))
-
-
-def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
-    """The per-lane constants of `lanes` (host arrays)."""
-    rows, _ = _pad([ln.train_rows for ln in lanes], max(len(ln.train_rows) for ln in lanes))
-    v_max = max(len(ln.valid_rows) for ln in lanes)
-    chunk = min(EVAL_CHUNK, v_max)
-    vrows, vw = _pad([ln.valid_rows for ln in lanes], math.ceil(v_max / chunk) * chunk)
-    shift = scale = None
-    if lanes[0].stats:
-        shift = np.stack([ln.stats["shift"] for ln in lanes])
-        scale = np.stack([ln.stats["scale"] for ln in lanes])
-    regs = [(ln.spec.regularize.l1, ln.spec.regularize.l2) for ln in lanes]
-    reg = np.asarray(regs, np.float32) if any(any(r) for r in regs) else None
-    keep: dict[str, Any] = {}
-    for i, info in enumerate(program.infos):
-        rates = (
-            [ln.spec.model.layers[i].rate for ln in lanes]
-            if (program.layers[i].dl_name == "dropout")
-            else []
-        )
-        if rates and len(set(rates)) > 1:
-            keep[info.key] = np.asarray([1.0 - r for r in rates], np.float32)
-    totals = [_total_steps(ln.spec, len(ln.train_rows), batch) for ln in lanes]
-    table = None
-    if len({(repr(ln.spec.schedule), t) for ln, t in zip(lanes, totals, strict=True)}) > 1:
-        steps = jnp.arange(max(totals) + 1)
-        table = np.stack(
-            [
-                np.asarray(jax.vmap(ln.spec.schedule.build(t))(steps), np.float32)
-                for ln, t in zip(lanes, totals, strict=True)
-            ]
-        )
-    n = np.asarray([len(ln.train_rows) for ln in lanes], np.int32)
-    return Consts(rows, n, vrows, vw, shift, scale, reg, keep, table)
-
-
-def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
-    """Each lane's state exactly as `init_state` makes it for a single run, stacked (on the host,
-    so that no small programs are compiled for it)."""
-    inits: dict[int, tuple[Any, Any]] = {}
-    states = []
-    for ln in lanes:
-        if ln.seed not in inits:
-            key = jax.random.PRNGKey(ln.seed)
-            inits[ln.seed] = program.init(jax.random.fold_in(key, 0))
-        params, model_state = inits[ln.seed]
-        opt_state = ln.spec.optimizer.transform(program.schedule()).init(params)
-        states.append(
-            TrainState(
-                params, opt_state, model_state, np.zeros((), np.int32), jax.random.PRNGKey(ln.seed)
-            )
-        )
-    train = jax.tree.map(lambda *xs: np.stack([np.asarray(a) for a in xs]), *states)
-    k = len(lanes)
-    host = LaneState(
-        train,
-        train.params,
-        train.model_state,
-        np.full((k,), np.nan, np.float32),
-        np.zeros((k,), np.int32),
-        np.zeros((k,), np.int32),
-        np.ones((k,), bool),
-        np.zeros((k,), bool),
-        np.zeros((k,), bool),
-        np.zeros((k,), np.int32),
-    )
-    return jax.tree.map(jnp.asarray, host)  # one device buffer per leaf (donation-safe)
 
 
 @dataclass(frozen=True)
@@ -247,6 +121,7 @@ def make_lane_functions(
     n_lanes = len(consts.n)
     nb = max(math.ceil(int(n) / batch) for n in consts.n)
     groups = [(int(n), np.flatnonzero(consts.n == n)) for n in np.unique(consts.n)]
+    c_n = np.asarray(consts.n)
     n_max, shuffle = consts.rows.shape[1], spec.train.shuffle
     es = spec.train.early_stop
     zero = jax.eval_shape(
@@ -303,10 +178,14 @@ def make_lane_functions(
             "lr": lr,
         }
 
+    padded = _padded_permutation_ok([n for n, _ in groups], n_max)
+
     def orders(key: Any, e: Any) -> Any:
         """Each lane's data order in epoch `e`: the single run's permutation of its rows."""
         keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, 2), e))(key)
         order = jnp.broadcast_to(jnp.arange(n_max), (n_lanes, n_max))
+        if shuffle and padded and len(groups) > 1:  # one sort for all lanes
+            return jax.vmap(lambda k, n: padded_permutation(k, n, n_max))(keys, c_n)
         if shuffle:
             for n, members in groups:
                 perm = jax.vmap(lambda k, n=n: jax.random.permutation(k, n))(keys[members])
@@ -448,37 +327,13 @@ def train_lanes(
     )
 
 
-def _nbytes(tree: Any) -> int:
-    return sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree.leaves(tree))
-
-
-def estimate_bytes(program: Program, batch: int, n_train: int, n_valid: int) -> int:
-    """Device memory one lane needs (own count): state, best copy, gradients and updates,
-    activations of a batch (forward and backward) and of an evaluation chunk, and its rows."""
-    from dlc.runtime.trainer import init_state
-
-    shapes = jax.eval_shape(lambda: init_state(program, 0))
-    params, opt, model = (
-        _nbytes(shapes.params),
-        _nbytes(shapes.opt_state),
-        _nbytes(shapes.model_state),
-    )
-    width = sum(math.prod(i.out_shape) for i in program.infos) + math.prod(program.input_shape)
-    acts = 4 * width * (3 * batch + min(EVAL_CHUNK, n_valid))
-    rows = 4 * (n_train + 2 * n_valid + 2 * math.ceil(n_train / batch) * batch)
-    return 4 * params + opt + 2 * model + acts + rows
-
-
-def chunk_sizes(k: int, per_lane: int, shared: int, budget: int) -> list[int]:
-    """Split `k` lanes into chunks of nearly equal size that fit `budget` bytes.
-
-    Example:
-        >>> chunk_sizes(10, per_lane=100, shared=200, budget=600)
-        [4, 3, 3]
-    """
-    fit = max(1, (budget - shared) // max(1, per_lane))
-    n = math.ceil(k / fit)
-    return [k // n + (1 if i < k % n else 0) for i in range(n)]
-
-
-__all__ = ["LaneRun", "LaneSpec", "chunk_sizes", "estimate_bytes", "static_key", "train_lanes"]
+__all__ = [
+    "LaneFunctions",
+    "LaneRun",
+    "LaneSpec",
+    "chunk_sizes",
+    "estimate_bytes",
+    "make_lane_functions",
+    "static_key",
+    "train_lanes",
+]

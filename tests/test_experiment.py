@@ -12,14 +12,17 @@ from pathlib import Path
 
 import dlc
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
 from dlc.runtime.cli import main
-from dlc.runtime.experiment import lane_splits, load_pool, run_experiment
-from dlc.runtime.lanes import chunk_sizes, static_key
+from dlc.runtime.experiment import run_experiment
+from dlc.runtime.folds import lane_splits, load_pool
+from dlc.runtime.lane_setup import chunk_sizes, static_key
+from dlc.runtime.lanes import padded_permutation
 from dlc.runtime.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -88,6 +91,16 @@ def test_static_key_separates_shapes_not_hyperparameters() -> None:
     assert key("optimizer adam lr=0.1") != base
     assert chunk_sizes(5, per_lane=10, shared=0, budget=100) == [5]
     assert chunk_sizes(5, per_lane=10, shared=60, budget=100) == [3, 2]  # 4 fit: 2 chunks
+
+
+def test_padded_permutation_is_jax_permutation_of_each_lane_length() -> None:
+    """Lanes of different lengths share one sort; each gets the single run's permutation."""
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
+    sizes = np.array([2, 999, 1018])
+    got = jax.jit(jax.vmap(lambda k, n: padded_permutation(k, n, 1018)))(keys, sizes)
+    for k, n, row in zip(keys, sizes, got, strict=True):
+        np.testing.assert_array_equal(row[:n], jax.random.permutation(k, int(n)))
+    assert not np.array_equal(got[2, :999], jax.random.permutation(keys[2], 999))
 
 
 def test_folds_partition_and_statistics_ignore_validation_rows() -> None:
