@@ -1,7 +1,8 @@
 """Losses on the model's raw outputs (logits for classification), with per-example metrics.
 
 Each loss gives `per_example(out, y) -> [B]` values; the runtime takes weighted means, so
-padding and fold masks are weights of 0.
+padding and fold masks are weights of 0. With a label per position (sequence tagging, seq2seq)
+the values are [B, T] and labels < 0 mark padding positions (see `element_weights`).
 
 Example:
     >>> import jax.numpy as jnp
@@ -40,6 +41,20 @@ class Loss(SpecModel):
                              if target_shape else None)
 
 
+def element_weights(values: Any, y: Any, w: Any) -> Any:
+    """Weights of per-example values [B] (the example weights `w`) or per-token values [B, T]
+    (`w` × the label mask: a label < 0 marks a padding position).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> element_weights(jnp.ones((1, 3)), jnp.array([[4, 2, -1]]), jnp.ones(1)).tolist()
+        [[1.0, 1.0, 0.0]]
+    """
+    if values.ndim == 1:
+        return w
+    return w[:, None] * (y >= 0).astype(jnp.float32)
+
+
 def _regression_metrics(out: Any, y: Any, skip: str) -> dict[str, Any]:
     err = (out - y).reshape(out.shape[0], -1)
     m = {"mae": jnp.mean(jnp.abs(err), axis=-1), "mse": jnp.mean(err**2, axis=-1)}
@@ -71,22 +86,28 @@ class MAE(Loss):
 class _Classification(Loss):
     top_k: ClassVar[int] = 5
 
-    def _labels(self, y: Any, num: int) -> Any:
-        return y if y.ndim == 1 else jnp.argmax(y, axis=-1)
+    def _labels(self, y: Any, out: Any) -> Any:
+        return y if y.ndim < out.ndim else jnp.argmax(y, axis=-1)  # indices or one-hot rows
 
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
-        labels = self._labels(y, out.shape[-1])
+        labels = self._labels(y, out)
         m = {"accuracy": (jnp.argmax(out, axis=-1) == labels).astype(jnp.float32)}
         if out.shape[-1] > self.top_k:
             top = jax.lax.top_k(out, self.top_k)[1]
-            m[f"top{self.top_k}_accuracy"] = jnp.any(top == labels[:, None], axis=-1).astype(
+            m[f"top{self.top_k}_accuracy"] = jnp.any(top == labels[..., None], axis=-1).astype(
                 jnp.float32)
+        if out.ndim == 3:  # per-token outputs: also whole sequences right (padding ignored)
+            m["sequence_accuracy"] = jnp.all((m["accuracy"] > 0) | (labels < 0),
+                                             axis=-1).astype(jnp.float32)
         return m
 
     def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
-        if len(out_shape) != 1:
-            raise ShapeError(f"classification needs outputs of shape (classes,), got {out_shape}",
-                             "add `flatten` and a final `dense` with one unit per class")
+        per_token = len(target_shape) == 1 and out_shape[:-1] == target_shape
+        if len(out_shape) != 1 and not per_token:
+            raise ShapeError(f"classification needs outputs of shape (classes,), or "
+                             f"{(*target_shape, 'classes')} for a label per position, got "
+                             f"{out_shape}", "add `flatten` (or `seqpool`) and a final `dense` "
+                             "with one unit per class")
         if num_classes is not None and out_shape[-1] != num_classes:
             raise ShapeError(f"the model outputs {out_shape[-1]} logits but the labels have "
                              f"{num_classes} classes", f"end the model with `dense {num_classes}`")
@@ -94,16 +115,19 @@ class _Classification(Loss):
 
 @register(LOSSES, "cross_entropy")
 class CrossEntropy(_Classification):
-    """Softmax cross-entropy on logits; labels are class indices or one-hot rows."""
+    """Softmax cross-entropy on logits; labels are class indices or one-hot rows, or one label
+    per position (logits (T, classes), labels (T,), -1 at padding: masked per-token loss, and
+    `accuracy` over the real tokens only, plus `sequence_accuracy`)."""
 
     task = "classification"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
 
     def per_example(self, out: Any, y: Any) -> Any:
-        onehot = jax.nn.one_hot(y, out.shape[-1]) if y.ndim == 1 else y
+        onehot = jax.nn.one_hot(y, out.shape[-1]) if y.ndim < out.ndim else y
         if self.label_smoothing:
             onehot = optax.smooth_labels(onehot, self.label_smoothing)
-        return optax.softmax_cross_entropy(out, onehot)
+        per = optax.softmax_cross_entropy(out, onehot)
+        return per * (y >= 0) if y.ndim == 2 and y.ndim < out.ndim else per  # 0 at padding
 
     def predict(self, out: Any) -> Any:
         return jax.nn.softmax(out, axis=-1)

@@ -20,6 +20,7 @@ from typing import Any
 from dlc.compiler.layers.base import Context, Shape
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.lazy import jax, jnp
+from dlc.compiler.losses import element_weights
 from dlc.compiler.shapes import LayerInfo, infer_layers
 from dlc.compiler.spec import Spec
 
@@ -71,11 +72,14 @@ class Program:
               rng: Any = None) -> tuple[Any, dict[str, Any]]:
         """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training."""
         new_state = dict(state)
+        # token ids in: the padding mask (id 0) reaches every layer; a layer may replace it
+        mask = (x != 0) if self.layers and self.layers[0].reads_tokens else None
         for layer, info in zip(self.layers, self.infos, strict=True):
-            ctx = Context(train=train, state=state.get(info.key, {}))
+            ctx = Context(train=train, state=state.get(info.key, {}), mask=mask)
             if layer.uses_rng and train:
                 ctx.rng = jax.random.fold_in(rng, info.index)
             x = layer.apply(params.get(info.key, {}), x, ctx)
+            mask = ctx.mask
             if ctx.new_state is not None:
                 new_state[info.key] = ctx.new_state
         return x, new_state
@@ -89,7 +93,7 @@ class Program:
             return total
         for layer_params in _param_groups(params):
             for name, w in layer_params.items():
-                if name in WEIGHT_NAMES:
+                if name in WEIGHT_NAMES or name.endswith("_w"):  # `q_w`: inside blocks
                     total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
         return total
 
@@ -100,6 +104,7 @@ class Program:
         `reg` = (l1, l2) replaces the spec's penalty strengths (see `penalty`)."""
         out, new_state = self.apply(params, state, x, train=True, rng=rng)
         per = self.spec.loss.per_example(out, y)
+        w = element_weights(per, y, w)  # per-token losses: × the label mask
         data_loss = jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
         return data_loss + self.penalty(params, reg), (new_state, out)
 

@@ -12,9 +12,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from dlc.compiler.errors import DlcError, suggest
@@ -29,6 +30,10 @@ class RawData:
     ordered: bool = False  # rows are a time series: split in order
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
+    vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.text.Vocab`)
+    # token sources whose vocabulary is built after the split, from the training part only:
+    # parts of token lists -> (parts of padded id arrays, vocabulary)
+    encode: Callable[[dict[str, tuple[Any, Any]]], tuple[dict[str, Any], Any]] | None = None
 
 
 class Source(SpecModel):

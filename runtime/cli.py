@@ -43,12 +43,14 @@ def _shape(s: tuple[int, ...]) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from dlc.compiler.frontend import load_spec
+    from dlc.compiler.layers.embedding import bind_vocab
     from dlc.compiler.shapes import infer, inner_rows
     from dlc.runtime.data import prepare
     from rich.table import Table
 
     resolved = load_spec(args.spec, overrides=args.set)
     data = prepare(resolved)
+    resolved = bind_vocab(resolved, data.vocab_size)
     infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
     table = Table(title=f"{resolved.file}: model")
     for col, just in (("#", "right"), ("layer", "left"), ("output shape", "left"),

@@ -32,9 +32,14 @@ class Prepared:
     stats: dict[str, np.ndarray] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
+    vocab: Any = None  # token data: the vocabulary of the training part (`runtime.text.Vocab`)
 
     def summary(self) -> dict[str, int]:
         return {k: len(v[0]) for k, v in self.parts.items()}
+
+    @property
+    def vocab_size(self) -> int | None:
+        return None if self.vocab is None else len(self.vocab)
 
 
 def window(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +65,8 @@ def fit_normalizer(x: np.ndarray, norm: Normalize) -> dict[str, np.ndarray]:
 
 def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> np.ndarray:
     """The feature transform of the spec (divide, then normalize with saved statistics)."""
+    if x.dtype.kind in "iu":  # token ids are never scaled
+        return x
     x = x.astype(np.float32)
     if data.divide is not None:
         x = x / np.float32(data.divide)
@@ -120,8 +127,11 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     parts = _split(raw, data, task, resolved.spec.train.seed)
     if "train" not in parts:
         raise resolved.error("the split leaves no training rows", "split")
+    vocab = raw.vocab
+    if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
+        parts, vocab = raw.encode(parts)
     stats = fit_normalizer(apply_features(parts["train"][0], data, {}), data.normalize)
     parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     x_train, y_train = parts["train"]
     return Prepared(parts, tuple(x_train.shape[1:]), tuple(y_train.shape[1:]), raw.num_classes,
-                    stats, raw.feature_names, raw.ids)
+                    stats, raw.feature_names, raw.ids, vocab)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
+from dlc.compiler.layers.embedding import bind_vocab
 from dlc.compiler.lower import Program, lower
 from dlc.compiler.shapes import LayerInfo, infer
 from dlc.runtime.data import Prepared, apply_features, prepare
@@ -26,9 +27,10 @@ class CompiledModel:
 
     def __init__(self, resolved: ResolvedSpec, data: Prepared) -> None:
         self.resolved = resolved
-        self.spec = resolved.spec
+        bound = bind_vocab(resolved, data.vocab_size)  # `embedding` sizes from the data's vocab
+        self.spec = bound.spec
         self.data = data
-        self.infos: list[LayerInfo] = infer(resolved, data.input_shape, data.target_shape,
+        self.infos: list[LayerInfo] = infer(bound, data.input_shape, data.target_shape,
                                             data.num_classes)
         self.state: Any = None
         self.result: Any = None

@@ -14,6 +14,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.sources import Csv
+from dlc.compiler.text_sources import Seq2Seq, TokenSource
 
 
 def _text_column(path: str, name: str, delimiter: str) -> list[str]:
@@ -40,6 +41,10 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
         raise DlcError.single(f"run {run.path} was trained with a different spec",
                               where=str(run.path), hint="pass the same spec and --set values")
     source = resolved.spec.data.source
+    if isinstance(source, TokenSource | Seq2Seq):  # token data: one input per line
+        from dlc.runtime.seqpredict import predict_text
+
+        return predict_text(resolved, run, input_csv, output_csv)
     if not isinstance(source, Csv) or resolved.spec.data.window is not None:
         raise DlcError.single("`dlc predict --input` reads CSV rows of features; this spec's data "
                               "is not a plain CSV table", where=spec_path,

@@ -60,6 +60,8 @@ def run_spec(source: str | Path, *, overrides: list[str] | None = None,
         run = RunDir.create(runs_root, resolved.name)
         run.write_spec(resolved)
     run.save_arrays("stats.safetensors", model.data.stats or {"none": jnp.zeros(0)})
+    if model.data.vocab is not None:  # token data: `dlc predict` encodes its inputs with it
+        model.data.vocab.save(run.path / "vocab.json")
 
     fns = model.functions(len(model.data.parts["train"][0]))
     state = fns.init(spec.train.seed)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
 
 EVAL_CHUNK = 8192
@@ -143,12 +144,16 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
             out, _ = program.apply(params, model_state, xc, train=False)
             vals = {"loss": program.spec.loss.per_example(out, yc),
                     **program.spec.loss.metrics(out, yc)}
-            return {k: carry[k] + jnp.sum(v * wc) for k, v in vals.items()}, None
+            # (sum, weight) per value: per-token values count real tokens only
+            ws = {k: element_weights(v, yc, wc) for k, v in vals.items()}
+            return {k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
+                    for k, v in vals.items()}, None
 
         zero = jax.eval_shape(lambda: {"loss": 0.0, **program.spec.loss.metrics(
             jnp.zeros((1, *program.infos[-1].out_shape)), y[:1])})
-        sums, _ = jax.lax.scan(body, {k: jnp.zeros((), jnp.float32) for k in zero}, (xp, yp, w))
-        return {k: v / n for k, v in sums.items()}
+        z = jnp.zeros((), jnp.float32)
+        sums, _ = jax.lax.scan(body, {k: (z, z) for k in zero}, (xp, yp, w))
+        return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
 
     def predict(params: Any, model_state: Any, x: Any) -> Any:
         out, _ = program.apply(params, model_state, x, train=False)

@@ -61,6 +61,7 @@ class Layer(SpecModel):
 
     has_state: ClassVar[bool] = False
     uses_rng: ClassVar[bool] = False
+    reads_tokens: ClassVar[bool] = False  # input = token ids: Program.apply masks ids == 0
     # settings and an input shape for the registry conformance test (tests/test_conformance.py)
     example: ClassVar[tuple[dict[str, Any], Shape]] = ({}, (5,))
 
