@@ -99,7 +99,8 @@ def sublayer_initializer(name: str) -> Any:
 class SelfAttention(Layer):
     """Multi-head self-attention over a (positions, features) input: every position attends to
     every real position (padding is masked out; with `causal` only to itself and earlier ones).
-    No residual or normalization (see `encoder_block`). E.g. `self_attention heads=4 causal=true`."""
+    No residual or normalization (see `encoder_block`).
+    E.g. `self_attention heads=4 causal=true`."""
 
     heads: PositiveInt = 4
     causal: bool = False
