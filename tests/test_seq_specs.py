@@ -45,15 +45,32 @@ def test_seq2seq_exact_match_with_greedy_decoding(specs_dir) -> None:
 
 def test_dlc_run_and_predict_on_token_data(specs_dir, tmp_path, capsys) -> None:
     spec = tmp_path / "tiny.dl"
-    spec.write_text((specs_dir / "seq2seq.dl").read_text().replace(
-        "n=20000 test=1000", "n=3000 test=100").replace("epochs 4", "epochs 2"))
+    spec.write_text(
+        (specs_dir / "seq2seq.dl")
+        .read_text()
+        .replace("n=20000 test=1000", "n=3000 test=100")
+        .replace("epochs 4", "epochs 2")
+    )
     assert main(["run", str(spec), "--runs", str(tmp_path / "runs"), "--quiet"]) == 0
     run = next((tmp_path / "runs").iterdir())
     assert (run / "vocab.json").is_file()
     (tmp_path / "in.txt").write_text("5123\n907\n")
     out = tmp_path / "pred.csv"
-    assert main(["predict", str(spec), "--run", str(run), "--input", str(tmp_path / "in.txt"),
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(spec),
+                "--run",
+                str(run),
+                "--input",
+                str(tmp_path / "in.txt"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["input", "output"] and [r[0] for r in rows[1:]] == ["5123", "907"]
     assert all(r[1].isdigit() for r in rows[1:])
@@ -76,19 +93,35 @@ TAGS = ["DET NOUN VERB PUNCT", "DET NOUN VERB ADV PUNCT", "NOUN VERB NOUN PUNCT"
 def test_dlc_predict_tags_every_word_of_long_lines(tmp_path) -> None:
     lines = []
     for words, tags in zip(SENTENCES, TAGS, strict=True):
-        lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\t_"
-                  for i, (w, t) in enumerate(zip(words.split(), tags.split(), strict=True), 1)]
+        lines += [
+            f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\t_"
+            for i, (w, t) in enumerate(zip(words.split(), tags.split(), strict=True), 1)
+        ]
         lines.append("")
     (tmp_path / "train.conllu").write_text("\n".join(lines))
     (tmp_path / "tagger.dl").write_text(TAGGER)
-    assert main(["run", str(tmp_path / "tagger.dl"), "--runs", str(tmp_path / "runs"),
-                 "--quiet"]) == 0
+    assert (
+        main(["run", str(tmp_path / "tagger.dl"), "--runs", str(tmp_path / "runs"), "--quiet"]) == 0
+    )
     run = next((tmp_path / "runs").iterdir())
     long = "the dog sleeps and the cat runs fast and fish like cats ."  # 13 words > length 8
     (tmp_path / "in.txt").write_text(long + "\nA cat .\n")
     out = tmp_path / "tags.csv"
-    assert main(["predict", str(tmp_path / "tagger.dl"), "--run", str(run), "--input",
-                 str(tmp_path / "in.txt"), "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "tagger.dl"),
+                "--run",
+                str(run),
+                "--input",
+                str(tmp_path / "in.txt"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["sentence", "word", "tag"]
     assert [r[1] for r in rows[1:14]] == long.split() and len(rows) == 1 + 13 + 3

@@ -68,8 +68,11 @@ def test_changing_padded_values_leaves_real_positions_unchanged() -> None:
     x = jax.random.normal(jax.random.PRNGKey(3), (2, 5, 8))
     noise = jax.random.normal(jax.random.PRNGKey(4), x.shape) * 100
     x2 = jnp.where(keep[..., None], x, noise)
-    for layer, shape in ((SelfAttention(heads=2), (5, 8)), (SeqPool(method="mean"), (5, 8)),
-                         (SeqPool(method="max"), (5, 8))):
+    for layer, shape in (
+        (SelfAttention(heads=2), (5, 8)),
+        (SeqPool(method="mean"), (5, 8)),
+        (SeqPool(method="max"), (5, 8)),
+    ):
         params = layer.init_params(KEY, shape)
         y1 = layer.apply(params, x, Context(mask=keep))
         y2 = layer.apply(params, x2, Context(mask=keep))
@@ -119,18 +122,19 @@ def test_padding_tokens_and_amount_never_change_real_outputs() -> None:
 
 
 CAUSAL = MODEL.replace("  encoder_block heads=2 ff=32\n", "").replace(
-    "self_attention heads=4", "self_attention heads=4 causal=true")
+    "self_attention heads=4", "self_attention heads=4 causal=true"
+)
 
 
 def test_causal_layers_leak_nothing_from_the_future() -> None:
     prog, params, state = _program(CAUSAL, 6)
     a = jnp.array([[4, 8, 15, 16, 23, 29]])
     for t in range(5):
-        b = a.at[0, t + 1:].set(jnp.arange(1, 6 - t) + 2)
+        b = a.at[0, t + 1 :].set(jnp.arange(1, 6 - t) + 2)
         ya, _ = prog.apply(params, state, a, train=False)
         yb, _ = prog.apply(params, state, b, train=False)
         np.testing.assert_allclose(ya[0, : t + 1], yb[0, : t + 1], atol=1e-5)
-        assert not np.allclose(ya[0, t + 1:], yb[0, t + 1:])
+        assert not np.allclose(ya[0, t + 1 :], yb[0, t + 1 :])
 
 
 SEQ2SEQ = """
@@ -151,8 +155,9 @@ def test_seq2seq_decoder_is_causal_and_ignores_source_padding() -> None:
     y2, _ = prog.apply(params, state, future, train=False)
     np.testing.assert_allclose(y[0, :2], y2[0, :2], atol=1e-5)
     params2 = jax.tree.map(lambda a: a, params)
-    params2["00_seq2seq_transformer"]["embedding"] = params["00_seq2seq_transformer"][
-        "embedding"].at[0].set(30.0)
+    params2["00_seq2seq_transformer"]["embedding"] = (
+        params["00_seq2seq_transformer"]["embedding"].at[0].set(30.0)
+    )
     y3, _ = prog.apply(params2, state, x, train=False)
     np.testing.assert_allclose(y[0, :4], y3[0, :4], atol=1e-4)  # decoder's real positions
 
@@ -210,8 +215,7 @@ def test_token_dropout_and_feature_embeddings() -> None:
     params = emb.init_params(KEY, (3, 3))
     ctx = Context(mask=x != 0)
     h = emb.apply(params, x, ctx)
-    np.testing.assert_allclose(h[0, 0], params["embedding"][jnp.array([5, 7, 9])].sum(0),
-                               atol=1e-6)
+    np.testing.assert_allclose(h[0, 0], params["embedding"][jnp.array([5, 7, 9])].sum(0), atol=1e-6)
     assert emb.output_shape((3, 3)) == (3, 4) and ctx.mask.tolist() == [[True, True, False]]
 
 
@@ -231,15 +235,19 @@ CONLLU = """# sent_id = 1
 def test_conllu_reader_skips_comments_ranges_and_empty_nodes(tmp_path) -> None:
     path = tmp_path / "a.conllu"
     path.write_text(CONLLU)
-    assert read_conllu(path) == [(["Do", "n't", "go", "."], ["AUX", "PART", "VERB", "PUNCT"]),
-                                 (["Hello"], ["INTJ"])]
+    assert read_conllu(path) == [
+        (["Do", "n't", "go", "."], ["AUX", "PART", "VERB", "PUNCT"]),
+        (["Hello"], ["INTJ"]),
+    ]
 
 
 def test_vocabulary_comes_from_the_training_part_only(tmp_path) -> None:
     (tmp_path / "train.txt").write_text("a good film\t1\nbad bad plot\t0\ngood plot\t1\n")
     (tmp_path / "test.txt").write_text("a splendid film\t1\n")
-    spec = ('data { text "train.txt" test="test.txt" length=5\nsplit valid=0 }\n'
-            "model { embedding 4\nseqpool\ndense 2 }\nloss cross_entropy\noptimizer adam\n")
+    spec = (
+        'data { text "train.txt" test="test.txt" length=5\nsplit valid=0 }\n'
+        "model { embedding 4\nseqpool\ndense 2 }\nloss cross_entropy\noptimizer adam\n"
+    )
     data = prepare(load_spec(spec, base_dir=tmp_path))
     vocab = data.vocab
     assert "splendid" not in vocab.tokens and "good" in vocab.tokens
@@ -260,8 +268,10 @@ def test_embedding_without_vocabulary_is_an_error_at_its_line() -> None:
     from dlc.runtime.model import CompiledModel
 
     with pytest.raises(DlcError) as err:
-        CompiledModel.from_source("data { digits }\nmodel {\n  embedding 8\n  dense 10\n}\n"
-                                  "loss cross_entropy\noptimizer adam\n")
+        CompiledModel.from_source(
+            "data { digits }\nmodel {\n  embedding 8\n  dense 10\n}\n"
+            "loss cross_entropy\noptimizer adam\n"
+        )
     assert ":3:" in err.value.render() and "vocabulary" in err.value.render()
 
 
