@@ -18,6 +18,7 @@ from dlc.compiler.layers.base import Context
 from dlc.compiler.layers.conv import Conv1D, Conv2D
 from dlc.compiler.layers.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 from dlc.compiler.lower import lower
+from dlc.runtime.idx import DEBIAN_FASHION_MNIST
 
 RNG = np.random.default_rng(0)
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -76,7 +77,10 @@ def layer_sizes(v, n):
 
 
 def _run(layer, x):
-    params = layer.init_params(jax.random.PRNGKey(0), x.shape[1:])
+    """The layer applied to x with random parameters of its declared shapes (numpy's RNG: no
+    XLA compilation of JAX's generator per shape)."""
+    shapes = layer.param_shapes(x.shape[1:])
+    params = {k: RNG.normal(size=v).astype(np.float32) for k, v in shapes.items()}
     y = layer.apply(params, jnp.asarray(x), Context())
     assert y.shape[1:] == layer.output_shape(x.shape[1:])
     return params, np.asarray(y)
@@ -388,9 +392,11 @@ def test_auto_steps_per_call_is_one_only_for_xla_convolutions_on_cpu(monkeypatch
 
 
 def test_l2_penalty_reaches_weights_inside_residual_blocks() -> None:
-    text = ("data { digits flat=false }\nmodel {\n  residual projection=linear { conv2d 2 3 }\n"
-            "  flatten\n  dense 10\n}\nloss cross_entropy\noptimizer adam\n"
-            "regularize l2=0.5\n")
+    text = (
+        "data { digits flat=false }\nmodel {\n  residual projection=linear { conv2d 2 3 }\n"
+        "  flatten\n  dense 10\n}\nloss cross_entropy\noptimizer adam\n"
+        "regularize l2=0.5\n"
+    )
     prog = lower(load_spec(text).spec, (8, 8, 1), 1)
     params, _ = prog.init(jax.random.PRNGKey(0))
     res = params["00_residual"]
@@ -430,9 +436,31 @@ def test_check_lists_the_layers_inside_residual_blocks(specs_dir, capsys, monkey
 
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["check", str(specs_dir / "resnet_small.dl")]) == 0
-    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in
-            capsys.readouterr().out.splitlines() if line.startswith("│")]
+    rows = [
+        [c.strip() for c in line.split("│")[1:-1]]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    ]
     assert ["2", "residual", "(8, 8, 16)", "4,704"] in rows
     assert ["2.3", "conv2d", "(8, 8, 16)", "2,320"] in rows
     assert ["5", "residual", "(4, 4, 32)", f"{4640 + 64 + 9248 + 64 + 16 * 32:,}"] in rows
     assert ["", "total", "", "19,722"] in rows
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path(DEBIAN_FASHION_MNIST).is_dir(),
+    reason=f"Fashion-MNIST is not installed at {DEBIAN_FASHION_MNIST} "
+    "(apt-get install dataset-fashion-mnist)",
+)
+def test_fashion_cnn_learns_from_a_subset() -> None:
+    """specs/fashion_cnn.dl trained on its first 12 000 training images for 2 epochs at a
+    constant learning rate (its warm-up would take most of these 188 steps; the full
+    run, 54 000 images × 8 epochs, is in specs/README.md), tested on all 10 000 test images."""
+    overrides = ["train.epochs=2", "schedule=constant"]
+    model = dlc.compile(SPECS / "fashion_cnn.dl", overrides=overrides)
+    x, y = model.data.parts["train"]
+    assert len(x) == 54000 and x.shape[1:] == (28, 28, 1)
+    model.fit(x[:12000], y[:12000], valid=model.data.parts["valid"])
+    scores = model.evaluate("test")
+    assert scores["test_accuracy"] >= 0.82, scores  # measured 0.841
