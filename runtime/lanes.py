@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
 from dlc.runtime.lane_setup import (
     Consts,
@@ -215,10 +216,16 @@ def make_lane_functions(
             xb, yb = _normalize(jnp.take(x, rb, axis=0), c), jnp.take(y, rb, axis=0)
             out, _ = program.apply(params, model_state, xb, train=False)
             vals = {"loss": spec.loss.per_example(out, yb), **spec.loss.metrics(out, yb)}
-            return {k: carry[k] + jnp.sum(v * wb) for k, v in vals.items()}, None
+            # (sum, weight) per value: per-token values count real tokens only, as in a run
+            ws = {k: element_weights(v, yb, wb) for k, v in vals.items()}
+            return {
+                k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
+                for k, v in vals.items()
+            }, None
 
-        sums, _ = jax.lax.scan(body, {k: jnp.zeros((), jnp.float32) for k in zero}, (rows, w))
-        return {k: v / jnp.sum(c.vw) for k, v in sums.items()}
+        z = jnp.zeros((), jnp.float32)
+        sums, _ = jax.lax.scan(body, {k: (z, z) for k in zero}, (rows, w))
+        return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
 
     evaluate = jax.vmap(lane_eval, in_axes=(0, 0, 0, None, None))
 

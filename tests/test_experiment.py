@@ -237,3 +237,33 @@ def test_dlc_experiment_command_on_grid_digits(
     (run,) = tmp_path.glob("grid_digits-experiment-*")
     with open(run / "summary.csv") as f:
         assert len(list(csv.DictReader(f))) == 6
+
+
+
+TAGGING = """
+data {
+  conllu "data/ud-english-ewt/en_ewt-ud-dev.conllu" length=24
+  split valid=0.2 test=0
+}
+model { embedding 16; dense 17 }
+loss cross_entropy
+optimizer adam lr=1e-3
+train { batch 64; epochs 2; seed 0 }
+experiment { grid "optimizer.lr" [0.01, 0.05] }
+"""
+
+
+def test_per_token_lanes_count_real_tokens_only() -> None:
+    """Lanes of a tagging spec (a label per word, sentences padded to 24) report the validation
+    loss and token accuracy over real tokens, as a single run's evaluation does (padding not
+    counted): lanes differing in learning rate, each against a single run."""
+    result = run_experiment(TAGGING, runs_root=None, say=lambda m: None, base_dir=SPECS)
+    assert len(result.records) == 2
+    for rec in result.records:
+        overrides = result.settings[rec.setting].overrides
+        model = CompiledModel.from_source(TAGGING, overrides=overrides, base_dir=SPECS)
+        model.fit()
+        single = model.evaluate("valid")
+        assert single["valid_accuracy"] > 0.4, single  # it learns; padding is most positions
+        for key in ("valid_loss", "valid_accuracy"):
+            assert abs(single[key] - rec.metrics[key]) < 1e-5, (key, single, rec.metrics)
