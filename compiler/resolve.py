@@ -234,7 +234,9 @@ class Resolver:
                 self.error(f"unknown setting `{st.name}` {where}", st.span, hint, st.origin)
                 continue
             repeated = _repeated(cls.model_fields[field].annotation)
-            if repeated is not None and value is not None:
+            if repeated is not None:
+                if value is None:  # its error is recorded; later repetitions still get checked
+                    continue
                 before = out[field][0] if field in out else ()
                 self.spans[f"{field}.{len(before)}"] = st.span
                 out[field] = (before + value, out[field][1] if field in out else st.span)

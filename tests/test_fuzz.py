@@ -345,6 +345,10 @@ FOUND_BUGS = [
     pytest.param(  # compiler/parser.py `read_spec_file`: the DlcError has no span nor where
         "missing-spec-file.dl", id="missing-file-no-location"
     ),
+    pytest.param(  # compiler/resolve.py: a bad first `grid` left None for the second to extend
+        _VALID.format('experiment {\n  grid 0 [1, 2]\n  grid "optimizer.lr" [0.1, 0.2]\n}'),
+        id="bad-grid-then-grid",
+    ),
 ]
 
 
