@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.layers.base import Layer, Shape, ShapeError
@@ -59,11 +59,34 @@ def inner_rows(layer: Layer, in_shape: Shape, prefix: str) -> list[tuple[str, La
     if field is None:
         return []
     rows: list[tuple[str, LayerInfo]] = []
-    for sub, info in zip(getattr(layer, field), infer_layers(getattr(layer, field), in_shape),
-                         strict=True):
+    subs = getattr(layer, field)
+    if hasattr(layer, "inner_input_shapes"):  # parts reading inputs of their own (encoder_decoder)
+        infos = [replace(infer_layers((s,), shape)[0], index=i) for i, (s, shape)
+                 in enumerate(zip(subs, layer.inner_input_shapes(in_shape), strict=True))]
+    else:
+        infos = infer_layers(subs, in_shape)
+    for sub, info in zip(subs, infos, strict=True):
         rows.append((f"{prefix}{info.index}", info))
         rows += inner_rows(sub, info.in_shape, f"{prefix}{info.index}.")
     return rows
+
+
+def misplaced_memory_users(layers: Sequence[Layer]) -> list[str]:
+    """Paths ("3", "0.1.2") of layers that cross-attend to an encoder's output where none is
+    handed down: a `decoder_block cross=true` outside `decoder { }` of `encoder_decoder`."""
+    found: list[str] = []
+
+    def walk(layer: Layer, path: str, has_memory: bool) -> None:
+        if layer.needs_memory and not has_memory:
+            found.append(path)
+        field = getattr(layer, "body_field", None)
+        parts = layer.memory_parts
+        for j, sub in enumerate(getattr(layer, field) if field else ()):
+            walk(sub, f"{path}.{j}", has_memory if parts is None else parts[j])
+
+    for i, layer in enumerate(layers):
+        walk(layer, str(i), False)
+    return found
 
 
 def infer(resolved: object, input_shape: Shape, target_shape: Shape,
@@ -79,6 +102,14 @@ def infer(resolved: object, input_shape: Shape, target_shape: Shape,
         return resolved.error(err.message, f"model.layers.{i}{inner}", err.hint)
 
     infos = infer_layers(spec.model.layers, input_shape, error)
+    for path in misplaced_memory_users(spec.model.layers):
+        top, _, rest = path.partition(".")
+        inner = ".".join(f"layers.{p}" for p in rest.split(".")) if rest else ""
+        raise error(int(top), ShapeError(
+            "`decoder_block cross=true` has no encoder output to attend to: cross-attention "
+            "works only inside `decoder { ... }` of `encoder_decoder`",
+            "move it into `encoder_decoder { encoder { ... } decoder { ... } }`, or drop "
+            "`cross=true`", inner))
     try:
         spec.loss.check_output(infos[-1].out_shape, target_shape, num_classes)
     except ShapeError as err:

@@ -41,6 +41,7 @@ class Context:
     state: dict[str, Any] = field(default_factory=dict)
     new_state: dict[str, Any] | None = None
     mask: Any = None  # per-position mask for sequence layers, when a data source provides one
+    memory: Any = None  # (vectors, mask) of an encoder, for cross-attention (`decoder { }`)
 
 
 INITIALIZERS = {
@@ -62,6 +63,11 @@ class Layer(SpecModel):
     has_state: ClassVar[bool] = False
     uses_rng: ClassVar[bool] = False
     reads_tokens: ClassVar[bool] = False  # input = token ids: Program.apply masks ids == 0
+    # the layer cross-attends to an encoder's output (`decoder_block cross=true`): only valid
+    # where a container hands one down (see `memory_parts`)
+    needs_memory: ClassVar[bool] = False
+    # per part of a container's body, whether that part gets the encoder's output
+    memory_parts: ClassVar[tuple[bool, ...] | None] = None
     # settings and an input shape for the registry conformance test (tests/test_conformance.py)
     example: ClassVar[tuple[dict[str, Any], Shape]] = ({}, (5,))
 

@@ -145,18 +145,24 @@ class Positional(Layer):
         return x + sinusoid(x.shape[-2], x.shape[-1])
 
 
+def _with_vocab(layer: Any, vocab_size: int) -> Any:
+    """`layer` with `vocab` filled in if unset, in the layers of its block too."""
+    update: dict[str, Any] = {}
+    if "vocab" in type(layer).model_fields and layer.vocab is None:
+        update["vocab"] = vocab_size
+    field = getattr(layer, "body_field", None)
+    if field is not None:
+        update[field] = tuple(_with_vocab(sub, vocab_size) for sub in getattr(layer, field))
+    return layer.model_copy(update=update) if update else layer
+
+
 def bind_vocab(resolved: Any, vocab_size: int | None) -> Any:
     """The resolved spec with `vocab=vocab_size` filled into every layer that has a `vocab`
-    setting left unset (the spec as written, and so its hash, stays as it was)."""
+    setting left unset, in blocks too (a new ResolvedSpec; the spec as written keeps its hash)."""
     if vocab_size is None:
         return resolved
     spec = resolved.spec
-    layers = tuple(
-        layer.model_copy(update={"vocab": vocab_size})
-        if "vocab" in type(layer).model_fields and layer.vocab is None
-        else layer
-        for layer in spec.model.layers
-    )
+    layers = tuple(_with_vocab(layer, vocab_size) for layer in spec.model.layers)
     if layers == spec.model.layers:
         return resolved
     model = spec.model.model_copy(update={"layers": layers})

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dlc.compiler.errors import DlcError
 from dlc.compiler.layers.attention import (
     attention_mask,
     check_heads,
@@ -150,8 +151,27 @@ class EncoderBlock(_Block):
 @register(LAYERS, "decoder_block")
 class DecoderBlock(_Block):
     """A transformer decoder block: like `encoder_block` but its self-attention is causal
-    (position t sees only positions ≤ t), so it can predict the next token. Inside
-    `seq2seq_transformer` each decoder block also cross-attends to the encoder's output."""
+    (position t sees only positions ≤ t), so it can predict the next token. With `cross=true`
+    (inside `decoder { }` of `encoder_decoder`) it also cross-attends to the encoder's output,
+    between the self-attention and the feed-forward part."""
+
+    cross: bool = False
+
+    @property  # type: ignore[override]
+    def needs_memory(self) -> bool:
+        return self.cross
+
+    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        return block_param_shapes("", in_shape[-1], self.ff or 4 * in_shape[-1], self.cross)
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
-        return block_apply(params, "", x, self.config(x.shape[-1], True), ctx, ctx.mask)
+        memory, memory_mask = None, None
+        if self.cross:
+            if ctx.memory is None:
+                raise DlcError.single(
+                    "`decoder_block cross=true` has no encoder output to attend to",
+                    hint="put it inside `decoder { ... }` of `encoder_decoder`",
+                )
+            memory, memory_mask = ctx.memory
+        cfg = self.config(x.shape[-1], True, self.cross)
+        return block_apply(params, "", x, cfg, ctx, ctx.mask, memory, memory_mask)
