@@ -19,7 +19,7 @@ run: $(STAMP)
 
 # two pytest-xdist worker processes: most tests spend their time in single-threaded compiles
 test: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)

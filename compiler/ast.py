@@ -105,16 +105,20 @@ def _string(tok: Token, file: str) -> Str:
         esc = m.group(1)
         if esc is None:
             col = tok.column + 1 + m.start()
-            raise DlcError.single(f"unknown escape `\\{m.group(2)}` in a string",
-                                  span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
-                                  hint='write a backslash as \\\\ (or use / in paths)')
+            raise DlcError.single(
+                f"unknown escape `\\{m.group(2)}` in a string",
+                span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
+                hint="write a backslash as \\\\ (or use / in paths)",
+            )
         if esc in _SIMPLE:
             return _SIMPLE[esc]
         code = int(esc[1:], 16)
         if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
             col = tok.column + 1 + m.start()
-            raise DlcError.single(f"`\\{esc}` is not a character",
-                                  span=Span(file, tok.line, col, tok.line, col + len(m.group(0))))
+            raise DlcError.single(
+                f"`\\{esc}` is not a character",
+                span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
+            )
         return chr(code)
 
     return Str(_span(file, tok), _ESCAPE.sub(one, body) if "\\" in body else body)
@@ -164,8 +168,9 @@ class _Builder:
             body = tuple(self.statement(s) for s in rest[-1].children if isinstance(s, Tree))
             rest = rest[:-1]
         args, kwargs = self.args(rest)
-        return Statement(head.value, _span(self.file, head), args, kwargs, body,
-                         _span(self.file, node))
+        return Statement(
+            head.value, _span(self.file, head), args, kwargs, body, _span(self.file, node)
+        )
 
 
 def build_ast(tree: Tree, file: str) -> tuple[Statement, ...]:

@@ -20,8 +20,13 @@ from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES
 from pydantic_core import PydanticUndefined
 
 BEGIN, END = "<!-- registry:begin -->", "<!-- registry:end -->"
-SECTIONS = [("Data sources", SOURCES), ("Layers", LAYERS), ("Losses", LOSSES),
-            ("Optimizers", OPTIMIZERS), ("Schedules", SCHEDULES)]
+SECTIONS = [
+    ("Data sources", SOURCES),
+    ("Layers", LAYERS),
+    ("Losses", LOSSES),
+    ("Optimizers", OPTIMIZERS),
+    ("Schedules", SCHEDULES),
+]
 
 
 def _default(info: Any) -> str:

@@ -58,8 +58,15 @@ class DlcError(Exception):
         super().__init__(self.render())
 
     @classmethod
-    def single(cls, message: str, *, hint: str | None = None, where: str | None = None,
-               span: Span | None = None, source: str | None = None) -> DlcError:
+    def single(
+        cls,
+        message: str,
+        *,
+        hint: str | None = None,
+        where: str | None = None,
+        span: Span | None = None,
+        source: str | None = None,
+    ) -> DlcError:
         sources = {span.file: source} if span is not None and source is not None else {}
         return cls([Diagnostic(message, span, hint, where=where)], sources)
 

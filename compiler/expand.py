@@ -45,8 +45,11 @@ def _subst(v: Value, env: dict[str, Value]) -> Value:
     if isinstance(v, ListV):
         return replace(v, items=tuple(_subst(i, env) for i in v.items))
     if isinstance(v, Call):
-        return replace(v, args=tuple(_subst(a, env) for a in v.args),
-                       kwargs=tuple(replace(k, value=_subst(k.value, env)) for k in v.kwargs))
+        return replace(
+            v,
+            args=tuple(_subst(a, env) for a in v.args),
+            kwargs=tuple(replace(k, value=_subst(k.value, env)) for k in v.kwargs),
+        )
     if isinstance(v, Then):
         return replace(v, parts=tuple(_subst(p, env) for p in v.parts))
     return v
@@ -59,12 +62,13 @@ def _instantiate(inner: Statement, env: dict[str, Value], use: Statement) -> Sta
     if name in env and isinstance(env[name], Name):
         name = env[name].value  # type: ignore[union-attr]
     return replace(
-        inner, name=name,
+        inner,
+        name=name,
         args=tuple(_subst(a, env) for a in inner.args),
         kwargs=tuple(KwArg(k.name, k.name_span, _subst(k.value, env)) for k in inner.kwargs),
-        body=None if inner.body is None else tuple(
-            _instantiate(s, env, use) for s in inner.body),
-        origin=(*inner.origin, use.span, *use.origin))
+        body=None if inner.body is None else tuple(_instantiate(s, env, use) for s in inner.body),
+        origin=(*inner.origin, use.span, *use.origin),
+    )
 
 
 class Expander:
@@ -75,9 +79,13 @@ class Expander:
     def define(self, st: Statement) -> None:
         head = st.args[0] if len(st.args) == 1 else None
         if st.body is None or not isinstance(head, Name | Call) or st.kwargs:
-            self.diags.append(Diagnostic(
-                "a block definition is `block NAME(params) { statements }`", st.span,
-                "e.g. `block mlp(width, rate=0.1) { dense width; relu; dropout rate }`"))
+            self.diags.append(
+                Diagnostic(
+                    "a block definition is `block NAME(params) { statements }`",
+                    st.span,
+                    "e.g. `block mlp(width, rate=0.1) { dense width; relu; dropout rate }`",
+                )
+            )
             return
         name = head.value if isinstance(head, Name) else head.name.value
         params: list[str] = []
@@ -93,58 +101,94 @@ class Expander:
                 defaults[kw.name] = kw.value
         if name in self.blocks:
             first = self.blocks[name].stmt.span.line
-            self.diags.append(Diagnostic(f"block `{name}` is defined twice", st.span,
-                                         f"the first is at line {first}"))
+            self.diags.append(
+                Diagnostic(
+                    f"block `{name}` is defined twice", st.span, f"the first is at line {first}"
+                )
+            )
             return
         self.blocks[name] = BlockDef(name, tuple(params), defaults, st.body, st)
 
     def bind(self, b: BlockDef, st: Statement) -> dict[str, Value] | None:
         env: dict[str, Value] = {}
         if len(st.args) > len(b.params):
-            self.diags.append(Diagnostic(
-                f"block `{b.name}` takes {len(b.params)} argument(s) ({', '.join(b.params)}), "
-                f"got {len(st.args)}", st.args[len(b.params)].span))
+            self.diags.append(
+                Diagnostic(
+                    f"block `{b.name}` takes {len(b.params)} argument(s) ({', '.join(b.params)}), "
+                    f"got {len(st.args)}",
+                    st.args[len(b.params)].span,
+                )
+            )
             return None
         env.update(zip(b.params, st.args, strict=False))
         for kw in st.kwargs:
             if kw.name not in b.params:
-                self.diags.append(Diagnostic(f"block `{b.name}` has no parameter `{kw.name}`",
-                                             kw.name_span, suggest(kw.name, b.params)))
+                self.diags.append(
+                    Diagnostic(
+                        f"block `{b.name}` has no parameter `{kw.name}`",
+                        kw.name_span,
+                        suggest(kw.name, b.params),
+                    )
+                )
                 return None
             env[kw.name] = kw.value
         for p in b.params:
             if p not in env:
                 if p not in b.defaults:
-                    self.diags.append(Diagnostic(f"block `{b.name}` needs `{p}`", st.span,
-                                                 f"write e.g. `{b.name} {p}=...`"))
+                    self.diags.append(
+                        Diagnostic(
+                            f"block `{b.name}` needs `{p}`",
+                            st.span,
+                            f"write e.g. `{b.name} {p}=...`",
+                        )
+                    )
                     return None
                 env[p] = b.defaults[p]
         return env
 
-    def body(self, stmts: tuple[Statement, ...], depth: int = 0,
-             in_model: bool = False) -> tuple[Statement, ...]:
+    def body(
+        self, stmts: tuple[Statement, ...], depth: int = 0, in_model: bool = False
+    ) -> tuple[Statement, ...]:
         """Expand `stmts`; inside `model`, also the blocks of layers that take one
         (`residual { ... }`)."""
         out: list[Statement] = []
         for st in stmts:
             if depth > MAX_EXPANSION_DEPTH:
-                self.diags.append(Diagnostic("blocks expand more than "
-                                             f"{MAX_EXPANSION_DEPTH} levels deep", st.span,
-                                             "does a block use itself?"))
+                self.diags.append(
+                    Diagnostic(
+                        f"blocks expand more than {MAX_EXPANSION_DEPTH} levels deep",
+                        st.span,
+                        "does a block use itself?",
+                    )
+                )
                 return ()
             if st.name == "repeat":
                 n = st.args[0] if len(st.args) == 1 else None
-                if (st.body is None or not isinstance(n, Num) or not isinstance(n.value, int)
-                        or not 1 <= n.value <= MAX_REPEAT or st.kwargs):
-                    self.diags.append(Diagnostic(
-                        f"`repeat` takes a count from 1 to {MAX_REPEAT} and a block", st.span,
-                        "e.g. `repeat 3 { dense 64; relu }`"))
+                if (
+                    st.body is None
+                    or not isinstance(n, Num)
+                    or not isinstance(n.value, int)
+                    or not 1 <= n.value <= MAX_REPEAT
+                    or st.kwargs
+                ):
+                    self.diags.append(
+                        Diagnostic(
+                            f"`repeat` takes a count from 1 to {MAX_REPEAT} and a block",
+                            st.span,
+                            "e.g. `repeat 3 { dense 64; relu }`",
+                        )
+                    )
                     continue
                 inner = self.body(st.body, depth + 1, in_model)
                 if len(inner) * n.value > MAX_STATEMENTS:
-                    self.diags.append(Diagnostic(
-                        f"this `repeat` expands to {len(inner) * n.value:,} layers, more than "
-                        f"{MAX_STATEMENTS:,}", st.span, "use a smaller count"))
+                    self.diags.append(
+                        Diagnostic(
+                            f"this `repeat` expands to {len(inner) * n.value:,} layers, more than "
+                            f"{MAX_STATEMENTS:,}",
+                            st.span,
+                            "use a smaller count",
+                        )
+                    )
                     continue
                 out.extend(inner * n.value)
             elif st.name in self.blocks:
@@ -161,8 +205,9 @@ class Expander:
         return tuple(out)
 
 
-def expand(statements: tuple[Statement, ...], file: str,
-           sources: dict[str, str] | None = None) -> tuple[Statement, ...]:
+def expand(
+    statements: tuple[Statement, ...], file: str, sources: dict[str, str] | None = None
+) -> tuple[Statement, ...]:
     """Remove `block` definitions and expand their uses and `repeat` inside `model`."""
     ex = Expander()
     rest = []
@@ -171,12 +216,18 @@ def expand(statements: tuple[Statement, ...], file: str,
             ex.define(st)
         else:
             rest.append(st)
-    out = tuple(ex.body((st,))[0] if st.name == "model" and st.body is not None else st
-                for st in rest)
+    out = tuple(
+        ex.body((st,))[0] if st.name == "model" and st.body is not None else st for st in rest
+    )
     n_layers = sum(len(st.body or ()) for st in out if st.name == "model")
     if n_layers > MAX_STATEMENTS and not ex.diags:
-        ex.diags.append(Diagnostic(f"the model expands to {n_layers:,} layers, more than "
-                                   f"{MAX_STATEMENTS:,}", None, "use smaller `repeat` counts"))
+        ex.diags.append(
+            Diagnostic(
+                f"the model expands to {n_layers:,} layers, more than {MAX_STATEMENTS:,}",
+                None,
+                "use smaller `repeat` counts",
+            )
+        )
     if ex.diags:
         raise DlcError(ex.diags, sources or {})
     return out

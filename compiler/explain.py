@@ -56,8 +56,9 @@ def _scalar(v: Any) -> str:
 
 
 def _kwargs(m: SpecModel, sep: str = " ") -> str:
-    parts = [f"{k}={_value(getattr(m, k))}" for k in type(m).model_fields
-             if getattr(m, k) is not None]
+    parts = [
+        f"{k}={_value(getattr(m, k))}" for k in type(m).model_fields if getattr(m, k) is not None
+    ]
     return sep.join(parts)
 
 
@@ -103,8 +104,11 @@ def _section(name: str, m: SpecModel, indent: str) -> list[str]:
 def _layer(layer: SpecModel, indent: str) -> list[str]:
     """A layer statement; one with a block (`residual { ... }`) prints its layers inside."""
     field = getattr(layer, "body_field", None)
-    args = " ".join(f"{k}={_value(getattr(layer, k))}" for k in type(layer).model_fields
-                    if k != field and getattr(layer, k) is not None)
+    args = " ".join(
+        f"{k}={_value(getattr(layer, k))}"
+        for k in type(layer).model_fields
+        if k != field and getattr(layer, k) is not None
+    )
     head = f"{indent}{layer.dl_name}" + (f" {args}" if args else "")
     if field is None:
         return [head]

@@ -67,24 +67,34 @@ def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
     """`train.epochs=5` -> (["train", "epochs"], Num(5), its pseudo-file name)."""
     fname = f"--set[{index}]"
     if "=" not in text:
-        raise DlcError.single(f"override `{text}` has no `=`", where=fname,
-                              hint="write --set section.key=value, e.g. --set train.epochs=5")
+        raise DlcError.single(
+            f"override `{text}` has no `=`",
+            where=fname,
+            hint="write --set section.key=value, e.g. --set train.epochs=5",
+        )
     key, _, val = text.partition("=")
     path = key.strip().split(".")
     if not all(p.isidentifier() for p in path):
-        raise DlcError.single(f"override key `{key}` is not a dotted name", where=fname,
-                              hint="e.g. --set optimizer.lr=3e-4")
+        raise DlcError.single(
+            f"override key `{key}` is not a dotted name",
+            where=fname,
+            hint="e.g. --set optimizer.lr=3e-4",
+        )
     # the last key and the value at their own columns, so that carets line up with `text`
     src = " " * (len(key) - len(path[-1])) + path[-1] + " " + val
     stmts = build_ast(parse_text(src + "\n", fname), fname)
     if len(stmts) != 1 or len(stmts[0].args) != 1 or stmts[0].kwargs or stmts[0].body:
-        raise DlcError.single(f"override `{text}` must set one value", where=fname,
-                              hint="e.g. --set optimizer.lr=3e-4 or --set data.features=[a, b]")
+        raise DlcError.single(
+            f"override `{text}` must set one value",
+            where=fname,
+            hint="e.g. --set optimizer.lr=3e-4 or --set data.features=[a, b]",
+        )
     return path, stmts[0].args[0], text
 
 
-def _apply(stmts: tuple[Statement, ...], path: list[str], value: Value,
-           span: Span) -> tuple[Statement, ...]:
+def _apply(
+    stmts: tuple[Statement, ...], path: list[str], value: Value, span: Span
+) -> tuple[Statement, ...]:
     head, rest = path[0], path[1:]
     found = [i for i, s in enumerate(stmts) if s.name == head]
     if not found:
@@ -104,7 +114,7 @@ def _apply(stmts: tuple[Statement, ...], path: list[str], value: Value,
         st = replace(st, kwargs=(*kwargs, KwArg(rest[0], span, value)))
     else:
         raise DlcError.single(f"`{head}` has no block to set `{'.'.join(rest)}` in", span=span)
-    return (*stmts[:i], st, *stmts[i + 1:])
+    return (*stmts[:i], st, *stmts[i + 1 :])
 
 
 def _override_hint(d: Diagnostic, overrides: list[str]) -> Diagnostic:
@@ -112,13 +122,16 @@ def _override_hint(d: Diagnostic, overrides: list[str]) -> Diagnostic:
     m = re.fullmatch(r"--set\[(\d+)\]", d.span.file if d.span else "")
     if d.hint is not None or m is None or int(m.group(1)) >= len(overrides):
         return d
-    hint = (f"this value comes from `--set {overrides[int(m.group(1))]}`; `dlc explain` shows "
-            "every setting with its current value")
+    hint = (
+        f"this value comes from `--set {overrides[int(m.group(1))]}`; `dlc explain` shows "
+        "every setting with its current value"
+    )
     return replace(d, hint=hint)
 
 
-def load_spec(source: str | Path, *, overrides: list[str] | None = None,
-              base_dir: str | Path | None = None) -> ResolvedSpec:
+def load_spec(
+    source: str | Path, *, overrides: list[str] | None = None, base_dir: str | Path | None = None
+) -> ResolvedSpec:
     """Parse, expand, apply `--set` overrides and validate a spec; raises DlcError."""
     if _is_path(source):
         path = Path(source)

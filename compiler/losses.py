@@ -36,9 +36,10 @@ class Loss(SpecModel):
 
     def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
         if out_shape != target_shape:
-            raise ShapeError(f"the model outputs shape {out_shape} but the targets have shape "
-                             f"{target_shape}", f"end the model with `dense {target_shape[-1]}`"
-                             if target_shape else None)
+            raise ShapeError(
+                f"the model outputs shape {out_shape} but the targets have shape {target_shape}",
+                f"end the model with `dense {target_shape[-1]}`" if target_shape else None,
+            )
 
 
 def element_weights(values: Any, y: Any, w: Any) -> Any:
@@ -95,22 +96,29 @@ class _Classification(Loss):
         if out.shape[-1] > self.top_k:
             top = jax.lax.top_k(out, self.top_k)[1]
             m[f"top{self.top_k}_accuracy"] = jnp.any(top == labels[..., None], axis=-1).astype(
-                jnp.float32)
+                jnp.float32
+            )
         if out.ndim == 3:  # per-token outputs: also whole sequences right (padding ignored)
-            m["sequence_accuracy"] = jnp.all((m["accuracy"] > 0) | (labels < 0),
-                                             axis=-1).astype(jnp.float32)
+            m["sequence_accuracy"] = jnp.all((m["accuracy"] > 0) | (labels < 0), axis=-1).astype(
+                jnp.float32
+            )
         return m
 
     def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
         per_token = len(target_shape) == 1 and out_shape[:-1] == target_shape
         if len(out_shape) != 1 and not per_token:
-            raise ShapeError(f"classification needs outputs of shape (classes,), or "
-                             f"{(*target_shape, 'classes')} for a label per position, got "
-                             f"{out_shape}", "add `flatten` (or `seqpool`) and a final `dense` "
-                             "with one unit per class")
+            raise ShapeError(
+                f"classification needs outputs of shape (classes,), or "
+                f"{(*target_shape, 'classes')} for a label per position, got "
+                f"{out_shape}",
+                "add `flatten` (or `seqpool`) and a final `dense` with one unit per class",
+            )
         if num_classes is not None and out_shape[-1] != num_classes:
-            raise ShapeError(f"the model outputs {out_shape[-1]} logits but the labels have "
-                             f"{num_classes} classes", f"end the model with `dense {num_classes}`")
+            raise ShapeError(
+                f"the model outputs {out_shape[-1]} logits but the labels have "
+                f"{num_classes} classes",
+                f"end the model with `dense {num_classes}`",
+            )
 
 
 @register(LOSSES, "cross_entropy")
@@ -151,8 +159,12 @@ class BinaryCrossEntropy(_Classification):
 
     def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
         if out_shape != (1,):
-            raise ShapeError(f"binary_cross_entropy needs one output logit, got {out_shape}",
-                             "end the model with `dense 1`")
+            raise ShapeError(
+                f"binary_cross_entropy needs one output logit, got {out_shape}",
+                "end the model with `dense 1`",
+            )
         if num_classes is not None and num_classes > 2:
-            raise ShapeError(f"binary_cross_entropy needs 0/1 labels, found {num_classes} classes",
-                             "use `loss cross_entropy` with `dense N` for N classes")
+            raise ShapeError(
+                f"binary_cross_entropy needs 0/1 labels, found {num_classes} classes",
+                "use `loss cross_entropy` with `dense N` for N classes",
+            )

@@ -31,8 +31,11 @@ def _with_selu_init(layers: tuple[Any, ...]) -> tuple[Any, ...]:
     """A dense layer followed by `selu` gets lecun_normal init unless `init=` was given."""
     out = list(layers)
     for i, layer in enumerate(layers[:-1]):
-        if (isinstance(layer, Dense) and "init" not in layer.model_fields_set
-                and layers[i + 1].dl_name == "selu"):
+        if (
+            isinstance(layer, Dense)
+            and "init" not in layer.model_fields_set
+            and layers[i + 1].dl_name == "selu"
+        ):
             out[i] = layer.model_copy(update={"init": "lecun_normal"})
     return tuple(out)
 
@@ -68,8 +71,9 @@ class Program:
                 state[info.key] = s
         return params, state
 
-    def apply(self, params: dict[str, Any], state: dict[str, Any], x: Any, *, train: bool,
-              rng: Any = None) -> tuple[Any, dict[str, Any]]:
+    def apply(
+        self, params: dict[str, Any], state: dict[str, Any], x: Any, *, train: bool, rng: Any = None
+    ) -> tuple[Any, dict[str, Any]]:
         """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training."""
         new_state = dict(state)
         # token ids in: the padding mask (id 0) reaches every layer; a layer may replace it
@@ -97,9 +101,16 @@ class Program:
                     total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
         return total
 
-    def loss(self, params: dict[str, Any], state: dict[str, Any], x: Any, y: Any, w: Any,
-             rng: Any, reg: tuple[Any, Any] | None = None
-             ) -> tuple[Any, tuple[dict[str, Any], Any]]:
+    def loss(
+        self,
+        params: dict[str, Any],
+        state: dict[str, Any],
+        x: Any,
+        y: Any,
+        w: Any,
+        rng: Any,
+        reg: tuple[Any, Any] | None = None,
+    ) -> tuple[Any, tuple[dict[str, Any], Any]]:
         """Weighted mean training loss + penalties; returns (loss, (new_state, outputs)).
         `reg` = (l1, l2) replaces the spec's penalty strengths (see `penalty`)."""
         out, new_state = self.apply(params, state, x, train=True, rng=rng)

@@ -32,8 +32,9 @@ class Optimizer(SpecModel):
         raise NotImplementedError
 
     def _base_with_decay(self, learning_rate: Any, weight_decay: Any, **hyper: Any) -> Any:
-        return optax.chain(optax.add_decayed_weights(weight_decay),
-                           self.base(learning_rate, **hyper))
+        return optax.chain(
+            optax.add_decayed_weights(weight_decay), self.base(learning_rate, **hyper)
+        )
 
     def schedule_inside(self) -> bool:
         """Whether the schedule must scale the learning rate inside `base` (when `base` applies
@@ -42,8 +43,11 @@ class Optimizer(SpecModel):
 
     def transform(self, schedule: Any) -> Any:
         """The optax transformation for this optimizer and a step -> multiplier schedule."""
-        hyper = {"learning_rate": self.lr, "weight_decay": self.weight_decay,
-                 **{k: getattr(self, k) for k in self.hyper}}
+        hyper = {
+            "learning_rate": self.lr,
+            "weight_decay": self.weight_decay,
+            **{k: getattr(self, k) for k in self.hyper},
+        }
         inside = self.schedule_inside()
 
         def factory(**kw: Any) -> Any:
@@ -54,7 +58,8 @@ class Optimizer(SpecModel):
 
         # inject_hyperparams reads the factory's signature to know what to put in its state
         factory.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in hyper])
+            [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in hyper]
+        )
         core = optax.inject_hyperparams(factory)(**hyper)
         parts = [] if self.clip is None else [optax.clip_by_global_norm(self.clip)]
         # the same chain shape either way: the runtime reads the injected lr at opt_state[-2]
@@ -85,13 +90,15 @@ class SGD(Optimizer):
     hyper = ("momentum",)
 
     def base(self, learning_rate: Any, momentum: Any = 0.0) -> Any:
-        return optax.sgd(learning_rate, momentum=momentum if self.momentum else None,
-                         nesterov=self.nesterov)
+        return optax.sgd(
+            learning_rate, momentum=momentum if self.momentum else None, nesterov=self.nesterov
+        )
 
     def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.sgd(learning_rate,
-                                     self.momentum or None, self.nesterov))
+        return optax.chain(
+            optax.add_decayed_weights(self.weight_decay),
+            optax.sgd(learning_rate, self.momentum or None, self.nesterov),
+        )
 
 
 @register(OPTIMIZERS, "adam")
@@ -107,8 +114,10 @@ class Adam(Optimizer):
         return optax.adam(learning_rate, b1, b2, eps)
 
     def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.adam(learning_rate, self.b1, self.b2, self.eps))
+        return optax.chain(
+            optax.add_decayed_weights(self.weight_decay),
+            optax.adam(learning_rate, self.b1, self.b2, self.eps),
+        )
 
 
 @register(OPTIMIZERS, "adamw")
@@ -118,12 +127,14 @@ class AdamW(Adam):
     weight_decay: float = Field(1e-4, ge=0.0)
 
     def _base_with_decay(self, learning_rate: Any, weight_decay: Any, **hyper: Any) -> Any:
-        return optax.adamw(learning_rate, hyper["b1"], hyper["b2"], hyper["eps"],
-                           weight_decay=weight_decay)
+        return optax.adamw(
+            learning_rate, hyper["b1"], hyper["b2"], hyper["eps"], weight_decay=weight_decay
+        )
 
     def reference_base(self, learning_rate: Any) -> Any:
-        return optax.adamw(learning_rate, self.b1, self.b2, self.eps,
-                           weight_decay=self.weight_decay)
+        return optax.adamw(
+            learning_rate, self.b1, self.b2, self.eps, weight_decay=self.weight_decay
+        )
 
 
 @register(OPTIMIZERS, "adagrad")
@@ -139,8 +150,10 @@ class Adagrad(Optimizer):
         return optax.adagrad(learning_rate, self.initial, eps)
 
     def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.adagrad(learning_rate, self.initial, self.eps))
+        return optax.chain(
+            optax.add_decayed_weights(self.weight_decay),
+            optax.adagrad(learning_rate, self.initial, self.eps),
+        )
 
 
 @register(OPTIMIZERS, "rmsprop")
@@ -160,6 +173,7 @@ class RMSProp(Optimizer):
         return bool(self.momentum)
 
     def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(optax.add_decayed_weights(self.weight_decay),
-                           optax.rmsprop(learning_rate, self.decay, self.eps,
-                                         momentum=self.momentum or None))
+        return optax.chain(
+            optax.add_decayed_weights(self.weight_decay),
+            optax.rmsprop(learning_rate, self.decay, self.eps, momentum=self.momentum or None),
+        )

@@ -164,8 +164,11 @@ def parse_text(text: str, filename: str = "<spec>") -> Tree:
         raise DlcError(diags, {filename: text})
     assert tree is not None
     if _depth(tree) > MAX_DEPTH:
-        raise DlcError.single(f"blocks are nested more than {MAX_DEPTH} deep",
-                              where=filename, hint="flatten the spec or use `repeat`")
+        raise DlcError.single(
+            f"blocks are nested more than {MAX_DEPTH} deep",
+            where=filename,
+            hint="flatten the spec or use `repeat`",
+        )
     return tree
 
 
@@ -174,7 +177,8 @@ def read_spec_file(path: str | Path) -> str:
     try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DlcError.single(f"spec file `{p}` does not exist", where=str(p),
-                              hint="check the path; specs end in .dl") from None
+        raise DlcError.single(
+            f"spec file `{p}` does not exist", where=str(p), hint="check the path; specs end in .dl"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DlcError.single(f"cannot read spec file `{p}`: {exc}", where=str(p)) from None

@@ -57,8 +57,11 @@ class Registry:
                 continue
             if spec.submodule_search_locations:  # a package: every module file in it
                 folder = Path(spec.origin).parent
-                out += [(f"{mod}.{f.stem}", f) for f in sorted(folder.glob("*.py"))
-                        if f.stem != "__init__"]
+                out += [
+                    (f"{mod}.{f.stem}", f)
+                    for f in sorted(folder.glob("*.py"))
+                    if f.stem != "__init__"
+                ]
             else:
                 out.append((mod, Path(spec.origin)))
         return out
@@ -66,7 +69,7 @@ class Registry:
     def index(self) -> dict[str, str]:
         """name -> defining module, read from the source files without importing them."""
         if self._index is None:
-            pattern = re.compile(r'@register\(\s*' + self.var + r'\s*,\s*"([A-Za-z_]\w*)"\s*\)')
+            pattern = re.compile(r"@register\(\s*" + self.var + r'\s*,\s*"([A-Za-z_]\w*)"\s*\)')
             self._index = {}
             for mod, path in self._files():
                 for name in pattern.findall(path.read_text(encoding="utf-8")):

@@ -37,7 +37,11 @@ from dlc.compiler.spec import SECTION_DOCS, Model, Spec
 from pydantic import ValidationError
 
 REGISTRY_OF: dict[type, Registry] = {
-    Layer: LAYERS, Loss: LOSSES, Optimizer: OPTIMIZERS, Schedule: SCHEDULES, Source: SOURCES,
+    Layer: LAYERS,
+    Loss: LOSSES,
+    Optimizer: OPTIMIZERS,
+    Schedule: SCHEDULES,
+    Source: SOURCES,
 }
 
 
@@ -64,8 +68,13 @@ def _repeated(annotation: Any) -> type[SpecModel] | None:
     """`tuple[X, ...]` of a (non-registry) spec model: a statement that may be repeated, each
     occurrence adding one X (`grid ...` in `experiment`)."""
     args = get_args(annotation)
-    if (get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis
-            and _is_model(args[0]) and _registry_for(args[0]) is None):
+    if (
+        get_origin(annotation) is tuple
+        and len(args) == 2
+        and args[1] is Ellipsis
+        and _is_model(args[0])
+        and _registry_for(args[0]) is None
+    ):
         return typing.cast(type[SpecModel], args[0])
     return None
 
@@ -82,23 +91,38 @@ class Resolver:
         self.spans: dict[str, Span] = {}
         self.origins: dict[str, tuple[Span, ...]] = {}
 
-    def error(self, message: str, span: Span | None, hint: str | None = None,
-              origin: tuple[Span, ...] = ()) -> None:
+    def error(
+        self,
+        message: str,
+        span: Span | None,
+        hint: str | None = None,
+        origin: tuple[Span, ...] = (),
+    ) -> None:
         notes = tuple(("in the block used here", s) for s in origin)
         self.diags.append(Diagnostic(message, span, hint, notes))
 
     # -- values -------------------------------------------------------------------------------
     def plain(self, v: Value) -> Any:
         if isinstance(v, Call | Then):
-            self.error("a call or `then` chain is not allowed here", v.span,
-                       "write a number, a string, a name or a [list]")
+            self.error(
+                "a call or `then` chain is not allowed here",
+                v.span,
+                "write a number, a string, a name or a [list]",
+            )
             return None
         if isinstance(v, ListV):
             return [self.plain(i) for i in v.items]
         return to_python(v)
 
-    def validate(self, cls: type[SpecModel], data: dict[str, Any], spans: dict[str, Span],
-                 where: Span, what: str, origin: tuple[Span, ...] = ()) -> SpecModel | None:
+    def validate(
+        self,
+        cls: type[SpecModel],
+        data: dict[str, Any],
+        spans: dict[str, Span],
+        where: Span,
+        what: str,
+        origin: tuple[Span, ...] = (),
+    ) -> SpecModel | None:
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -116,8 +140,9 @@ class Resolver:
                 if e["type"] == "missing":
                     pos = field in cls.positional
                     example = f"{what} <{field}>" if pos else f"{what} {field}=..."
-                    self.error(f"`{what}` needs `{field}`", where, f"write e.g. `{example}`",
-                               origin)
+                    self.error(
+                        f"`{what}` needs `{field}`", where, f"write e.g. `{example}`", origin
+                    )
                     continue
                 hint = None
                 if e["type"] == "literal_error":
@@ -128,54 +153,83 @@ class Resolver:
             return None
 
     # -- registry entries (layers, losses, optimizers, schedules, sources) ----------------------
-    def entry(self, registry: Registry, head: Value, args: tuple[Value, ...],
-              kwargs: tuple[KwArg, ...], span: Span, origin: tuple[Span, ...] = ()) -> Any:
+    def entry(
+        self,
+        registry: Registry,
+        head: Value,
+        args: tuple[Value, ...],
+        kwargs: tuple[KwArg, ...],
+        span: Span,
+        origin: tuple[Span, ...] = (),
+    ) -> Any:
         if isinstance(head, Then):
             if registry is not SCHEDULES:
                 self.error(f"`then` only joins schedules, not a {registry.kind}", head.span)
                 return None
             parts = [self.entry(registry, p, (), (), p.span) for p in head.parts]
             if args or kwargs:
-                self.error("arguments after a `then` chain belong inside a part's ( )",
-                           (args[0].span if args else kwargs[0].name_span))
+                self.error(
+                    "arguments after a `then` chain belong inside a part's ( )",
+                    (args[0].span if args else kwargs[0].name_span),
+                )
             return None if None in parts else ThenSchedule(parts=parts)
         if isinstance(head, Call):
             name_v, args, kwargs = head.name, head.args + args, head.kwargs + kwargs
         elif isinstance(head, Name):
             name_v = head
         else:
-            self.error(f"expected the name of a {registry.kind}", head.span,
-                       suggest("", registry.names()))
+            self.error(
+                f"expected the name of a {registry.kind}", head.span, suggest("", registry.names())
+            )
             return None
         cls = registry.get(name_v.value)
         if cls is None:
-            self.error(f"unknown {registry.kind} `{name_v.value}`", name_v.span,
-                       suggest(name_v.value, registry.names()), origin)
+            self.error(
+                f"unknown {registry.kind} `{name_v.value}`",
+                name_v.span,
+                suggest(name_v.value, registry.names()),
+                origin,
+            )
             return None
         return self.fill(cls, name_v.value, args, kwargs, name_v.span, origin)
 
-    def fill(self, cls: type[SpecModel], what: str, args: tuple[Value, ...],
-             kwargs: tuple[KwArg, ...], span: Span, origin: tuple[Span, ...] = (),
-             body: tuple[Statement, ...] | None = None,
-             given: dict[str, Any] | None = None) -> Any:
+    def fill(
+        self,
+        cls: type[SpecModel],
+        what: str,
+        args: tuple[Value, ...],
+        kwargs: tuple[KwArg, ...],
+        span: Span,
+        origin: tuple[Span, ...] = (),
+        body: tuple[Statement, ...] | None = None,
+        given: dict[str, Any] | None = None,
+    ) -> Any:
         data: dict[str, Any] = dict(given or {})  # values already built (a layer's block)
         spans: dict[str, Span] = dict.fromkeys(data, span)
         ok = True
         if len(args) > len(cls.positional):
             extra = args[len(cls.positional)]
             takes = ", ".join(cls.positional) or "none"
-            self.error(f"`{what}` takes {len(cls.positional)} positional argument(s) ({takes}), "
-                       f"got {len(args)}", extra.span,
-                       "give the others as name=value" if cls.positional else
-                       f"settings of `{what}` are name=value: "
-                       + ", ".join(cls.model_fields), origin)
+            self.error(
+                f"`{what}` takes {len(cls.positional)} positional argument(s) ({takes}), "
+                f"got {len(args)}",
+                extra.span,
+                "give the others as name=value"
+                if cls.positional
+                else f"settings of `{what}` are name=value: " + ", ".join(cls.model_fields),
+                origin,
+            )
             ok = False
         for field, v in zip(cls.positional, args, strict=False):
             data[field], spans[field] = self.value_for(cls, field, v), v.span
         for kw in kwargs:
             if kw.name not in cls.model_fields:
-                self.error(f"`{what}` has no setting `{kw.name}`", kw.name_span,
-                           suggest(kw.name, cls.model_fields), origin)
+                self.error(
+                    f"`{what}` has no setting `{kw.name}`",
+                    kw.name_span,
+                    suggest(kw.name, cls.model_fields),
+                    origin,
+                )
                 ok = False
             elif kw.name in data:
                 self.error(f"`{kw.name}` is given twice", kw.name_span, None, origin)
@@ -202,8 +256,9 @@ class Resolver:
         return self.plain(v)
 
     # -- sections -------------------------------------------------------------------------------
-    def section(self, cls: type[SpecModel], body: tuple[Statement, ...],
-                span: Span, what: str = "") -> dict[str, tuple[Any, Span]] | None:
+    def section(
+        self, cls: type[SpecModel], body: tuple[Statement, ...], span: Span, what: str = ""
+    ) -> dict[str, tuple[Any, Span]] | None:
         """Statements of a `{ }` block -> {field: (value, span)}."""
         out: dict[str, tuple[Any, Span]] = {}
         slots: dict[str, str] = getattr(cls, "slots", {})
@@ -223,11 +278,13 @@ class Resolver:
                 value = self.statement_value(cls, st)
                 self.spans[st.name] = st.span
             else:
-                choices = list(cls.model_fields) + [n for r in slot_regs.values() if r
-                                                    for n in r.names()]
+                choices = list(cls.model_fields) + [
+                    n for r in slot_regs.values() if r for n in r.names()
+                ]
                 if cls is Spec:
                     hint = suggest(st.name, choices) or (
-                        "sections are: " + ", ".join(f"`{k}`" for k in SECTION_DOCS))
+                        "sections are: " + ", ".join(f"`{k}`" for k in SECTION_DOCS)
+                    )
                 else:
                     hint = suggest(st.name, choices)
                 where = f"in `{what}`" if what else "at the top level"
@@ -242,8 +299,11 @@ class Resolver:
                 out[field] = (before + value, out[field][1] if field in out else st.span)
                 continue
             if field in out:
-                self.error(f"`{field}` is set twice", st.span,
-                           f"the first is at line {out[field][1].line}; remove one")
+                self.error(
+                    f"`{field}` is set twice",
+                    st.span,
+                    f"the first is at line {out[field][1].line}; remove one",
+                )
                 continue
             out[field] = (value, st.span)
         if len(self.diags) > n_before:
@@ -255,8 +315,9 @@ class Resolver:
         reg = _registry_for(annotation)
         if reg is not None:
             if not st.args:
-                self.error(f"`{st.name}` needs the name of a {reg.kind}", st.span,
-                           suggest("", reg.names()))
+                self.error(
+                    f"`{st.name}` needs the name of a {reg.kind}", st.span, suggest("", reg.names())
+                )
                 return None
             return self.entry(reg, st.args[0], st.args[1:], st.kwargs, st.span, st.origin)
         item = _repeated(annotation)
@@ -304,17 +365,39 @@ class Resolver:
                 built.append(None)
             elif cls is not None and field is not None:
                 if not layer.body:
-                    self.error(f"`{layer.name}` needs a block of layers", layer.span,
-                               f"write e.g. `{layer.name} {{ dense 16; relu }}`", layer.origin)
+                    self.error(
+                        f"`{layer.name}` needs a block of layers",
+                        layer.span,
+                        f"write e.g. `{layer.name} {{ dense 16; relu }}`",
+                        layer.origin,
+                    )
                     built.append(None)
                     continue
                 inner = self.layer_list(layer.body, f"{key}.{i}.{field}")
-                built.append(None if inner is None else self.fill(
-                    cls, layer.name, layer.args, layer.kwargs, layer.span, layer.origin,
-                    given={field: inner}))
+                built.append(
+                    None
+                    if inner is None
+                    else self.fill(
+                        cls,
+                        layer.name,
+                        layer.args,
+                        layer.kwargs,
+                        layer.span,
+                        layer.origin,
+                        given={field: inner},
+                    )
+                )
             else:
-                built.append(self.entry(LAYERS, Name(layer.span, layer.name), layer.args,
-                                        layer.kwargs, layer.span, layer.origin))
+                built.append(
+                    self.entry(
+                        LAYERS,
+                        Name(layer.span, layer.name),
+                        layer.args,
+                        layer.kwargs,
+                        layer.span,
+                        layer.origin,
+                    )
+                )
         return None if None in built else tuple(built)
 
 
@@ -328,6 +411,11 @@ def resolve(statements: tuple[Statement, ...], file: str) -> tuple[Spec | None, 
         r.error(f"the spec has no `{f}` section", Span(file, 1, 1), f"add {SECTION_DOCS[f]}")
     if missing or r.diags:
         return None, r
-    spec = r.validate(Spec, {k: v for k, (v, _) in top.items()},
-                      {k: s for k, (_, s) in top.items()}, Span(file, 1, 1), "spec")
+    spec = r.validate(
+        Spec,
+        {k: v for k, (v, _) in top.items()},
+        {k: s for k, (_, s) in top.items()},
+        Span(file, 1, 1),
+        "spec",
+    )
     return typing.cast(Spec | None, spec), r

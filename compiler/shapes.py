@@ -32,8 +32,11 @@ class LayerInfo:
         return f"{self.index:02d}_{self.name}"
 
 
-def infer_layers(layers: Sequence[Layer], input_shape: Shape,
-                 on_error: Callable[[int, ShapeError], DlcError] | None = None) -> list[LayerInfo]:
+def infer_layers(
+    layers: Sequence[Layer],
+    input_shape: Shape,
+    on_error: Callable[[int, ShapeError], DlcError] | None = None,
+) -> list[LayerInfo]:
     infos: list[LayerInfo] = []
     shape = tuple(input_shape)
     for i, layer in enumerate(layers):
@@ -45,8 +48,13 @@ def infer_layers(layers: Sequence[Layer], input_shape: Shape,
                 raise
             if err.inner:  # an error of a layer inside this one's body, already phrased
                 raise on_error(i, err) from None
-            raise on_error(i, ShapeError(f"layer `{layer.dl_name}` cannot take input of shape "
-                                         f"{shape}: {err.message}", err.hint)) from None
+            raise on_error(
+                i,
+                ShapeError(
+                    f"layer `{layer.dl_name}` cannot take input of shape {shape}: {err.message}",
+                    err.hint,
+                ),
+            ) from None
         infos.append(LayerInfo(i, layer.dl_name, shape, out, n))
         shape = out
     return infos
@@ -61,8 +69,12 @@ def inner_rows(layer: Layer, in_shape: Shape, prefix: str) -> list[tuple[str, La
     rows: list[tuple[str, LayerInfo]] = []
     subs = getattr(layer, field)
     if hasattr(layer, "inner_input_shapes"):  # parts reading inputs of their own (encoder_decoder)
-        infos = [replace(infer_layers((s,), shape)[0], index=i) for i, (s, shape)
-                 in enumerate(zip(subs, layer.inner_input_shapes(in_shape), strict=True))]
+        infos = [
+            replace(infer_layers((s,), shape)[0], index=i)
+            for i, (s, shape) in enumerate(
+                zip(subs, layer.inner_input_shapes(in_shape), strict=True)
+            )
+        ]
     else:
         infos = infer_layers(subs, in_shape)
     for sub, info in zip(subs, infos, strict=True):
@@ -89,8 +101,9 @@ def misplaced_memory_users(layers: Sequence[Layer]) -> list[str]:
     return found
 
 
-def infer(resolved: object, input_shape: Shape, target_shape: Shape,
-          num_classes: int | None) -> list[LayerInfo]:
+def infer(
+    resolved: object, input_shape: Shape, target_shape: Shape, num_classes: int | None
+) -> list[LayerInfo]:
     """Shapes of a resolved spec's model, checked against the data's targets."""
     from dlc.compiler.frontend import ResolvedSpec
 
@@ -105,11 +118,16 @@ def infer(resolved: object, input_shape: Shape, target_shape: Shape,
     for path in misplaced_memory_users(spec.model.layers):
         top, _, rest = path.partition(".")
         inner = ".".join(f"layers.{p}" for p in rest.split(".")) if rest else ""
-        raise error(int(top), ShapeError(
-            "`decoder_block cross=true` has no encoder output to attend to: cross-attention "
-            "works only inside `decoder { ... }` of `encoder_decoder`",
-            "move it into `encoder_decoder { encoder { ... } decoder { ... } }`, or drop "
-            "`cross=true`", inner))
+        raise error(
+            int(top),
+            ShapeError(
+                "`decoder_block cross=true` has no encoder output to attend to: cross-attention "
+                "works only inside `decoder { ... }` of `encoder_decoder`",
+                "move it into `encoder_decoder { encoder { ... } decoder { ... } }`, or drop "
+                "`cross=true`",
+                inner,
+            ),
+        )
     try:
         spec.loss.check_output(infos[-1].out_shape, target_shape, num_classes)
     except ShapeError as err:

@@ -69,20 +69,27 @@ class Csv(Source):
         wanted = [self.target, *(self.features or []), *([self.id] if self.id else [])]
         for name in wanted:
             if name not in cols:
-                raise DlcError.single(f"column `{name}` is not in {path}", where=str(path),
-                                      hint=suggest(name, header))
+                raise DlcError.single(
+                    f"column `{name}` is not in {path}", where=str(path), hint=suggest(name, header)
+                )
         if self.features is not None:
             features = list(self.features)
         else:
-            features = [c for c in header if c not in (self.target, self.id)
-                        and cols[c].dtype.kind == "f"]
+            features = [
+                c for c in header if c not in (self.target, self.id) and cols[c].dtype.kind == "f"
+            ]
         for name in features:
             if cols[name].dtype.kind != "f":
-                raise DlcError.single(f"feature column `{name}` of {path} is not numeric",
-                                      where=str(path),
-                                      hint="list numeric columns in features=[...]")
-        x = (np.stack([cols[c] for c in features], axis=1) if features
-             else np.zeros((len(cols[self.target]), 0))).astype(np.float32)
+                raise DlcError.single(
+                    f"feature column `{name}` of {path} is not numeric",
+                    where=str(path),
+                    hint="list numeric columns in features=[...]",
+                )
+        x = (
+            np.stack([cols[c] for c in features], axis=1)
+            if features
+            else np.zeros((len(cols[self.target]), 0))
+        ).astype(np.float32)
         y, num_classes = self._target(cols[self.target], path)
         ids = {"all": cols[self.id]} if self.id else {}
         return RawData({"all": (x, y)}, num_classes, feature_names=features, ids=ids)
@@ -90,11 +97,15 @@ class Csv(Source):
     def _target(self, col: np.ndarray, path: Path) -> tuple[np.ndarray, int | None]:
         if not self.classes:
             if col.dtype.kind != "f":
-                raise DlcError.single(f"target column `{self.target}` of {path} is not numeric",
-                                      where=str(path), hint="add classes=true for class labels")
+                raise DlcError.single(
+                    f"target column `{self.target}` of {path} is not numeric",
+                    where=str(path),
+                    hint="add classes=true for class labels",
+                )
             return col.astype(np.float32)[:, None], None
-        names, labels = np.unique(col.astype(str) if col.dtype.kind != "f" else col,
-                                  return_inverse=True)
+        names, labels = np.unique(
+            col.astype(str) if col.dtype.kind != "f" else col, return_inverse=True
+        )
         return labels.astype(np.int32), len(names)
 
 
@@ -123,8 +134,13 @@ class FizzBuzz(Source):
     def load(self, base_dir: str | Path) -> RawData:
         from dlc.runtime.datasets import fizzbuzz
 
-        return RawData({"train": fizzbuzz(*self.train, bits=self.bits),
-                        "test": fizzbuzz(*self.test, bits=self.bits)}, 4)
+        return RawData(
+            {
+                "train": fizzbuzz(*self.train, bits=self.bits),
+                "test": fizzbuzz(*self.test, bits=self.bits),
+            },
+            4,
+        )
 
 
 def _image_parts(parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> RawData:
@@ -167,5 +183,3 @@ class FashionMnist(Source):
         from dlc.runtime.datasets import fashion_mnist
 
         return _image_parts(fashion_mnist(self.path))
-
-

@@ -1,13 +1,13 @@
 """The `dlc` command line. `check`, `explain` and `schedule --print` never import JAX.
 
-    dlc check FILE.dl            validate and print the layer table
-    dlc run FILE.dl              train into a run folder (--resume [RUN] continues a killed run)
-    dlc experiment FILE.dl       folds x seeds x grid of the `experiment` section, vmapped
-    dlc explain FILE.dl          the resolved spec with every default, as .dl text
-    dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
-    dlc plot RUN_DIR             redraw a run's PNG plots
-    dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv
-    dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
+dlc check FILE.dl            validate and print the layer table
+dlc run FILE.dl              train into a run folder (--resume [RUN] continues a killed run)
+dlc experiment FILE.dl       folds x seeds x grid of the `experiment` section, vmapped
+dlc explain FILE.dl          the resolved spec with every default, as .dl text
+dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
+dlc plot RUN_DIR             redraw a run's PNG plots
+dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv
+dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ class _Parser(argparse.ArgumentParser):
         if "invalid choice" in message and "'" in message:
             word = message.split("'")[1]
             hint = suggest(word, COMMANDS)
-        raise DlcError.single(f"bad command line: {message}", where="dlc",
-                              hint=hint or "see `dlc --help`")
+        raise DlcError.single(
+            f"bad command line: {message}", where="dlc", hint=hint or "see `dlc --help`"
+        )
 
 
 def _console(stderr: bool = False) -> Any:
@@ -53,8 +54,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     resolved = bind_vocab(resolved, data.vocab_size)
     infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
     table = Table(title=f"{resolved.file}: model")
-    for col, just in (("#", "right"), ("layer", "left"), ("output shape", "left"),
-                      ("params", "right")):
+    for col, just in (
+        ("#", "right"),
+        ("layer", "left"),
+        ("output shape", "left"),
+        ("params", "right"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     table.add_row("", "input", _shape(data.input_shape), "")
     for i in infos:
@@ -68,8 +73,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     con = _console()
     con.print(table)
     sizes = ", ".join(f"{k} {v}" for k, v in data.summary().items())
-    con.print(f"data: {sizes} rows; loss {resolved.spec.loss.dl_name}; "
-              f"optimizer {resolved.spec.optimizer.dl_name}; ok")
+    con.print(
+        f"data: {sizes} rows; loss {resolved.spec.loss.dl_name}; "
+        f"optimizer {resolved.spec.optimizer.dl_name}; ok"
+    )
     return 0
 
 
@@ -118,9 +125,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return analyze_command(args)
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "explain": cmd_explain,
-            "schedule": cmd_schedule, "plot": cmd_plot, "predict": cmd_predict,
-            "analyze": cmd_analyze}
+COMMANDS = {
+    "check": cmd_check,
+    "run": cmd_run,
+    "explain": cmd_explain,
+    "schedule": cmd_schedule,
+    "plot": cmd_plot,
+    "predict": cmd_predict,
+    "analyze": cmd_analyze,
+}
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -141,25 +154,43 @@ def build_parser() -> argparse.ArgumentParser:
     def spec_cmd(name: str, help_: str) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_)
         c.add_argument("spec", help="the .dl file")
-        c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a setting, e.g. --set train.epochs=5")
+        c.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting, e.g. --set train.epochs=5",
+        )
         return c
 
     spec_cmd("check", "validate a spec and print its layer table (no training)")
     spec_cmd("explain", "print the resolved spec with every default filled in")
     r = spec_cmd("run", "train a spec")
     r.add_argument("--runs", default="runs", help="folder for run folders (default: runs)")
-    r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
-                   help="continue the latest (or the named) run of this spec from its checkpoint")
+    r.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue the latest (or the named) run of this spec from its checkpoint",
+    )
     r.add_argument("--quiet", action="store_true", help="no live progress display")
-    x = spec_cmd("experiment", "train the folds x seeds x grid of the spec's `experiment` "
-                 "section as lanes of one program, and report")
+    x = spec_cmd(
+        "experiment",
+        "train the folds x seeds x grid of the spec's `experiment` "
+        "section as lanes of one program, and report",
+    )
     x.add_argument("--runs", default="runs", help="folder for run folders (default: runs)")
     x.add_argument("--quiet", action="store_true", help="no live progress display")
     s = spec_cmd("schedule", "print (and plot) the learning rate per step")
     s.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
-    s.add_argument("--steps-per-epoch", type=int, default=None,
-                   help="steps per epoch (default: from the spec's data)")
+    s.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=None,
+        help="steps per epoch (default: from the spec's data)",
+    )
     pl = sub.add_parser("plot", help="redraw the PNG plots of a run folder")
     pl.add_argument("run", help="the run folder")
     pr = spec_cmd("predict", "predict with a trained run")
@@ -168,17 +199,34 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", required=True, help="where to write the predictions CSV")
     an = spec_cmd("analyze", "classify a critical point (gradient, Hessian) and plot the surface")
     an.add_argument("--run", help="the run folder (default: no trained parameters)")
-    an.add_argument("--at", choices=("trained", "init", "origin"), default=None,
-                    help="where: the run's parameters (default with --run), the initial ones "
-                         "(default without), or all zeros")
-    an.add_argument("--surface", nargs="+", metavar="KIND", default=None,
-                    help="`random` (filter-normalized directions, default) or `coords I J`")
+    an.add_argument(
+        "--at",
+        choices=("trained", "init", "origin"),
+        default=None,
+        help="where: the run's parameters (default with --run), the initial ones "
+        "(default without), or all zeros",
+    )
+    an.add_argument(
+        "--surface",
+        nargs="+",
+        metavar="KIND",
+        default=None,
+        help="`random` (filter-normalized directions, default) or `coords I J`",
+    )
     an.add_argument("--span", type=float, default=1.0, help="surface half-width (default 1)")
     an.add_argument("--n", type=int, default=31, help="surface grid points per axis (default 31)")
-    an.add_argument("--exact-limit", type=int, default=2000,
-                    help="largest parameter count for the full Hessian; Lanczos above (2000)")
-    an.add_argument("--tol", type=float, default=1e-3,
-                    help="gradient norm below which the point is critical (default 1e-3)")
+    an.add_argument(
+        "--exact-limit",
+        type=int,
+        default=2000,
+        help="largest parameter count for the full Hessian; Lanczos above (2000)",
+    )
+    an.add_argument(
+        "--tol",
+        type=float,
+        default=1e-3,
+        help="gradient norm below which the point is critical (default 1e-3)",
+    )
     an.add_argument("--out", help="output folder (default: RUN/analysis)")
     return p
 
@@ -191,8 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(err.render(), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dlc: interrupted; `dlc run --resume` continues from the last checkpoint",
-              file=sys.stderr)
+        print(
+            "dlc: interrupted; `dlc run --resume` continues from the last checkpoint",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

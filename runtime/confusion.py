@@ -25,7 +25,7 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int
 
 def predicted_classes(model: Any, x: np.ndarray) -> np.ndarray:
     """Class indices predicted by a trained `CompiledModel` (batched to bound memory)."""
-    outs = [model.predict(x[i:i + 4096]) for i in range(0, len(x), 4096)]
+    outs = [model.predict(x[i : i + 4096]) for i in range(0, len(x), 4096)]
     probs = np.concatenate(outs)
     return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(-1)
 

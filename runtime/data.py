@@ -87,8 +87,13 @@ def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[An
         valid = data.split.valid
         fractions = {"train": 1.0 - valid, "valid": valid}
         base = {k: v for k, v in raw.parts.items() if k != "train"}
-    order = data.split.order or ("time" if (data.window or raw.ordered) else
-                                 "stratified" if task != "regression" else "shuffle")
+    order = data.split.order or (
+        "time"
+        if (data.window or raw.ordered)
+        else "stratified"
+        if task != "regression"
+        else "shuffle"
+    )
     fractions = {k: v for k, v in fractions.items() if v > 0}
     if order == "time":
         idx = ordered_split(len(x), fractions)
@@ -106,19 +111,26 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         raw = data.source.load(resolved.base_dir)
     except DlcError as err:
         span = resolved.spans.get("source")
-        notes = ((("the data source is declared here", span),) if span else ())
-        diags = [Diagnostic(d.message, d.span, d.hint, d.notes + notes, d.where)
-                 for d in err.diagnostics]
+        notes = (("the data source is declared here", span),) if span else ()
+        diags = [
+            Diagnostic(d.message, d.span, d.hint, d.notes + notes, d.where) for d in err.diagnostics
+        ]
         raise DlcError(diags, {**resolved.sources, **err.sources}) from None
     task = resolved.spec.loss.task
     if task != "regression" and raw.num_classes is None:
-        raise resolved.error(f"loss `{resolved.spec.loss.dl_name}` needs class labels but the "
-                             "data source gives numeric targets", "loss",
-                             "for a CSV, add classes=true to the `csv` line, or use `loss mse`")
+        raise resolved.error(
+            f"loss `{resolved.spec.loss.dl_name}` needs class labels but the "
+            "data source gives numeric targets",
+            "loss",
+            "for a CSV, add classes=true to the `csv` line, or use `loss mse`",
+        )
     if task == "regression" and raw.num_classes is not None:
-        raise resolved.error(f"loss `{resolved.spec.loss.dl_name}` is for numeric targets but the "
-                             f"data has {raw.num_classes} classes", "loss",
-                             "use `loss cross_entropy`")
+        raise resolved.error(
+            f"loss `{resolved.spec.loss.dl_name}` is for numeric targets but the "
+            f"data has {raw.num_classes} classes",
+            "loss",
+            "use `loss cross_entropy`",
+        )
     if data.window is not None:
         try:
             raw.parts = {k: window(x, y, data.window.size) for k, (x, y) in raw.parts.items()}
@@ -133,5 +145,13 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     stats = fit_normalizer(apply_features(parts["train"][0], data, {}), data.normalize)
     parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     x_train, y_train = parts["train"]
-    return Prepared(parts, tuple(x_train.shape[1:]), tuple(y_train.shape[1:]), raw.num_classes,
-                    stats, raw.feature_names, raw.ids, vocab)
+    return Prepared(
+        parts,
+        tuple(x_train.shape[1:]),
+        tuple(y_train.shape[1:]),
+        raw.num_classes,
+        stats,
+        raw.feature_names,
+        raw.ids,
+        vocab,
+    )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 def cache_dir() -> Path:
     base = os.environ.get("DLC_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "dlc")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlc"
+    )
     return Path(base) / "jax"
 
 

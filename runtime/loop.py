@@ -40,8 +40,9 @@ class FitResult:
     best_model_state: Any = None
 
 
-def evaluate_parts(fns: Functions, state: TrainState, parts: dict[str, tuple[Any, Any]],
-                   names: tuple[str, ...]) -> dict[str, float]:
+def evaluate_parts(
+    fns: Functions, state: TrainState, parts: dict[str, tuple[Any, Any]], names: tuple[str, ...]
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in names:
         if name in parts:
@@ -50,10 +51,17 @@ def evaluate_parts(fns: Functions, state: TrainState, parts: dict[str, tuple[Any
     return out
 
 
-def train_loop(fns: Functions, state: TrainState, parts: dict[str, tuple[Any, Any]], train: Train,
-               *, start_epoch: int = 0, loop: LoopState | None = None,
-               on_epoch: Callable[[dict[str, Any], TrainState, LoopState], None] | None = None,
-               history: list[dict[str, Any]] | None = None) -> FitResult:
+def train_loop(
+    fns: Functions,
+    state: TrainState,
+    parts: dict[str, tuple[Any, Any]],
+    train: Train,
+    *,
+    start_epoch: int = 0,
+    loop: LoopState | None = None,
+    on_epoch: Callable[[dict[str, Any], TrainState, LoopState], None] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> FitResult:
     """Train from `start_epoch` to `train.epochs`; `parts` hold device arrays."""
     loop = loop or LoopState()
     es = train.early_stop
@@ -66,8 +74,12 @@ def train_loop(fns: Functions, state: TrainState, parts: dict[str, tuple[Any, An
         state, stats = fns.epoch(state, x, y, jnp.int32(epoch))
         if not bool(stats["finite"]):
             raise Diverged(epoch + 1, int(state.step))
-        record: dict[str, Any] = {"epoch": epoch + 1, "step": int(state.step),
-                                  "train_loss": float(stats["loss"]), "lr": float(stats["lr"])}
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": int(state.step),
+            "train_loss": float(stats["loss"]),
+            "lr": float(stats["lr"]),
+        }
         if (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
             record.update(evaluate_parts(fns, state, parts, ("valid",)))
         record["time"] = round(time.perf_counter() - t0, 4)

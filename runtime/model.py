@@ -30,16 +30,22 @@ class CompiledModel:
         bound = bind_vocab(resolved, data.vocab_size)  # `embedding` sizes from the data's vocab
         self.spec = bound.spec
         self.data = data
-        self.infos: list[LayerInfo] = infer(bound, data.input_shape, data.target_shape,
-                                            data.num_classes)
+        self.infos: list[LayerInfo] = infer(
+            bound, data.input_shape, data.target_shape, data.num_classes
+        )
         self.state: Any = None
         self.result: Any = None
         self._fns: Any = None
         self._n_train = -1
 
     @classmethod
-    def from_source(cls, source: str | Path, *, overrides: list[str] | None = None,
-                    base_dir: str | Path | None = None) -> CompiledModel:
+    def from_source(
+        cls,
+        source: str | Path,
+        *,
+        overrides: list[str] | None = None,
+        base_dir: str | Path | None = None,
+    ) -> CompiledModel:
         resolved = load_spec(source, overrides=overrides, base_dir=base_dir)
         return cls(resolved, prepare(resolved))
 
@@ -53,8 +59,13 @@ class CompiledModel:
         if self._fns is None or self._n_train != n_train:
             from dlc.runtime.trainer import make_functions
 
-            self._fns = make_functions(self.program(n_train), n_train, self.spec.train.batch,
-                                       self.spec.train.shuffle, self.spec.train.steps_per_call)
+            self._fns = make_functions(
+                self.program(n_train),
+                n_train,
+                self.spec.train.batch,
+                self.spec.train.shuffle,
+                self.spec.train.steps_per_call,
+            )
             self._n_train = n_train
         return self._fns
 
@@ -67,14 +78,25 @@ class CompiledModel:
             parts["valid"] = (np.asarray(valid[0], np.float32), np.asarray(valid[1]))
         for name, (px, _) in parts.items():
             if tuple(px.shape[1:]) != self.data.input_shape:
-                raise DlcError.single(f"{name} inputs have shape {tuple(px.shape[1:])} per row, "
-                                      f"the model expects {self.data.input_shape}")
+                raise DlcError.single(
+                    f"{name} inputs have shape {tuple(px.shape[1:])} per row, "
+                    f"the model expects {self.data.input_shape}"
+                )
         return parts
 
-    def fit(self, x: Any = None, y: Any = None, *, valid: tuple[Any, Any] | None = None,
-            on_epoch: Callable[..., None] | None = None, state: Any = None,
-            start_epoch: int = 0, loop: Any = None, history: Any = None,
-            mesh: Any = None) -> Any:
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        *,
+        valid: tuple[Any, Any] | None = None,
+        on_epoch: Callable[..., None] | None = None,
+        state: Any = None,
+        start_epoch: int = 0,
+        loop: Any = None,
+        history: Any = None,
+        mesh: Any = None,
+    ) -> Any:
         """Train on the spec's data (or on arrays `x`, `y` already preprocessed). With a
         `mesh` (see `dlc.runtime.sharding.data_mesh`) the training rows are sharded over its
         devices and the state replicated: data-parallel SPMD, same results."""
@@ -89,8 +111,16 @@ class CompiledModel:
 
             parts["train"] = tuple(shard_rows(a, mesh) for a in parts["train"])
             self.state = replicate(self.state, mesh)
-        self.result = train_loop(fns, self.state, parts, self.spec.train, start_epoch=start_epoch,
-                                 loop=loop, on_epoch=on_epoch, history=history)
+        self.result = train_loop(
+            fns,
+            self.state,
+            parts,
+            self.spec.train,
+            start_epoch=start_epoch,
+            loop=loop,
+            on_epoch=on_epoch,
+            history=history,
+        )
         self.state = self.result.state
         return self.result
 
@@ -117,8 +147,9 @@ class CompiledModel:
         x = np.asarray(x, np.float32)
         if preprocess:
             x = apply_features(x, self.spec.data, self.data.stats)
-        return np.asarray(self._fns.predict(self.state.params, self.state.model_state,
-                                            jnp.asarray(x)))
+        return np.asarray(
+            self._fns.predict(self.state.params, self.state.model_state, jnp.asarray(x))
+        )
 
     @property
     def params(self) -> dict[str, dict[str, np.ndarray]]:

@@ -26,8 +26,13 @@ def _text_column(path: str, name: str, delimiter: str) -> list[str]:
     return [row[i] for row in rows[1:]]
 
 
-def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
-                overrides: list[str] | None = None) -> int:
+def predict_csv(
+    spec_path: str,
+    run_dir: str,
+    input_csv: str,
+    output_csv: str,
+    overrides: list[str] | None = None,
+) -> int:
     """Write predictions for every row of `input_csv`; returns the number of rows."""
     import jax.numpy as jnp
     from dlc.compiler.lower import lower
@@ -38,24 +43,33 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
     resolved = load_spec(spec_path, overrides=overrides)
     run = RunDir.open(run_dir)
     if run.spec_hash() != resolved.hash():
-        raise DlcError.single(f"run {run.path} was trained with a different spec",
-                              where=str(run.path), hint="pass the same spec and --set values")
+        raise DlcError.single(
+            f"run {run.path} was trained with a different spec",
+            where=str(run.path),
+            hint="pass the same spec and --set values",
+        )
     source = resolved.spec.data.source
     if isinstance(source, TokenSource | Seq2Seq):  # token data: one input per line
         from dlc.runtime.seqpredict import predict_text
 
         return predict_text(resolved, run, input_csv, output_csv)
     if not isinstance(source, Csv) or resolved.spec.data.window is not None:
-        raise DlcError.single("`dlc predict --input` reads CSV rows of features; this spec's data "
-                              "is not a plain CSV table", where=spec_path,
-                              hint="use the Python API: model.predict(x)")
+        raise DlcError.single(
+            "`dlc predict --input` reads CSV rows of features; this spec's data "
+            "is not a plain CSV table",
+            where=spec_path,
+            hint="use the Python API: model.predict(x)",
+        )
     _, cols = read_csv(Path(input_csv), delimiter=source.delimiter)
     data = prepare(resolved)
     names = data.feature_names
     missing = [c for c in names if c not in cols]
     if missing:
-        raise DlcError.single(f"{input_csv} lacks feature column(s) {', '.join(missing)}",
-                              where=input_csv, hint=f"the model needs: {', '.join(names)}")
+        raise DlcError.single(
+            f"{input_csv} lacks feature column(s) {', '.join(missing)}",
+            where=input_csv,
+            hint=f"the model needs: {', '.join(names)}",
+        )
     x = np.stack([cols[c] for c in names], axis=1).astype(np.float32)
     stats = {k: v for k, v in run.load_arrays("stats.safetensors").items() if k != "none"}
     x = apply_features(x, resolved.spec.data, stats)
@@ -66,8 +80,11 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
         state = unflatten_params(run.load_arrays("model_state.safetensors"))
     out, _ = program.apply(params, state, jnp.asarray(x), train=False)
     pred = np.asarray(resolved.spec.loss.predict(out))
-    ids = (_text_column(input_csv, source.id, source.delimiter)
-           if source.id and source.id in cols else None)
+    ids = (
+        _text_column(input_csv, source.id, source.delimiter)
+        if source.id and source.id in cols
+        else None
+    )
     with open(output_csv, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         if resolved.spec.loss.task == "regression":
@@ -75,7 +92,7 @@ def predict_csv(spec_path: str, run_dir: str, input_csv: str, output_csv: str,
             rows = [[float(v) for v in p] for p in pred.reshape(len(pred), -1)]
         else:
             w.writerow([*(["id"] if ids is not None else []), source.target])
-            rows = [[int(c)] for c in (pred.argmax(-1) if pred.shape[-1] > 1 else pred[:, 0] > .5)]
+            rows = [[int(c)] for c in (pred.argmax(-1) if pred.shape[-1] > 1 else pred[:, 0] > 0.5)]
         for i, r in enumerate(rows):
             w.writerow([*([ids[i]] if ids is not None else []), *r])
     return len(rows)

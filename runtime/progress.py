@@ -44,10 +44,18 @@ def train_with_progress(args: argparse.Namespace) -> int:
 
     con = Console(highlight=False)
     progress = Progress(
-        TextColumn("[bold]epoch"), MofNCompleteColumn(), BarColumn(),
-        TextColumn("{task.fields[info]}"), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-        console=con, disable=args.quiet, transient=False)
+        TextColumn("[bold]epoch"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=con,
+        disable=args.quiet,
+        transient=False,
+    )
     state: dict[str, Any] = {}
 
     def on_start(run: Any, model: Any, start_epoch: int) -> None:
@@ -57,8 +65,9 @@ def train_with_progress(args: argparse.Namespace) -> int:
         state["tb"] = TensorBoardLogger(run.path / "tensorboard")
         state["steps"] = model.functions(len(model.data.parts["train"][0])).steps_per_epoch
         state["batch"] = model.spec.train.batch
-        state["task"] = progress.add_task("train", total=model.spec.train.epochs,
-                                          completed=start_epoch, info="", rate="")
+        state["task"] = progress.add_task(
+            "train", total=model.spec.train.epochs, completed=start_epoch, info="", rate=""
+        )
         progress.start()
 
     def on_epoch(record: dict[str, Any]) -> None:
@@ -67,13 +76,20 @@ def train_with_progress(args: argparse.Namespace) -> int:
         if "valid_loss" in record:
             info += f"  valid {record['valid_loss']:.4g}"
         rate = state["steps"] * state["batch"] / max(record["time"], 1e-9)
-        progress.update(state["task"], completed=record["epoch"], info=info,
-                        rate=f"{rate:,.0f} samples/s")
+        progress.update(
+            state["task"], completed=record["epoch"], info=info, rate=f"{rate:,.0f} samples/s"
+        )
 
     try:
-        outcome = run_spec(args.spec, overrides=args.set, runs_root=args.runs,
-                           resume=args.resume, on_epoch=on_epoch, on_start=on_start,
-                           warn=lambda m: con.print(f"[yellow]warning:[/] {m}"))
+        outcome = run_spec(
+            args.spec,
+            overrides=args.set,
+            runs_root=args.runs,
+            resume=args.resume,
+            on_epoch=on_epoch,
+            on_start=on_start,
+            warn=lambda m: con.print(f"[yellow]warning:[/] {m}"),
+        )
     finally:
         progress.stop()
         if "tb" in state:
@@ -125,7 +141,8 @@ def show_schedule(args: argparse.Namespace) -> int:
         import numpy as np
         from dlc.runtime.plots import plot_schedule
 
-        plot_schedule(np.arange(total), np.asarray(lrs), args.plot,
-                      f"{resolved.name}: learning rate")
+        plot_schedule(
+            np.arange(total), np.asarray(lrs), args.plot, f"{resolved.name}: learning rate"
+        )
         con.print(f"plot: {args.plot}")
     return 0

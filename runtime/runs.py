@@ -51,21 +51,29 @@ class RunDir:
     def open(cls, path: str | Path) -> RunDir:
         p = Path(path)
         if not (p / "spec.json").is_file():
-            raise DlcError.single(f"`{p}` is not a dlc run folder (no spec.json)", where=str(p),
-                                  hint="pass the folder that `dlc run` printed")
+            raise DlcError.single(
+                f"`{p}` is not a dlc run folder (no spec.json)",
+                where=str(p),
+                hint="pass the folder that `dlc run` printed",
+            )
         return cls(p)
 
     @staticmethod
     def latest(root: str | Path, name: str) -> RunDir | None:
-        runs = sorted((p for p in Path(root).glob(f"{name}-*") if (p / "spec.json").is_file()),
-                      key=lambda p: p.stat().st_mtime)
+        runs = sorted(
+            (p for p in Path(root).glob(f"{name}-*") if (p / "spec.json").is_file()),
+            key=lambda p: p.stat().st_mtime,
+        )
         return RunDir(runs[-1]) if runs else None
 
     def write_spec(self, resolved: ResolvedSpec) -> None:
         atomic_write_bytes(self.path / "spec.dl", to_dl(resolved.spec).encode())
         atomic_write_bytes(self.path / "source.dl", resolved.text.encode())
-        meta = {"spec": json.loads(canonical_json(resolved.spec)), "hash": resolved.hash(),
-                "file": resolved.file}
+        meta = {
+            "spec": json.loads(canonical_json(resolved.spec)),
+            "hash": resolved.hash(),
+            "file": resolved.file,
+        }
         atomic_write_bytes(self.path / "spec.json", json.dumps(meta, indent=1).encode())
 
     def spec_hash(self) -> str:
@@ -107,18 +115,23 @@ class RunDir:
         try:
             return load(path.read_bytes())
         except FileNotFoundError:
-            raise DlcError.single(f"{path} is missing", where=str(path),
-                                  hint="was the run finished? `dlc run --resume` completes it"
-                                  ) from None
+            raise DlcError.single(
+                f"{path} is missing",
+                where=str(path),
+                hint="was the run finished? `dlc run --resume` completes it",
+            ) from None
         except Exception as exc:  # safetensors raises its own error types for corrupt files
-            raise DlcError.single(f"{path} is not a readable safetensors file: {exc}",
-                                  where=str(path)) from None
+            raise DlcError.single(
+                f"{path} is not a readable safetensors file: {exc}", where=str(path)
+            ) from None
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def checkpoint(self, state: Any, *, epoch: int, step: int, spec_hash: str,
-                   extra: dict[str, Any]) -> Path:
-        return save_checkpoint(self.path, state=state, epoch=epoch, step=step,
-                               spec_hash=spec_hash, extra=extra)
+    def checkpoint(
+        self, state: Any, *, epoch: int, step: int, spec_hash: str, extra: dict[str, Any]
+    ) -> Path:
+        return save_checkpoint(
+            self.path, state=state, epoch=epoch, step=step, spec_hash=spec_hash, extra=extra
+        )
 
     def restore(self, like: Any, spec_hash: str, warn: Callable[[str], None]) -> Any:
         if not list_checkpoints(self.path):

@@ -38,24 +38,37 @@ def _checkpoint_tree(state: Any, best: Any) -> dict[str, Any]:
     return {"train": state, "best": best}
 
 
-def run_spec(source: str | Path, *, overrides: list[str] | None = None,
-             runs_root: str | Path = "runs", resume: str | Path | bool | None = None,
-             on_epoch: Callable[[dict[str, Any]], None] | None = None,
-             on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
-             warn: Callable[[str], None] = print) -> RunOutcome:
+def run_spec(
+    source: str | Path,
+    *,
+    overrides: list[str] | None = None,
+    runs_root: str | Path = "runs",
+    resume: str | Path | bool | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
+    warn: Callable[[str], None] = print,
+) -> RunOutcome:
     model = CompiledModel.from_source(source, overrides=overrides)
     resolved, spec = model.resolved, model.spec
     spec_hash = resolved.hash()
     if resume:
-        run = (RunDir.open(resume) if not isinstance(resume, bool)
-               else RunDir.latest(runs_root, resolved.name))
+        run = (
+            RunDir.open(resume)
+            if not isinstance(resume, bool)
+            else RunDir.latest(runs_root, resolved.name)
+        )
         if run is None:
-            raise DlcError.single(f"no earlier run of `{resolved.name}` under {runs_root}/",
-                                  hint="start one with `dlc run` first, or name the folder")
+            raise DlcError.single(
+                f"no earlier run of `{resolved.name}` under {runs_root}/",
+                hint="start one with `dlc run` first, or name the folder",
+            )
         if run.spec_hash() != spec_hash:
-            raise DlcError.single(f"the spec changed since run {run.path} started",
-                                  where=str(run.path), hint="resume with the same spec and --set "
-                                  "values, or start a new run without --resume")
+            raise DlcError.single(
+                f"the spec changed since run {run.path} started",
+                where=str(run.path),
+                hint="resume with the same spec and --set "
+                "values, or start a new run without --resume",
+            )
     else:
         run = RunDir.create(runs_root, resolved.name)
         run.write_spec(resolved)
@@ -88,22 +101,29 @@ def run_spec(source: str | Path, *, overrides: list[str] | None = None,
             last_good["best"] = jax.tree.map(jnp.copy, (st.params, st.model_state))
         ep = record["epoch"]
         if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs:
-            run.checkpoint(_checkpoint_tree(st, last_good["best"]), epoch=ep,
-                           step=record["step"], spec_hash=spec_hash,
-                           extra={"loop": lp.to_dict()})
+            run.checkpoint(
+                _checkpoint_tree(st, last_good["best"]),
+                epoch=ep,
+                step=record["step"],
+                spec_hash=spec_hash,
+                extra={"loop": lp.to_dict()},
+            )
         if on_epoch is not None:
             on_epoch(record)
 
     try:
-        result = model.fit(state=state, start_epoch=start_epoch, loop=loop,
-                           on_epoch=after_epoch, history=history)
+        result = model.fit(
+            state=state, start_epoch=start_epoch, loop=loop, on_epoch=after_epoch, history=history
+        )
     except Diverged as err:
         kept = run.path / "checkpoints"
         raise DlcError.single(
-            str(err), where=str(run.path),
+            str(err),
+            where=str(run.path),
             hint=f"lower the learning rate (optimizer lr={spec.optimizer.lr:g}), normalize the "
-                 f"features (`normalize standard`) or clip gradients (`clip=1.0`); the last good "
-                 f"checkpoint is kept in {kept}") from None
+            f"features (`normalize standard`) or clip gradients (`clip=1.0`); the last good "
+            f"checkpoint is kept in {kept}",
+        ) from None
     es = spec.train.early_stop
     if es is not None and es.restore_best and loop.best_epoch > 0:
         best_params, best_state = last_good["best"]

@@ -27,9 +27,10 @@ def shard_rows(x: Any, mesh: Mesh) -> Any:
     """Place `x` with its first axis split across the mesh's "data" axis."""
     n, k = x.shape[0], mesh.devices.size
     if n % k:
-        raise DlcError.single(f"{n} rows cannot be split evenly over {k} devices",
-                              hint=f"use a number of training rows divisible by {k}, "
-                                   "e.g. by adjusting the split")
+        raise DlcError.single(
+            f"{n} rows cannot be split evenly over {k} devices",
+            hint=f"use a number of training rows divisible by {k}, e.g. by adjusting the split",
+        )
     return jax.device_put(x, NamedSharding(mesh, PartitionSpec("data")))
 
 

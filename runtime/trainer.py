@@ -39,8 +39,9 @@ class Diverged(RuntimeError):
     """The loss became NaN or infinite."""
 
     def __init__(self, epoch: int, step: int) -> None:
-        super().__init__(f"the training loss became NaN or infinite in epoch {epoch} "
-                         f"(by step {step})")
+        super().__init__(
+            f"the training loss became NaN or infinite in epoch {epoch} (by step {step})"
+        )
         self.epoch, self.step = epoch, step
 
 
@@ -60,8 +61,13 @@ def init_state(program: Program, seed: int) -> TrainState:
     return TrainState(params, opt_state, model_state, jnp.zeros((), jnp.int32), key)
 
 
-def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = True,
-                   steps_per_call: int | str = "all") -> Functions:
+def make_functions(
+    program: Program,
+    n_train: int,
+    batch: int,
+    shuffle: bool = True,
+    steps_per_call: int | str = "all",
+) -> Functions:
     """Jitted epoch, evaluation and prediction functions for one program and data size.
     `steps_per_call` (a number, `all` or `auto`, see `chunk_steps`) sets how many training
     steps one jitted call runs; every form takes the same batches with the same keys."""
@@ -82,12 +88,14 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
 
     def steps(state: TrainState, x: Any, y: Any, idx: Any, w: Any) -> tuple[TrainState, Any]:
         """Training steps over the rows of idx/w; one step is not wrapped in a scan."""
+
         def step(state: TrainState, batch: tuple[Any, Any]) -> tuple[TrainState, Any]:
             idx, wb = batch
             xb, yb = jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
             rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
-            (loss, (model_state, _)), grads = grad_fn(state.params, state.model_state, xb, yb,
-                                                      wb, rng)
+            (loss, (model_state, _)), grads = grad_fn(
+                state.params, state.model_state, xb, yb, wb, rng
+            )
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
             new = TrainState(params, opt_state, model_state, state.step + 1, state.key)
@@ -103,14 +111,14 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
         lr = state.opt_state[-2].hyperparams["learning_rate"] * program.schedule()(state.step)
         return {"loss": mean_loss, "finite": jnp.all(jnp.isfinite(losses)), "lr": lr}
 
-    def whole_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any
-                    ) -> tuple[TrainState, Any]:
+    def whole_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any) -> tuple[TrainState, Any]:
         idx, w = batches(state, epoch_index)
         state, (losses, ws) = steps(state, x, y, idx, w)
         return state, stats(state, losses, ws)
 
-    def chunk_call(state: TrainState, x: Any, y: Any, idx: Any, w: Any, start: Any,
-                   size: int) -> tuple[TrainState, Any]:
+    def chunk_call(
+        state: TrainState, x: Any, y: Any, idx: Any, w: Any, start: Any, size: int
+    ) -> tuple[TrainState, Any]:
         rows = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (idx, w))
         return steps(state, x, y, *rows)
 
@@ -118,8 +126,9 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
     chunk_j = jax.jit(chunk_call, donate_argnums=(0,), static_argnums=(6,))
     stats_j = jax.jit(stats)
 
-    def chunked_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any
-                      ) -> tuple[TrainState, Any]:
+    def chunked_epoch(
+        state: TrainState, x: Any, y: Any, epoch_index: Any
+    ) -> tuple[TrainState, Any]:
         idx, w = batches_j(state, epoch_index)
         outs = []
         for start in range(0, nb, chunk):
@@ -135,22 +144,32 @@ def make_functions(program: Program, n_train: int, batch: int, shuffle: bool = T
         pad_n = m * chunk - n
         w = jnp.concatenate([jnp.ones(n), jnp.zeros(pad_n)]).reshape(m, chunk)
         xp = jnp.concatenate([x, jnp.zeros((pad_n, *x.shape[1:]), x.dtype)]).reshape(
-            m, chunk, *x.shape[1:])
+            m, chunk, *x.shape[1:]
+        )
         yp = jnp.concatenate([y, jnp.zeros((pad_n, *y.shape[1:]), y.dtype)]).reshape(
-            m, chunk, *y.shape[1:])
+            m, chunk, *y.shape[1:]
+        )
 
         def body(carry: Any, c: tuple[Any, Any, Any]) -> tuple[Any, None]:
             xc, yc, wc = c
             out, _ = program.apply(params, model_state, xc, train=False)
-            vals = {"loss": program.spec.loss.per_example(out, yc),
-                    **program.spec.loss.metrics(out, yc)}
+            vals = {
+                "loss": program.spec.loss.per_example(out, yc),
+                **program.spec.loss.metrics(out, yc),
+            }
             # (sum, weight) per value: per-token values count real tokens only
             ws = {k: element_weights(v, yc, wc) for k, v in vals.items()}
-            return {k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
-                    for k, v in vals.items()}, None
+            return {
+                k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
+                for k, v in vals.items()
+            }, None
 
-        zero = jax.eval_shape(lambda: {"loss": 0.0, **program.spec.loss.metrics(
-            jnp.zeros((1, *program.infos[-1].out_shape)), y[:1])})
+        zero = jax.eval_shape(
+            lambda: {
+                "loss": 0.0,
+                **program.spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y[:1]),
+            }
+        )
         z = jnp.zeros((), jnp.float32)
         sums, _ = jax.lax.scan(body, {k: (z, z) for k in zero}, (xp, yp, w))
         return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}

@@ -20,14 +20,15 @@ def test_layer_conformance(name: str) -> None:
     params = layer.init_params(jax.random.PRNGKey(0), in_shape)
     state = layer.init_state(in_shape)
     # layers with a block (`residual`) nest their inner layers' parameters by key
-    declared = jax.tree.map(tuple, layer.param_shapes(in_shape),
-                            is_leaf=lambda v: isinstance(v, tuple))
+    declared = jax.tree.map(
+        tuple, layer.param_shapes(in_shape), is_leaf=lambda v: isinstance(v, tuple)
+    )
     assert jax.tree.map(lambda v: tuple(v.shape), params) == declared
-    assert sum(math.prod(v.shape) for v in jax.tree.leaves(params)) == layer.param_count(
-        in_shape)
+    assert sum(math.prod(v.shape) for v in jax.tree.leaves(params)) == layer.param_count(in_shape)
     x = jax.random.normal(jax.random.PRNGKey(1), (4, *in_shape))
 
     for train in (True, False):
+
         def run(p, x, train=train):
             ctx = Context(train=train, rng=jax.random.PRNGKey(2), state=state)
             return layer.apply(p, x, ctx), ctx.new_state

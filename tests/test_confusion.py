@@ -10,8 +10,10 @@ def test_confusion_matrix_of_a_trained_classifier() -> None:
     import numpy as np
     from dlc.runtime.confusion import part_confusion
 
-    m = dlc.compile("data { digits }\nmodel { dense 32; relu; dense 10 }\nloss cross_entropy\n"
-                    "optimizer adam lr=0.01\ntrain { epochs 5 }\n")
+    m = dlc.compile(
+        "data { digits }\nmodel { dense 32; relu; dense 10 }\nloss cross_entropy\n"
+        "optimizer adam lr=0.01\ntrain { epochs 5 }\n"
+    )
     m.fit()
     counts = part_confusion(m, "test")
     y = m.data.parts["test"][1]

@@ -39,8 +39,10 @@ def _forward(params, x):
 
 def _data(n=64):
     rng = np.random.default_rng(0)
-    return (rng.normal(size=(n, 64)).astype(np.float32),
-            rng.integers(0, 10, size=n).astype(np.int32))
+    return (
+        rng.normal(size=(n, 64)).astype(np.float32),
+        rng.integers(0, 10, size=n).astype(np.int32),
+    )
 
 
 def test_forward_equals_hand_written() -> None:
@@ -62,8 +64,10 @@ def _one_step_reference(params, x, y, tx):
 
 
 def test_one_training_step_equals_hand_written() -> None:
-    for opt, tx in [("adam lr=0.01", optax.adam(0.01)),
-                    ("sgd lr=0.1 momentum=0.9", optax.sgd(0.1, momentum=0.9))]:
+    for opt, tx in [
+        ("adam lr=0.01", optax.adam(0.01)),
+        ("sgd lr=0.1 momentum=0.9", optax.sgd(0.1, momentum=0.9)),
+    ]:
         spec = load_spec(_spec(opt)).spec
         x, y = _data()
         prog = lower(spec, (64,), 1)
@@ -72,8 +76,9 @@ def test_one_training_step_equals_hand_written() -> None:
         fns = make_functions(prog, n_train=64, batch=64, shuffle=False)
         new_state, stats = fns.epoch(state, jnp.asarray(x), jnp.asarray(y), jnp.int32(0))
         assert int(new_state.step) == 1 and bool(stats["finite"])
-        for got, want in zip(jax.tree.leaves(new_state.params), jax.tree.leaves(expected),
-                             strict=True):
+        for got, want in zip(
+            jax.tree.leaves(new_state.params), jax.tree.leaves(expected), strict=True
+        ):
             np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
 
 

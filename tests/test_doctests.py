@@ -10,7 +10,8 @@ import dlc
 import pytest
 
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(dlc.__path__, prefix="dlc.")
+    m.name
+    for m in pkgutil.walk_packages(dlc.__path__, prefix="dlc.")
     if not m.name.endswith("__main__")
 )
 
@@ -23,4 +24,3 @@ def test_docstring_examples(name: str, monkeypatch) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
-

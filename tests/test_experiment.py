@@ -239,7 +239,6 @@ def test_dlc_experiment_command_on_grid_digits(
         assert len(list(csv.DictReader(f))) == 6
 
 
-
 TAGGING = """
 data {
   conllu "data/ud-english-ewt/en_ewt-ud-dev.conllu" length=24

@@ -20,8 +20,15 @@ def test_grammar_builds_in_strict_lalr_mode() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1", 1), ("-3", -3), ("1e-3", 1e-3), ("10_000", 10000), ("0.5", 0.5), (".5", 0.5),
-     ("2.5E+2", 250.0)],
+    [
+        ("1", 1),
+        ("-3", -3),
+        ("1e-3", 1e-3),
+        ("10_000", 10000),
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("2.5E+2", 250.0),
+    ],
 )
 def test_numbers(text: str, value: float) -> None:
     [st] = ast(f"x {text}\n")

@@ -23,7 +23,7 @@ def test_readme_python_example_runs(monkeypatch, capsys) -> None:
 
 def test_readme_starts_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
-    block = lines[lines.index("```sh") + 1: lines.index("```sh") + 3]
+    block = lines[lines.index("```sh") + 1 : lines.index("```sh") + 3]
     assert block[0].startswith("make run") and block[1].startswith("make test")
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 

@@ -16,8 +16,14 @@ from dlc.compiler.registry import LAYERS, register
 from pydantic import Field, PositiveInt
 
 InitName = Literal[
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-    "lecun_uniform", "lecun_normal", "normal", "zeros",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "normal",
+    "zeros",
 ]
 
 
@@ -74,13 +80,16 @@ class Reshape(Layer):
     def output_shape(self, in_shape: Shape) -> Shape:
         size = math.prod(in_shape)
         if sum(d == -1 for d in self.shape) > 1 or any(d == 0 or d < -1 for d in self.shape):
-            raise ShapeError(f"bad target shape {self.shape}",
-                             "use positive sizes and at most one -1")
+            raise ShapeError(
+                f"bad target shape {self.shape}", "use positive sizes and at most one -1"
+            )
         known = math.prod(d for d in self.shape if d != -1)
         out = tuple(size // known if d == -1 else d for d in self.shape)
         if math.prod(out) != size:
-            raise ShapeError(f"cannot reshape {in_shape} ({size} values) to {list(self.shape)}",
-                             f"the sizes must multiply to {size}")
+            raise ShapeError(
+                f"cannot reshape {in_shape} ({size} values) to {list(self.shape)}",
+                f"the sizes must multiply to {size}",
+            )
         return out
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
