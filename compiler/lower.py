@@ -21,6 +21,7 @@ from dlc.compiler.layers.base import Context, Shape
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.losses import element_weights
+from dlc.compiler.schedules import plateau_of
 from dlc.compiler.shapes import LayerInfo, infer_layers
 from dlc.compiler.spec import Spec
 
@@ -123,7 +124,10 @@ class Program:
         return self.spec.schedule.build(self.total_steps)
 
     def optimizer(self) -> Any:
-        return self.spec.optimizer.transform(self.schedule())
+        plateau = plateau_of(self.spec.schedule)
+        if plateau is not None:  # counts epochs of the run's steps per epoch
+            plateau = plateau.transform(max(1, self.total_steps // self.spec.train.epochs))
+        return self.spec.optimizer.transform(self.schedule(), plateau)
 
 
 def lower(spec: Spec, input_shape: Shape, total_steps: int) -> Program:

@@ -41,8 +41,9 @@ class Optimizer(SpecModel):
         it before a momentum trace, as optax.rmsprop does) rather than the final update."""
         return False
 
-    def transform(self, schedule: Any) -> Any:
-        """The optax transformation for this optimizer and a step -> multiplier schedule."""
+    def transform(self, schedule: Any, plateau: Any = None) -> Any:
+        """The optax transformation for this optimizer and a step -> multiplier schedule (and a
+        reduce-on-plateau transformation last, fed `value=` the loss; see `schedules.Plateau`)."""
         hyper = {
             "learning_rate": self.lr,
             "weight_decay": self.weight_decay,
@@ -62,9 +63,10 @@ class Optimizer(SpecModel):
         )
         core = optax.inject_hyperparams(factory)(**hyper)
         parts = [] if self.clip is None else [optax.clip_by_global_norm(self.clip)]
-        # the same chain shape either way: the runtime reads the injected lr at opt_state[-2]
+        # the same chain shape either way; `current_lr` finds the injected lr in the state
         outer = (lambda step: 1.0) if inside else schedule
-        return optax.chain(*parts, core, optax.scale_by_schedule(outer))
+        last = [] if plateau is None else [plateau]
+        return optax.chain(*parts, core, optax.scale_by_schedule(outer), *last)
 
     def reference(self, schedule: Any) -> Any:
         """The same optimizer written directly with Optax (used by the differential tests)."""
@@ -177,3 +179,11 @@ class RMSProp(Optimizer):
             optax.add_decayed_weights(self.weight_decay),
             optax.rmsprop(learning_rate, self.decay, self.eps, momentum=self.momentum or None),
         )
+
+
+def current_lr(opt_state: Any, multiplier: Any) -> Any:
+    """The learning rate in use: the injected `lr` × the schedule's multiplier at this step ×
+    the reduce-on-plateau scale, if the chain has one."""
+    lr = next(s for s in opt_state if hasattr(s, "hyperparams")).hyperparams["learning_rate"]
+    scale = next((s.scale for s in opt_state if hasattr(s, "plateau_count")), 1.0)
+    return lr * multiplier * scale

@@ -172,6 +172,14 @@ class Resolver:
                     "arguments after a `then` chain belong inside a part's ( )",
                     (args[0].span if args else kwargs[0].name_span),
                 )
+            for part, value in zip(head.parts[:-1], parts[:-1], strict=True):
+                if getattr(value, "dl_name", None) == "plateau":
+                    self.error(
+                        "`plateau` can only be the last part of `then`: it runs to the end",
+                        part.span,
+                        "move it to the end, e.g. `warmup(100) then plateau`",
+                    )
+                    return None
             return None if None in parts else ThenSchedule(parts=parts)
         if isinstance(head, Call):
             name_v, args, kwargs = head.name, head.args + args, head.kwargs + kwargs

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from dlc.compiler.explain import canonical_json
 from dlc.compiler.lower import Program
+from dlc.compiler.schedules import plateau_of
 from dlc.compiler.spec import Spec
 from dlc.runtime.trainer import EVAL_CHUNK, TrainState
 
@@ -166,7 +167,9 @@ def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
             key = jax.random.PRNGKey(ln.seed)
             inits[ln.seed] = program.init(jax.random.fold_in(key, 0))
         params, model_state = inits[ln.seed]
-        opt_state = ln.spec.optimizer.transform(program.schedule()).init(params)
+        plateau = plateau_of(ln.spec.schedule)  # its state does not depend on the epoch size
+        tx = ln.spec.optimizer.transform(program.schedule(), plateau and plateau.transform(1))
+        opt_state = tx.init(params)
         states.append(
             TrainState(
                 params, opt_state, model_state, np.zeros((), np.int32), jax.random.PRNGKey(ln.seed)

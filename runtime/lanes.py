@@ -29,6 +29,8 @@ import numpy as np
 import optax
 from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
+from dlc.compiler.optimizers import current_lr
+from dlc.compiler.schedules import plateau_of
 from dlc.runtime.lane_setup import (
     Consts,
     LaneRun,
@@ -151,7 +153,10 @@ def make_lane_functions(
             if c.table is None
             else lambda t: c.table[jnp.minimum(t, c.table.shape[0] - 1)]
         )
-        tx = spec.optimizer.transform(sched)
+        plateau = plateau_of(spec.schedule)
+        if plateau is not None:  # this lane's epochs: its own number of (live) steps
+            plateau = plateau.transform(-(-c.n // batch))
+        tx = spec.optimizer.transform(sched, plateau)
         grad_fn = jax.value_and_grad(lane_program(c).loss, has_aux=True)
         p = jnp.arange(nb * batch)
         idx = c.rows[order[p % c.n]].reshape(nb, batch)
@@ -164,7 +169,7 @@ def make_lane_functions(
             (loss, (model_state, _)), grads = grad_fn(
                 ts.params, ts.model_state, xb, yb, wb, rng, c.reg
             )
-            updates, opt_state = tx.update(grads, ts.opt_state, ts.params)
+            updates, opt_state = tx.update(grads, ts.opt_state, ts.params, value=loss)
             new = TrainState(
                 optax.apply_updates(ts.params, updates), opt_state, model_state, ts.step + 1, ts.key
             )
@@ -172,7 +177,7 @@ def make_lane_functions(
             return _where(live, new, ts), (loss, jnp.sum(wb))
 
         ts, (losses, ws) = jax.lax.scan(step, ts, (idx, w))
-        lr = ts.opt_state[-2].hyperparams["learning_rate"] * sched(ts.step)
+        lr = current_lr(ts.opt_state, sched(ts.step))
         return ts, {
             "loss": jnp.sum(losses * ws) / jnp.sum(ws),
             "finite": jnp.all(jnp.isfinite(losses)),

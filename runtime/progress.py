@@ -116,7 +116,7 @@ def train_with_progress(args: argparse.Namespace) -> int:
 
 def show_schedule(args: argparse.Namespace) -> int:
     from dlc.compiler.frontend import load_spec
-    from dlc.compiler.schedules import schedule_values
+    from dlc.compiler.schedules import plateau_of, schedule_values
 
     resolved = load_spec(args.spec, overrides=args.set)
     spec = resolved.spec
@@ -137,6 +137,13 @@ def show_schedule(args: argparse.Namespace) -> int:
     for t in marks:
         table.add_row(str(t), f"{t / steps_per_epoch:.2f}", f"{float(lrs[t]):.6g}")
     con.print(table)
+    plateau = plateau_of(spec.schedule)
+    if plateau is not None:
+        con.print(
+            f"plus `plateau`: the lr is multiplied by {plateau.factor} whenever the training "
+            f"loss has not improved (by {plateau.rtol:g} relative) for {plateau.patience} "
+            "epochs; those cuts depend on training, so they are not shown (a run logs its lr)"
+        )
     if args.plot:
         import numpy as np
         from dlc.runtime.plots import plot_schedule

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
+from dlc.compiler.optimizers import current_lr
 
 EVAL_CHUNK = 8192
 
@@ -96,7 +97,8 @@ def make_functions(
             (loss, (model_state, _)), grads = grad_fn(
                 state.params, state.model_state, xb, yb, wb, rng
             )
-            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            # value: the minibatch loss, read by a reduce-on-plateau step (ignored otherwise)
+            updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
             params = optax.apply_updates(state.params, updates)
             new = TrainState(params, opt_state, model_state, state.step + 1, state.key)
             return new, (loss, jnp.sum(wb))
@@ -108,7 +110,7 @@ def make_functions(
 
     def stats(state: TrainState, losses: Any, ws: Any) -> dict[str, Any]:
         mean_loss = jnp.sum(losses * ws) / jnp.sum(ws)
-        lr = state.opt_state[-2].hyperparams["learning_rate"] * program.schedule()(state.step)
+        lr = current_lr(state.opt_state, program.schedule()(state.step))
         return {"loss": mean_loss, "finite": jnp.all(jnp.isfinite(losses)), "lr": lr}
 
     def whole_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any) -> tuple[TrainState, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import dlc
@@ -120,4 +121,12 @@ def test_schedules_spec_trains():
     np.testing.assert_allclose(
         [r["lr"] for r in model.result.history], [lr(s) for s in steps], rtol=1e-5
     )
+    assert model.evaluate("test")["test_accuracy"] >= 0.95
+
+
+def test_plateau_spec_cuts_the_lr_and_trains():
+    model = trained("plateau.dl")
+    lrs = [r["lr"] for r in model.result.history]
+    assert lrs[0] == pytest.approx(0.2) and lrs[-1] < 0.2  # halved at least once
+    assert all(b in (a, pytest.approx(a / 2)) for a, b in itertools.pairwise(lrs))
     assert model.evaluate("test")["test_accuracy"] >= 0.95
