@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/mlp_throughput.py
+	$(BIN)/python bench/cnn_throughput.py
 	$(BIN)/python bench/check_startup.py
 
 clean:
