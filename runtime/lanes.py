@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
 from dlc.compiler.optimizers import current_lr
 from dlc.compiler.schedules import plateau_of
@@ -42,7 +41,14 @@ from dlc.runtime.lane_setup import (
     init_lanes,
     static_key,
 )
-from dlc.runtime.trainer import EVAL_CHUNK, TrainState, monitor_mode
+from dlc.runtime.trainer import (
+    EVAL_CHUNK,
+    TrainState,
+    add_eval_sums,
+    eval_means,
+    eval_start,
+    monitor_mode,
+)
 
 
 class _LaneDropout:
@@ -127,12 +133,7 @@ def make_lane_functions(
     c_n = np.asarray(consts.n)
     n_max, shuffle = consts.rows.shape[1], spec.train.shuffle
     es = spec.train.early_stop
-    zero = jax.eval_shape(
-        lambda: {
-            "loss": 0.0,
-            **spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y_example[:1]),
-        }
-    )
+    zero = eval_start(program, y_example)
     monitor = es.monitor.removeprefix("valid_") if es else ""
     tracking = es is not None and es.monitor.startswith("valid_") and monitor in zero
 
@@ -220,17 +221,10 @@ def make_lane_functions(
             rb, wb = b
             xb, yb = _normalize(jnp.take(x, rb, axis=0), c), jnp.take(y, rb, axis=0)
             out, _ = program.apply(params, model_state, xb, train=False)
-            vals = {"loss": spec.loss.per_example(out, yb), **spec.loss.metrics(out, yb)}
-            # (sum, weight) per value: per-token values count real tokens only, as in a run
-            ws = {k: element_weights(v, yb, wb) for k, v in vals.items()}
-            return {
-                k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
-                for k, v in vals.items()
-            }, None
+            return add_eval_sums(program, carry, out, yb, wb), None
 
-        z = jnp.zeros((), jnp.float32)
-        sums, _ = jax.lax.scan(body, {k: (z, z) for k in zero}, (rows, w))
-        return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
+        sums, _ = jax.lax.scan(body, zero, (rows, w))
+        return eval_means(sums)
 
     evaluate = jax.vmap(lane_eval, in_axes=(0, 0, 0, None, None))
 

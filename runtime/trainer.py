@@ -155,26 +155,10 @@ def make_functions(
         def body(carry: Any, c: tuple[Any, Any, Any]) -> tuple[Any, None]:
             xc, yc, wc = c
             out, _ = program.apply(params, model_state, xc, train=False)
-            vals = {
-                "loss": program.spec.loss.per_example(out, yc),
-                **program.spec.loss.metrics(out, yc),
-            }
-            # (sum, weight) per value: per-token values count real tokens only
-            ws = {k: element_weights(v, yc, wc) for k, v in vals.items()}
-            return {
-                k: (carry[k][0] + jnp.sum(v * ws[k]), carry[k][1] + jnp.sum(ws[k]))
-                for k, v in vals.items()
-            }, None
+            return add_eval_sums(program, carry, out, yc, wc), None
 
-        zero = jax.eval_shape(
-            lambda: {
-                "loss": 0.0,
-                **program.spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y[:1]),
-            }
-        )
-        z = jnp.zeros((), jnp.float32)
-        sums, _ = jax.lax.scan(body, {k: (z, z) for k in zero}, (xp, yp, w))
-        return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
+        sums, _ = jax.lax.scan(body, eval_start(program, y), (xp, yp, w))
+        return eval_means(sums)
 
     def predict(params: Any, model_state: Any, x: Any) -> Any:
         out, _ = program.apply(params, model_state, x, train=False)
@@ -187,6 +171,36 @@ def make_functions(
         predict=jax.jit(predict),
         steps_per_epoch=nb,
     )
+
+
+def eval_start(program: Program, y: Any) -> dict[str, tuple[Any, Any]]:
+    """Zero (sum, weight) for each value an evaluation reports: `loss` and the loss's metrics
+    (`y`: labels of the data, for their shape)."""
+    names = jax.eval_shape(
+        lambda: {
+            "loss": 0.0,
+            **program.spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y[:1]),
+        }
+    )
+    z = jnp.zeros((), jnp.float32)
+    return {k: (z, z) for k in names}
+
+
+def add_eval_sums(
+    program: Program, sums: dict[str, tuple[Any, Any]], out: Any, y: Any, w: Any
+) -> dict[str, tuple[Any, Any]]:
+    """`sums` plus one chunk's (weighted sum, weight) per value, for outputs `out`, labels `y`
+    and example weights `w`: per-token values count real tokens only."""
+    loss = program.spec.loss
+    vals = {"loss": loss.per_example(out, y), **loss.metrics(out, y)}
+    ws = {k: element_weights(v, y, w) for k, v in vals.items()}
+    return {
+        k: (sums[k][0] + jnp.sum(v * ws[k]), sums[k][1] + jnp.sum(ws[k])) for k, v in vals.items()
+    }
+
+
+def eval_means(sums: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
 
 
 def chunk_steps(program: Program, steps_per_epoch: int, setting: int | str) -> int:

@@ -17,6 +17,7 @@ from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
 from dlc.runtime.cli import main
 from safetensors.numpy import load_file
+from testutil import dlc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.dl"))
@@ -35,18 +36,6 @@ optimizer adam lr=0.05
 train {{ batch 32; epochs 50; checkpoint_every 2 }}
 """
 EPOCHS = 5  # set on the command line
-
-
-def dlc_command(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("dlc")
-    if script.is_file():
-        return [str(script), *args]
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
-        *args,
-    ]
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

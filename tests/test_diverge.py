@@ -8,26 +8,14 @@ import math
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from safetensors import safe_open
+from testutil import dlc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "diverge.dl"
-
-
-def dlc_command(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("dlc")
-    if script.is_file():
-        return [str(script), *args]
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
-        *args,
-    ]
 
 
 def test_diverging_run_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:

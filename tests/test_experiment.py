@@ -24,6 +24,7 @@ from dlc.runtime.folds import lane_splits, load_pool
 from dlc.runtime.lane_setup import chunk_sizes, static_key
 from dlc.runtime.lanes import padded_permutation
 from dlc.runtime.model import CompiledModel
+from testutil import max_diff
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 CV = SPECS / "cv_sigmoids.dl"
@@ -34,13 +35,6 @@ def _cv_text(experiment: str) -> str:
     """specs/cv_sigmoids.dl with another `experiment` section."""
     text = CV.read_text()
     return text[: text.index("experiment {")] + experiment
-
-
-def _max_diff(a: object, b: object) -> float:
-    return max(
-        float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
-        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    )
 
 
 def test_experiment_section_resolves_and_round_trips() -> None:
@@ -156,7 +150,7 @@ def test_cv_lanes_equal_single_runs_with_early_stopping_and_chunks() -> None:
         parts, _ = pool.arrays(train, valid, base.spec.data.normalize)
         fit = model.fit(*parts["train"], valid=parts["valid"])
         assert (rec.epochs, rec.best_epoch) == (len(fit.history), fit.best_epoch)
-        assert _max_diff(result.lane_params(i), model.params) < 1e-5
+        assert max_diff(result.lane_params(i), model.params) < 1e-5
         single = model.evaluate(x=parts["valid"][0], y=parts["valid"][1])
         assert abs(single["eval_loss"] - rec.metrics["valid_loss"]) < 1e-4 * single["eval_loss"]
 
@@ -184,7 +178,7 @@ def test_dropout_l2_and_schedule_lanes_equal_dlc_compile() -> None:
     for i in (1, 6):  # every value of every axis: (0, 0, 40) and (0.3, 0.001, 10)
         model = dlc.compile(DIGITS, overrides=result.settings[result.records[i].setting].overrides)
         model.fit()
-        assert _max_diff(result.lane_params(i), model.params) < 1e-5
+        assert max_diff(result.lane_params(i), model.params) < 1e-5
         single = model.evaluate("valid")
         assert abs(single["valid_accuracy"] - result.records[i].metrics["valid_accuracy"]) < 1e-6
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dlc
-import jax
 import numpy as np
 import pytest
 from dlc.compiler.errors import DlcError
@@ -16,6 +15,7 @@ from dlc.compiler.frontend import load_spec
 from dlc.runtime.experiment import run_experiment
 from dlc.runtime.folds import lane_splits, load_pool
 from dlc.runtime.model import CompiledModel
+from testutil import max_diff
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -88,11 +88,6 @@ def test_lanes_with_folds_of_different_sizes_equal_single_runs() -> None:
         parts, _ = pool.arrays(train, valid, base.spec.data.normalize)
         fit = model.fit(*parts["train"], valid=parts["valid"])
         cuts.append(fit.history[-1]["lr"] < 0.01)
-        diff = max(
-            float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-            for a, b in zip(
-                jax.tree.leaves(result.lane_params(i)), jax.tree.leaves(model.params), strict=True
-            )
-        )
+        diff = max_diff(result.lane_params(i), model.params)
         assert diff < 1e-5, (rec.fold, diff)
     assert all(cuts)  # the plateau rule fired in every fold

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 from dlc.runtime.cli import main
 from safetensors.numpy import load_file
+from testutil import dlc_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WEATHER = ROOT / "specs" / "data" / "seattle-weather.csv"
@@ -42,18 +42,6 @@ optimizer adam lr=0.01
 schedule plateau(0.5, patience=2, rtol=0.05)
 train {{ batch 64; epochs {EPOCHS}; seed 3; checkpoint_every 1; early_stop patience=1000 }}
 """
-
-
-def dlc_command(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("dlc")
-    if script.is_file():
-        return [str(script), *args]
-    return [
-        sys.executable,
-        "-c",
-        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
-        *args,
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ on token data with the vocabulary saved in the run folder."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from dlc.runtime.cli import main
@@ -18,6 +19,15 @@ def _fit(specs_dir, name: str, overrides: list[str]) -> CompiledModel:
     model = CompiledModel.from_source(specs_dir / f"{name}.dl", overrides=overrides)
     model.fit()
     return model
+
+
+def predict_rows(spec: Path, run: Path, lines: list[str], tmp_path: Path) -> list[list[str]]:
+    """The CSV rows `dlc predict` writes for these input lines."""
+    (tmp_path / "in.txt").write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / "pred.csv"
+    args = ["predict", str(spec), "--run", str(run), "--input", str(tmp_path / "in.txt")]
+    assert main([*args, "--output", str(out)]) == 0
+    return list(csv.reader(out.open()))
 
 
 def test_sentiment_beats_the_majority_baseline_on_another_domain(specs_dir) -> None:
@@ -54,24 +64,7 @@ def test_dlc_run_and_predict_on_token_data(specs_dir, tmp_path, capsys) -> None:
     assert main(["run", str(spec), "--runs", str(tmp_path / "runs"), "--quiet"]) == 0
     run = next((tmp_path / "runs").iterdir())
     assert (run / "vocab.json").is_file()
-    (tmp_path / "in.txt").write_text("5123\n907\n")
-    out = tmp_path / "pred.csv"
-    assert (
-        main(
-            [
-                "predict",
-                str(spec),
-                "--run",
-                str(run),
-                "--input",
-                str(tmp_path / "in.txt"),
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    rows = list(csv.reader(out.open()))
+    rows = predict_rows(spec, run, ["5123", "907"], tmp_path)
     assert rows[0] == ["input", "output"] and [r[0] for r in rows[1:]] == ["5123", "907"]
     assert all(r[1].isdigit() for r in rows[1:])
 
@@ -105,24 +98,7 @@ def test_dlc_predict_tags_every_word_of_long_lines(tmp_path) -> None:
     )
     run = next((tmp_path / "runs").iterdir())
     long = "the dog sleeps and the cat runs fast and fish like cats ."  # 13 words > length 8
-    (tmp_path / "in.txt").write_text(long + "\nA cat .\n")
-    out = tmp_path / "tags.csv"
-    assert (
-        main(
-            [
-                "predict",
-                str(tmp_path / "tagger.dl"),
-                "--run",
-                str(run),
-                "--input",
-                str(tmp_path / "in.txt"),
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    rows = list(csv.reader(out.open()))
+    rows = predict_rows(tmp_path / "tagger.dl", run, [long, "A cat ."], tmp_path)
     assert rows[0] == ["sentence", "word", "tag"]
     assert [r[1] for r in rows[1:14]] == long.split() and len(rows) == 1 + 13 + 3
     assert {r[0] for r in rows[1:]} == {"1", "2"}

@@ -27,102 +27,27 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
-from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Shape, ShapeError
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.layers.embedding import Embedding
+from dlc.compiler.layers.group import Group, inner_error
 from dlc.compiler.layers.transformer import DecoderBlock, EncoderBlock
 from dlc.compiler.lazy import jax
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field
 
 
-def _count(tree: dict[str, Any]) -> int:
-    return sum(_count(v) if isinstance(v, dict) else math.prod(v) for v in tree.values())
-
-
-def _inner_error(err: ShapeError, layer: Layer, shape: Shape, where: str) -> ShapeError:
-    message = (
-        err.message
-        if err.inner
-        else (f"layer `{layer.dl_name}` cannot take input of shape {shape}: {err.message}")
-    )
-    return ShapeError(message, err.hint, where + (f".{err.inner}" if err.inner else ""))
-
-
-class Group(Layer):
-    """A block of layers applied in order (the parts of `encoder_decoder`)."""
-
-    layers: tuple[Layer, ...] = Field(min_length=1)
-    body_field: ClassVar[str] = "layers"
-
-    @property  # type: ignore[override]
-    def has_state(self) -> bool:
-        return any(layer.has_state for layer in self.layers)
-
-    @property  # type: ignore[override]
-    def uses_rng(self) -> bool:
-        return any(layer.uses_rng for layer in self.layers)
+class _Part(Group):
+    """A part of `encoder_decoder`: its input is token ids when its first layer reads them."""
 
     @property  # type: ignore[override]
     def reads_tokens(self) -> bool:
         return self.layers[0].reads_tokens
 
-    def keys(self) -> list[str]:
-        return [f"{i:02d}_{layer.dl_name}" for i, layer in enumerate(self.layers)]
-
-    def inner_shapes(self, in_shape: Shape) -> list[Shape]:
-        """Each inner layer's input shape, then the block's output shape."""
-        shapes = [tuple(in_shape)]
-        for i, layer in enumerate(self.layers):
-            try:
-                shapes.append(tuple(layer.output_shape(shapes[-1])))
-                layer.param_count(shapes[-2])
-            except ShapeError as err:
-                raise _inner_error(err, layer, shapes[-1], f"layers.{i}") from None
-        return shapes
-
-    def output_shape(self, in_shape: Shape) -> Shape:
-        return self.inner_shapes(in_shape)[-1]
-
-    def param_shapes(self, in_shape: Shape) -> dict[str, Any]:
-        pairs = zip(self.keys(), self.layers, self.inner_shapes(in_shape), strict=False)
-        return {k: p for k, layer, s in pairs if (p := layer.param_shapes(s))}
-
-    def param_count(self, in_shape: Shape) -> int:
-        return _count(self.param_shapes(in_shape))
-
-    def init_params(self, key: Any, in_shape: Shape) -> dict[str, Any]:
-        keys = jax.random.split(key, len(self.layers))
-        pairs = zip(keys, self.keys(), self.layers, self.inner_shapes(in_shape), strict=False)
-        return {name: p for k, name, layer, s in pairs if (p := layer.init_params(k, s))}
-
-    def init_state(self, in_shape: Shape) -> dict[str, Any]:
-        pairs = zip(self.keys(), self.layers, self.inner_shapes(in_shape), strict=False)
-        return {name: s for name, layer, shape in pairs if (s := layer.init_state(shape))}
-
-    def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
-        """The layers in order; the mask (and a memory to cross-attend to) reach each one."""
-        new_state = dict(ctx.state)
-        for i, (name, layer) in enumerate(zip(self.keys(), self.layers, strict=True)):
-            inner = Context(
-                train=ctx.train, state=ctx.state.get(name, {}), mask=ctx.mask, memory=ctx.memory
-            )
-            if layer.uses_rng and ctx.train:
-                inner.rng = jax.random.fold_in(ctx.rng, i)
-            x = layer.apply(params.get(name, {}), x, inner)
-            ctx.mask = inner.mask
-            if inner.new_state is not None:
-                new_state[name] = inner.new_state
-        if self.has_state:
-            ctx.new_state = new_state
-        return x
-
 
 @register(LAYERS, "encoder")
-class Encoder(Group):
+class Encoder(_Part):
     """The encoder part of `encoder_decoder`: its layers read the source tokens; their output is
     what the decoder cross-attends to. (Alone, a plain block of layers applied in order.)"""
 
@@ -130,7 +55,7 @@ class Encoder(Group):
 
 
 @register(LAYERS, "decoder")
-class Decoder(Group):
+class Decoder(_Part):
     """The decoder part of `encoder_decoder`: its layers read the decoder's input tokens (start
     token + target); its `decoder_block cross=true` layers cross-attend to the encoder's output.
     It ends with logits over the vocabulary, e.g. `dense 15`."""
@@ -191,11 +116,11 @@ class EncoderDecoder(Group):
         try:
             memory = enc.output_shape(row)
         except ShapeError as err:
-            raise _inner_error(err, enc, row, "layers.0") from None
+            raise inner_error(err, enc, row, "layers.0") from None
         try:
             shapes = dec.inner_shapes(row)
         except ShapeError as err:
-            raise _inner_error(err, dec, row, "layers.1") from None
+            raise inner_error(err, dec, row, "layers.1") from None
         for i, (layer, shape) in enumerate(zip(dec.layers, shapes, strict=False)):
             if getattr(layer, "cross", False) and shape[-1:] != memory[-1:]:
                 raise ShapeError(

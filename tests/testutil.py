@@ -1,0 +1,31 @@
+"""Helpers shared by test modules (importable as `testutil`: pyproject puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+
+def dlc_command(*args: str) -> list[str]:
+    """The command line of `dlc ARGS` for a subprocess: the installed console script, or the
+    same `main()` through this interpreter."""
+    script = Path(sys.executable).with_name("dlc")
+    if script.is_file():
+        return [str(script), *args]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
+        *args,
+    ]
+
+
+def max_diff(a: object, b: object) -> float:
+    """The largest absolute difference between the leaves of two pytrees of the same shape."""
+    return max(
+        float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
