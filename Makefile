@@ -1,29 +1,46 @@
 # Two entry points, both doing their own set-up on a fresh clone (and only once):
 #   make run    train the main example (specs/sigmoids.dl, data shipped in specs/data/)
-#   make test   run the whole test suite
+#   make test   run the whole test suite (lint, format, import contracts, types, pytest)
+# Also: make test-fast (everything but the tests marked slow), make check (the static checks).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlc-installed
+# `dlc` as a plain folder on sys.path ($(VENV)/src/dlc -> this checkout): type checkers and
+# editors follow it (they cannot follow setuptools' editable import hook), whatever this
+# checkout's folder is called.
+LINK   := $(VENV)/src/dlc
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast check lint types contracts bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	mkdir -p $(VENV)/src && ln -sfn "$(CURDIR)" $(LINK)
+	$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'dlc-src.pth').write_text(str(pathlib.Path('$(VENV)/src').resolve()) + '\n')"
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/dlc run specs/sigmoids.dl
 
-# two pytest-xdist worker processes: most tests spend their time in single-threaded compiles
-test: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n 2
-
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+types: $(STAMP)
+	cd $(VENV)/src && $(CURDIR)/$(BIN)/mypy --config-file "$(CURDIR)/pyproject.toml" -p dlc.compiler -p dlc.runtime -p dlc.grammar
+
+check: lint contracts types
+
+# two pytest-xdist worker processes: most tests spend their time in single-threaded compiles
+test: lint
+	$(BIN)/python -m pytest -q -n 2
+
+test-fast: lint
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/mlp_throughput.py

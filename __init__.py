@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -16,14 +17,14 @@ __all__ = ["DlcError", "__version__", "compile", "load_spec"]
 if TYPE_CHECKING:
     from dlc.compiler.errors import DlcError
     from dlc.compiler.frontend import load_spec
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.train.model import CompiledModel
 
 
-def compile(source: Any, *, overrides: list[str] | None = None) -> CompiledModel:
+def compile(source: str | Path, *, overrides: list[str] | None = None) -> CompiledModel:
     """Compile a spec (a path to a .dl file, or the spec's text) into a trainable model."""
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.api import compile as compile_spec
 
-    return CompiledModel.from_source(source, overrides=overrides)
+    return compile_spec(source, overrides=overrides)
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import dlc` must not import JAX

@@ -36,7 +36,7 @@ _t0 = time.perf_counter()
 atexit.register(lambda: print("{MARK} jax=%s in_python=%.4f" % (
     any(m == "jax" or m.startswith("jax.") for m in sys.modules),
     time.perf_counter() - _t0), file=sys.stderr))
-from dlc.runtime.cli import main
+from dlc.runtime.cli.main import main
 sys.argv = ["dlc", *sys.argv[1:]]
 sys.exit(main())
 """

@@ -38,9 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.lower import lower
-from dlc.runtime.trainer import make_functions
+from dlc.runtime.train.step import make_functions
 
 BATCH = 128
 SHAPE = (28, 28, 1)

@@ -28,11 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import dlc
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+import dlc
 
 N_TRAIN = 60_000
 BATCH = 128

@@ -1,7 +1,8 @@
 """Lanes against one run after another: K = 5 cross-validation folds as one vmapped XLA program
-(`dlc.runtime.lanes.train_lanes`, what `dlc experiment` runs) against the same 5 folds trained
-one after another through dlc's normal path (`CompiledModel.fit` on each fold's rows: one compile
-each, as 5 `dlc run` commands would get). JAX's persistent compilation cache is not enabled here.
+(`dlc.runtime.experiment.lanes.train_lanes`, what `dlc experiment` runs) against the same 5
+folds trained one after another through dlc's normal path (`CompiledModel.fit` on each
+fold's rows: one compile each, as 5 `dlc run` commands would get).
+JAX's persistent compilation cache is not enabled here.
 
 Cases: the lecture-1 sum of 8 sigmoids on Seattle weather (batch 32), the digits MLP 64-64-10
 (batch 32), and a compute-bound Fashion-MNIST MLP 784-256-10 (batch 128). Both sides include
@@ -66,9 +67,9 @@ class Case:
 
 def prepare_case(name: str) -> Case:
     from dlc.compiler.frontend import load_spec
-    from dlc.runtime.folds import lane_splits, load_pool
-    from dlc.runtime.lane_setup import LaneSpec
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.experiment.folds import lane_splits, load_pool
+    from dlc.runtime.experiment.lane_setup import LaneSpec
+    from dlc.runtime.train.model import CompiledModel
 
     source, overrides = CASES[name]
     if isinstance(source, Path):  # keep the spec's data and model; only 5 folds, no grid
@@ -87,13 +88,13 @@ def prepare_case(name: str) -> Case:
 
 
 def run_lanes(case: Case) -> Any:
-    from dlc.runtime.lanes import train_lanes
+    from dlc.runtime.experiment.lanes import train_lanes
 
     return train_lanes(case.program, case.lanes, case.pool.x, case.pool.y)
 
 
 def run_one_by_one(case: Case) -> list[tuple[Any, dict[str, float]]]:
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.train.model import CompiledModel
 
     out = []
     for lane in case.lanes:
@@ -118,8 +119,9 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 def memory_report(case: Case) -> str:
     """Our per-lane estimate for K lanes against XLA's own count for the compiled epoch."""
     import jax.numpy as jnp
-    from dlc.runtime.lane_setup import build_consts, estimate_bytes, init_lanes
-    from dlc.runtime.lanes import make_lane_functions
+
+    from dlc.runtime.experiment.lane_setup import build_consts, estimate_bytes, init_lanes
+    from dlc.runtime.experiment.lanes import make_lane_functions
 
     batch = case.resolved.spec.train.batch
     host = build_consts(case.program, case.lanes, batch)

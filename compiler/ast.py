@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlc.compiler.errors import DlcError, Span
 from lark import Token, Tree
+
+from dlc.compiler.errors import DlcError, Span
 
 
 @dataclass(frozen=True)

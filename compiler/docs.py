@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, Registry
 from pydantic_core import PydanticUndefined
+
+from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, Registry
 
 BEGIN, END = "<!-- registry:begin -->", "<!-- registry:end -->"
 SECTIONS = [

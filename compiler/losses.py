@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from dlc.compiler.layers.base import Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp, optax
 from dlc.compiler.registry import LOSSES, SpecModel, register
-from pydantic import Field
 
 
 class Loss(SpecModel):

@@ -17,9 +17,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
+from pydantic import Field, PositiveFloat
+
 from dlc.compiler.lazy import optax
 from dlc.compiler.registry import OPTIMIZERS, SpecModel, register
-from pydantic import Field, PositiveFloat
 
 
 class Optimizer(SpecModel):

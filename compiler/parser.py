@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from dlc.compiler.errors import Diagnostic, DlcError, Span
-from dlc.grammar import GRAMMAR_PATH
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from dlc.compiler.errors import Diagnostic, DlcError, Span
+from dlc.grammar import GRAMMAR_PATH
 
 # What a person reads instead of terminal names.
 TOKEN_WORDS = {

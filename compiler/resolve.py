@@ -16,6 +16,8 @@ import types
 import typing
 from typing import Any, Union, get_args, get_origin
 
+from pydantic import ValidationError
+
 from dlc.compiler.ast import Call, KwArg, ListV, Name, Statement, Then, Value, to_python
 from dlc.compiler.errors import Diagnostic, Span, suggest
 from dlc.compiler.layers.base import Layer
@@ -34,7 +36,6 @@ from dlc.compiler.schedules import Schedule
 from dlc.compiler.schedules import Then as ThenSchedule
 from dlc.compiler.sources import Source
 from dlc.compiler.spec import SECTION_DOCS, Model, Spec
-from pydantic import ValidationError
 
 REGISTRY_OF: dict[type, Registry] = {
     Layer: LAYERS,

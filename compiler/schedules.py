@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field, NonNegativeInt, PositiveInt
+
 from dlc.compiler.lazy import jnp, optax
 from dlc.compiler.registry import SCHEDULES, SpecModel, register
-from pydantic import Field, NonNegativeInt, PositiveInt
 
 
 class Schedule(SpecModel):

@@ -1,5 +1,5 @@
 """Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`): each loads numpy
-arrays; the readers themselves live in `dlc.runtime.datasets` (numpy only, no JAX).
+arrays; the readers themselves live in `dlc.runtime.data.datasets` (numpy only, no JAX).
 
 A source returns `RawData` whose `parts` is {"all": (x, y)} or, when the data comes with its own
 test set, {"train": (x, y), "test": (x, y)}.
@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.errors import DlcError, suggest
 from dlc.compiler.registry import SOURCES, SpecModel, register
-from pydantic import Field, PositiveInt
 
 
 @dataclass
@@ -30,7 +31,7 @@ class RawData:
     ordered: bool = False  # rows are a time series: split in order
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
-    vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.text.Vocab`)
+    vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.data.text.Vocab`)
     # token sources whose vocabulary is built after the split, from the training part only:
     # parts of token lists -> (parts of padded id arrays, vocabulary)
     encode: Callable[[dict[str, tuple[Any, Any]]], tuple[dict[str, Any], Any]] | None = None
@@ -62,7 +63,7 @@ class Csv(Source):
         return p if p.is_absolute() else Path(base_dir) / p
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import read_csv
+        from dlc.runtime.data.datasets import read_csv
 
         path = self.resolve_path(base_dir)
         header, cols = read_csv(path, delimiter=self.delimiter)
@@ -116,7 +117,7 @@ class Digits(Source):
     flat: bool = True  # (64,) vectors; false gives (8, 8, 1) images
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import digits
+        from dlc.runtime.data.datasets import digits
 
         x, y = digits()
         x = x if self.flat else x.reshape(-1, 8, 8, 1)
@@ -132,7 +133,7 @@ class FizzBuzz(Source):
     bits: PositiveInt = 10
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import fizzbuzz
+        from dlc.runtime.data.datasets import fizzbuzz
 
         return RawData(
             {
@@ -157,7 +158,7 @@ class Idx(Source):
     positional = ("path",)
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import load_idx_folder
+        from dlc.runtime.data.datasets import load_idx_folder
 
         p = Path(self.path)
         return _image_parts(load_idx_folder(p if p.is_absolute() else Path(base_dir) / p))
@@ -168,7 +169,7 @@ class Mnist(Source):
     """MNIST, downloaded once from the public mirror into the user cache (checksums verified)."""
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import mnist
+        from dlc.runtime.data.datasets import mnist
 
         return _image_parts(mnist())
 
@@ -180,6 +181,6 @@ class FashionMnist(Source):
     path: str | None = None
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.datasets import fashion_mnist
+        from dlc.runtime.data.datasets import fashion_mnist
 
         return _image_parts(fashion_mnist(self.path))

@@ -13,12 +13,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from dlc.compiler.layers.base import Layer
-from dlc.compiler.losses import Loss
-from dlc.compiler.optimizers import Optimizer
-from dlc.compiler.registry import SpecModel
-from dlc.compiler.schedules import Constant, Schedule
-from dlc.compiler.sources import Source
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -27,6 +21,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from dlc.compiler.layers.base import Layer
+from dlc.compiler.losses import Loss
+from dlc.compiler.optimizers import Optimizer
+from dlc.compiler.registry import SpecModel
+from dlc.compiler.schedules import Constant, Schedule
+from dlc.compiler.sources import Source
 
 
 class Window(SpecModel):

@@ -1,6 +1,6 @@
 """Token-sequence data sources: `text` (labelled sentences), `conllu` (a tag per word) and
-`seq2seq` (rule-defined sequence-to-sequence tasks). Readers live in `dlc.runtime.text` and
-`dlc.runtime.seqtasks` (numpy only).
+`seq2seq` (rule-defined sequence-to-sequence tasks). Readers live in `dlc.runtime.data.text` and
+`dlc.runtime.data.seqtasks` (numpy only).
 
 Inputs are token ids padded with 0 to `length` (input shape `(length,)`, or `(2, length)` for a
 source/target pair). The vocabulary of `text` and `conllu` is built after the split, from the
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveInt
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.registry import SOURCES, register
 from dlc.compiler.sources import RawData, Source
-from pydantic import Field, NonNegativeInt, PositiveInt
 
 # the 17 universal POS tags, ids 0..16
 # fmt: off
@@ -60,7 +61,7 @@ class TokenSource(Source):
 
     def features(self, seqs: Any) -> list[list[list[str]]]:
         """Token lists -> per token the strings to look up (the token, its suffixes, shape)."""
-        from dlc.runtime.text import word_features
+        from dlc.runtime.data.text import word_features
 
         return [
             [word_features(w, self.suffix, self.shape, self.lowercase) for w in seq] for seq in seqs
@@ -68,14 +69,14 @@ class TokenSource(Source):
 
     def ids(self, feats: list[list[list[str]]], vocab: Any) -> np.ndarray:
         """[N, length] ids, or [N, length, features] with `suffix`/`shape`."""
-        from dlc.runtime.text import pad_features
+        from dlc.runtime.data.text import pad_features
 
         ids = pad_features([vocab.encode_all(seq) for seq in feats], self.length)
         return ids if ids.shape[-1] > 1 else ids[..., 0]
 
     def encode(self, parts: dict[str, tuple[Any, Any]]) -> tuple[dict[str, Any], Any]:
         """Parts of token lists -> parts of ids, with the vocabulary of the training part."""
-        from dlc.runtime.text import Vocab
+        from dlc.runtime.data.text import Vocab
 
         feat = {name: self.features(x) for name, (x, _) in parts.items()}
         vocab = Vocab.build(
@@ -102,12 +103,12 @@ class Text(TokenSource):
     delimiter: str | None = None  # default: tab for lines, comma for CSV
 
     def split_line(self, line: str) -> list[str]:
-        from dlc.runtime.text import tokenize
+        from dlc.runtime.data.text import tokenize
 
         return tokenize(line, self.tokens, lowercase=False)
 
     def _read(self, paths: list[Path]) -> tuple[list[list[str]], list[str]]:
-        from dlc.runtime.text import read_labelled_lines, read_text_column, tokenize
+        from dlc.runtime.data.text import read_labelled_lines, read_text_column, tokenize
 
         texts: list[str] = []
         labels: list[str] = []
@@ -158,7 +159,7 @@ class Conllu(TokenSource):
     lowercase: bool = False
 
     def _read(self, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-        from dlc.runtime.text import chunks, pad_ids, read_conllu
+        from dlc.runtime.data.text import chunks, pad_ids, read_conllu
 
         index = {t: i for i, t in enumerate(UPOS)}
         xs: list[list[str]] = []
@@ -200,7 +201,7 @@ class Seq2Seq(Source):
     task_hint: ClassVar[str] = "classification"
 
     def load(self, base_dir: str | Path) -> RawData:
-        from dlc.runtime.seqtasks import encode_pairs, make_task, pair_length, task_vocab
+        from dlc.runtime.data.seqtasks import encode_pairs, make_task, pair_length, task_vocab
 
         lo, hi = self.digits
         sources, targets = make_task(self.task, lo, hi, self.n + self.test, self.seed)

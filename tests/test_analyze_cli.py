@@ -10,13 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from dlc.runtime import hessian, surface
-from dlc.runtime.analyze import grid_losses, make_loss
-from dlc.runtime.cli import main
-from dlc.runtime.model import CompiledModel
-from dlc.runtime.runs import RunDir, unflatten_params
-from dlc.runtime.session import run_spec
-from dlc.runtime.trainer import init_state
+
+from dlc.runtime.analysis import hessian, surface
+from dlc.runtime.analysis.analyze import grid_losses, make_loss
+from dlc.runtime.cli.main import main
+from dlc.runtime.runs.folder import RunDir, unflatten_params
+from dlc.runtime.runs.session import run_spec
+from dlc.runtime.train.model import CompiledModel
+from dlc.runtime.train.step import init_state
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.checkpoint import (
+from dlc.runtime.runs.checkpoint import (
     atomic_write_bytes,
     list_checkpoints,
     load_latest,
@@ -177,7 +178,7 @@ _WRITER = textwrap.dedent(
     """
     import os, sys
     import numpy as np
-    from dlc.runtime.checkpoint import save_checkpoint
+    from dlc.runtime.runs.checkpoint import save_checkpoint
     # warm up (lazy imports) before forking, so children start writing at once
     save_checkpoint(sys.argv[1], state={"x": np.zeros(1)}, epoch=0, step=0, spec_hash="h", extra={})
     for line in sys.stdin:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
+from testutil import dlc_command
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
-from dlc.runtime.cli import main
-from safetensors.numpy import load_file
-from testutil import dlc_command
+from dlc.runtime.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.dl"))
@@ -110,7 +111,7 @@ def test_bad_overrides_are_dlc_errors_with_hints(
 def test_check_prints_the_layer_table_without_importing_jax() -> None:
     code = (
         "import json, sys\n"
-        "from dlc.runtime.cli import main\n"
+        "from dlc.runtime.cli.main import main\n"
         f"code = main(['check', {str(ROOT / 'specs' / 'relu_deep.dl')!r}])\n"
         "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
         "    if m.split('.')[0] in ('jax', 'jaxlib', 'optax', 'matplotlib'))}))\n"

@@ -7,18 +7,19 @@ import itertools
 import time
 from pathlib import Path
 
-import dlc
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import dlc
 from dlc import DlcError, load_spec
 from dlc.compiler.explain import to_dl
 from dlc.compiler.layers.base import Context
 from dlc.compiler.layers.conv import Conv1D, Conv2D
 from dlc.compiler.layers.pool import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 from dlc.compiler.lower import lower
-from dlc.runtime.idx import DEBIAN_FASHION_MNIST
+from dlc.runtime.data.idx import DEBIAN_FASHION_MNIST
 
 RNG = np.random.default_rng(0)
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -380,7 +381,7 @@ def test_steps_per_call_forms_train_the_same_params() -> None:
 
 
 def test_auto_steps_per_call_is_one_only_for_xla_convolutions_on_cpu(monkeypatch) -> None:
-    from dlc.runtime.trainer import chunk_steps
+    from dlc.runtime.train.step import chunk_steps
 
     conv, _, _ = _program("  residual { conv2d 1 3 }\n  flatten\n  dense 10", (8, 8, 1))
     mlp, _, _ = _program("  flatten\n  dense 10", (8, 8, 1))
@@ -406,8 +407,9 @@ def test_l2_penalty_reaches_weights_inside_residual_blocks() -> None:
 
 
 def test_dlc_run_saves_and_resumes_nested_parameters(tmp_path, specs_dir) -> None:
-    from dlc.runtime.cli import main
     from safetensors.numpy import load_file
+
+    from dlc.runtime.cli.main import main
 
     spec = str(specs_dir / "resnet_small.dl")
     args = ["run", spec, "--runs", str(tmp_path), "--quiet", "--set", "train.epochs=1"]
@@ -432,7 +434,7 @@ def test_resnet_small_learns_digits_quickly() -> None:
 
 
 def test_check_lists_the_layers_inside_residual_blocks(specs_dir, capsys, monkeypatch) -> None:
-    from dlc.runtime.cli import main
+    from dlc.runtime.cli.main import main
 
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["check", str(specs_dir / "resnet_small.dl")]) == 0

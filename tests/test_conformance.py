@@ -8,6 +8,7 @@ import math
 import jax
 import jax.numpy as jnp
 import pytest
+
 from dlc.compiler.layers.base import Context
 from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 

@@ -8,7 +8,8 @@ import dlc
 def test_confusion_matrix_of_a_trained_classifier() -> None:
     """Row sums are the class counts of the part; the diagonal share is the accuracy."""
     import numpy as np
-    from dlc.runtime.confusion import part_confusion
+
+    from dlc.runtime.analysis.confusion import part_confusion
 
     m = dlc.compile(
         "data { digits }\nmodel { dense 32; relu; dense 10 }\nloss cross_entropy\n"

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime import idx
-from dlc.runtime.datasets import (
+from dlc.runtime.data import idx
+from dlc.runtime.data.datasets import (
     digits,
     fashion_mnist,
     fizzbuzz,
@@ -373,6 +374,9 @@ def test_read_csv_unreadable(tmp_path):
 
 
 def test_no_jax_import():
-    code = "import sys, dlc.runtime.datasets; print(any(m.startswith('jax') for m in sys.modules))"
+    code = (
+        "import sys, dlc.runtime.data.datasets; "
+        "print(any(m.startswith('jax') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -3,14 +3,15 @@ JAX/Optax version from the same initial parameters (micrograd style)."""
 
 from __future__ import annotations
 
-import dlc
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+import dlc
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.lower import lower
-from dlc.runtime.trainer import init_state, make_functions
+from dlc.runtime.train.step import init_state, make_functions
 
 SPEC = """
 data { digits }

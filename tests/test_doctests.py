@@ -6,8 +6,9 @@ import doctest
 import importlib
 import pkgutil
 
-import dlc
 import pytest
+
+import dlc
 
 MODULES = sorted(
     m.name

@@ -9,6 +9,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.layers.base import Context
 from dlc.compiler.layers.core import Dense
@@ -17,8 +18,8 @@ from dlc.compiler.layers.encdec import Decoder, Encoder, EncoderDecoder
 from dlc.compiler.layers.norm import LayerNorm
 from dlc.compiler.layers.seq2seq import Seq2SeqTransformer
 from dlc.compiler.layers.transformer import DecoderBlock, EncoderBlock
-from dlc.runtime.model import CompiledModel
-from dlc.runtime.seqpredict import decode, exact_match
+from dlc.runtime.predict.sequences import decode, exact_match
+from dlc.runtime.train.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 D, V, L = 16, 12, 7

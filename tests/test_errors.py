@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from dlc import DlcError, load_spec
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "errors.txt"

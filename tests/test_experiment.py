@@ -10,21 +10,22 @@ import json
 import re
 from pathlib import Path
 
-import dlc
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from testutil import max_diff
+
+import dlc
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
-from dlc.runtime.cli import main
-from dlc.runtime.experiment import run_experiment
-from dlc.runtime.folds import lane_splits, load_pool
-from dlc.runtime.lane_setup import chunk_sizes, static_key
-from dlc.runtime.lanes import padded_permutation
-from dlc.runtime.model import CompiledModel
-from testutil import max_diff
+from dlc.runtime.cli.main import main
+from dlc.runtime.experiment.folds import lane_splits, load_pool
+from dlc.runtime.experiment.lane_setup import chunk_sizes, static_key
+from dlc.runtime.experiment.lanes import padded_permutation
+from dlc.runtime.experiment.runner import run_experiment
+from dlc.runtime.train.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 CV = SPECS / "cv_sigmoids.dl"

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dlc.compiler.errors import DlcError, Span
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.spec import Spec
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 SECONDS_PER_SPEC = 5  # a spec of a few hundred characters takes milliseconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dlc import DlcError
 from dlc.compiler.ast import Call, ListV, Name, Num, Str, Then, build_ast
 from dlc.compiler.parser import MAX_DEPTH, get_parser, parse_text

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from dlc.runtime.hessian import (
+
+from dlc.runtime.analysis.hessian import (
     EXACT_LIMIT,
     CriticalPointReport,
     _lanczos_program,

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dlc
 import numpy as np
 import pytest
+from testutil import max_diff
+
+import dlc
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
-from dlc.runtime.experiment import run_experiment
-from dlc.runtime.folds import lane_splits, load_pool
-from dlc.runtime.model import CompiledModel
-from testutil import max_diff
+from dlc.runtime.experiment.folds import lane_splits, load_pool
+from dlc.runtime.experiment.runner import run_experiment
+from dlc.runtime.train.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.plots import plot_run, plot_schedule, read_metrics
-from dlc.runtime.tblog import TensorBoardLogger, scalar_tag
+from dlc.runtime.runs.plots import plot_run, plot_schedule, read_metrics
+from dlc.runtime.runs.tblog import TensorBoardLogger, scalar_tag
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import dlc
 import numpy as np
 import pytest
+
+import dlc
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dlc.runtime.cli import main
 from safetensors.numpy import load_file
 from testutil import dlc_command
+
+from dlc.runtime.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 WEATHER = ROOT / "specs" / "data" / "seattle-weather.csv"

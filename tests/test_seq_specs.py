@@ -8,9 +8,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from dlc.runtime.cli import main
-from dlc.runtime.model import CompiledModel
-from dlc.runtime.seqpredict import decode, exact_match
+
+from dlc.runtime.cli.main import main
+from dlc.runtime.predict.sequences import decode, exact_match
+from dlc.runtime.train.model import CompiledModel
 
 pytestmark = pytest.mark.slow
 

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.layers.attention import SelfAttention
@@ -16,10 +17,10 @@ from dlc.compiler.layers.embedding import Embedding, TokenDropout
 from dlc.compiler.layers.seqpool import ClassToken, SeqPool
 from dlc.compiler.losses import CrossEntropy
 from dlc.compiler.lower import lower
-from dlc.runtime.data import prepare
-from dlc.runtime.seqpredict import greedy_decode
-from dlc.runtime.seqtasks import encode_pairs, make_task, solve, task_vocab
-from dlc.runtime.text import UNK, Vocab, read_conllu, tokenize
+from dlc.runtime.data.prepare import prepare
+from dlc.runtime.data.seqtasks import encode_pairs, make_task, solve, task_vocab
+from dlc.runtime.data.text import UNK, Vocab, read_conllu, tokenize
+from dlc.runtime.predict.sequences import greedy_decode
 
 KEY = jax.random.PRNGKey(0)
 
@@ -189,7 +190,7 @@ def test_masked_per_token_cross_entropy_and_accuracy() -> None:
 
 
 def test_evaluate_counts_real_tokens_only(tmp_path) -> None:
-    from dlc.runtime.trainer import make_functions
+    from dlc.runtime.train.step import make_functions
 
     prog = lower(load_spec(MODEL.replace("dense 5", "dense 3")).spec, (4,), 1)
     params, state = prog.init(KEY)
@@ -265,7 +266,7 @@ def test_vocab_build_min_count_and_round_trip(tmp_path) -> None:
 
 
 def test_embedding_without_vocabulary_is_an_error_at_its_line() -> None:
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.train.model import CompiledModel
 
     with pytest.raises(DlcError) as err:
         CompiledModel.from_source(

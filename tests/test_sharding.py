@@ -9,7 +9,7 @@ import textwrap
 
 SCRIPT = textwrap.dedent("""
     import numpy as np, jax, dlc
-    from dlc.runtime.sharding import data_mesh
+    from dlc.runtime.train.sharding import data_mesh
     assert jax.device_count() == 2, jax.devices()
     spec = '''
     data { digits }

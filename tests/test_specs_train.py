@@ -5,15 +5,16 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import dlc
 import jax
 import numpy as np
 import pytest
+
+import dlc
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.layers.base import Context
 from dlc.compiler.lower import lower
-from dlc.runtime.idx import DEBIAN_FASHION_MNIST
-from dlc.runtime.model import CompiledModel
+from dlc.runtime.data.idx import DEBIAN_FASHION_MNIST
+from dlc.runtime.train.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 OPTIMIZER_FAMILY = sorted((SPECS / "optimizers").glob("*.dl"))

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from dlc.runtime.surface import (
+
+from dlc.runtime.analysis.surface import (
     coordinate_directions,
     coordinate_surface,
     loss_along_line,

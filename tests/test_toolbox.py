@@ -11,15 +11,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.layers.base import Activation
 from dlc.compiler.lower import Program, lower
 from dlc.compiler.registry import LAYERS
 from dlc.runtime import cli
-from dlc.runtime.data import prepare
-from dlc.runtime.model import CompiledModel
-from dlc.runtime.trainer import make_functions
+from dlc.runtime.data.prepare import prepare
+from dlc.runtime.train.model import CompiledModel
+from dlc.runtime.train.step import make_functions
 
 N_ROWS, N_IN, N_OUT = 8, 4, 3
 STEPS = 5
@@ -613,7 +614,7 @@ def test_dlc_schedule_prints_the_learning_rates(tmp_path, capsys, monkeypatch):
         "optimizer adam lr=0.01\nschedule warmup(10) then cosine\n"
         "train { batch 100; epochs 5 }\n"
     )
-    import dlc.runtime.trainer as trainer
+    import dlc.runtime.train.step as trainer
 
     def no_training(*a, **k):
         raise AssertionError("dlc schedule must not train")

@@ -18,7 +18,7 @@ def dlc_command(*args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from dlc.runtime.cli import main; sys.exit(main())",
+        "import sys; from dlc.runtime.cli.main import main; sys.exit(main())",
         *args,
     ]
 

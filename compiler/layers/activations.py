@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from dlc.compiler.layers.base import Activation
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field
 
 
 @register(LAYERS, "identity")

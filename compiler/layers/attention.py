@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field, PositiveInt
 
 NEG = -1e9  # a masked score: exp(NEG - max) is exactly 0 in float32, and never NaN
 

@@ -21,11 +21,12 @@ import math
 import os
 from typing import Any, ClassVar, Literal
 
+from pydantic import PositiveInt, model_validator
+
 from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
 from dlc.compiler.layers.core import InitName
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import PositiveInt, model_validator
 
 Sizes = PositiveInt | list[PositiveInt]
 AXES = {1: ("length",), 2: ("height", "width")}

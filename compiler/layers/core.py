@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field, PositiveInt
 
 InitName = Literal[
     "glorot_uniform",

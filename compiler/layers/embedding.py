@@ -20,10 +20,11 @@ import dataclasses
 import math
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field, PositiveInt
 
 
 def token_ids(x: Any, vocab: int) -> Any:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
 from dlc.compiler.lazy import jax
-from pydantic import Field
 
 
 def count_params(tree: dict[str, Any]) -> int:

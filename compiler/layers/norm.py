@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape
 from dlc.compiler.lazy import jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field
 
 
 class _Affine(Layer):

@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from pydantic import model_validator
+
 from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
 from dlc.compiler.layers.conv import AXES, Sizes, pooled_length, sizes
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import model_validator
 
 
 class _Pool(Layer):

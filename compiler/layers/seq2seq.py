@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.layers.attention import sublayer_initializer
 from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
 from dlc.compiler.layers.embedding import embedding_init, need_vocab, sinusoid, token_ids
@@ -30,7 +32,6 @@ from dlc.compiler.layers.transformer import (
 )
 from dlc.compiler.lazy import jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field, PositiveInt
 
 
 @register(LAYERS, "seq2seq_transformer")

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import Field, PositiveInt
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.layers.attention import (
     attention_mask,
@@ -30,7 +32,6 @@ from dlc.compiler.layers.attention import (
 from dlc.compiler.layers.base import Context, Layer, Shape
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
-from pydantic import Field, PositiveInt
 
 Norm = Literal["pre", "post"]
 Act = Literal["relu", "gelu"]

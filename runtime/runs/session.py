@@ -18,10 +18,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from dlc.compiler.errors import DlcError
-from dlc.runtime.loop import LoopState
-from dlc.runtime.model import CompiledModel
-from dlc.runtime.runs import RunDir, flatten_params
-from dlc.runtime.trainer import Diverged
+from dlc.runtime.train.loop import LoopState
+from dlc.runtime.train.model import CompiledModel
+from dlc.runtime.runs.folder import RunDir, flatten_params
+from dlc.runtime.train.step import Diverged
 
 
 @dataclass

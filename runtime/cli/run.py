@@ -39,8 +39,8 @@ def final_table(final: dict[str, float], title: str) -> Table:
 
 
 def train_with_progress(args: argparse.Namespace) -> int:
-    from dlc.runtime.session import run_spec
-    from dlc.runtime.tblog import TensorBoardLogger
+    from dlc.runtime.runs.session import run_spec
+    from dlc.runtime.runs.tblog import TensorBoardLogger
 
     con = Console(highlight=False)
     progress = Progress(
@@ -94,13 +94,13 @@ def train_with_progress(args: argparse.Namespace) -> int:
         progress.stop()
         if "tb" in state:
             state["tb"].close()
-    from dlc.runtime.plots import plot_run
+    from dlc.runtime.runs.plots import plot_run
 
     plots = plot_run(outcome.run.path)
     if outcome.stopped_early:
         con.print(f"early stop: best epoch {outcome.best_epoch} (parameters restored)")
     con.print(final_table(outcome.final, f"{outcome.model.resolved.name}: final metrics"))
-    from dlc.runtime.confusion import part_confusion, rich_table, write_csv
+    from dlc.runtime.analysis.confusion import part_confusion, rich_table, write_csv
 
     for part in ("test", "valid"):
         counts = part_confusion(outcome.model, part)
@@ -122,7 +122,7 @@ def show_schedule(args: argparse.Namespace) -> int:
     spec = resolved.spec
     steps_per_epoch = args.steps_per_epoch
     if steps_per_epoch is None:
-        from dlc.runtime.data import prepare
+        from dlc.runtime.data.prepare import prepare
 
         n = len(prepare(resolved).parts["train"][0])
         steps_per_epoch = -(-n // min(spec.train.batch, n))
@@ -146,7 +146,8 @@ def show_schedule(args: argparse.Namespace) -> int:
         )
     if args.plot:
         import numpy as np
-        from dlc.runtime.plots import plot_schedule
+
+        from dlc.runtime.runs.plots import plot_schedule
 
         plot_schedule(
             np.arange(total), np.asarray(lrs), args.plot, f"{resolved.name}: learning rate"

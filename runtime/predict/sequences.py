@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.text import BOS, EOS, Vocab, pad_ids
+from dlc.runtime.data.text import BOS, EOS, Vocab, pad_ids
 
 
 def greedy_decode(apply: Any, src: np.ndarray, bos: int, eos: int) -> np.ndarray:
@@ -101,11 +102,12 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
     index in the sorted labels) or `sentence,word,tag` (`conllu`; words split at spaces)."""
     import jax
     import jax.numpy as jnp
+
     from dlc.compiler.layers.embedding import bind_vocab
     from dlc.compiler.lower import lower
     from dlc.compiler.text_sources import UPOS, Conllu, Seq2Seq
-    from dlc.runtime.data import prepare
-    from dlc.runtime.runs import unflatten_params
+    from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.runs.folder import unflatten_params
 
     source = resolved.spec.data.source
     vocab = Vocab.load(run.path / "vocab.json")
@@ -125,7 +127,7 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
             return len(lines)
         tokens = [source.split_line(line) for line in lines]
         if isinstance(source, Conllu):  # every word tagged: long lines in pieces
-            from dlc.runtime.text import chunks
+            from dlc.runtime.data.text import chunks
 
             pieces = [(i, c) for i, t in enumerate(tokens) for c in chunks(t, source.length)]
             x = source.ids(source.features([c for _, c in pieces]), vocab)

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.idx import fashion_mnist, load_idx_folder, mnist, read_idx
+from dlc.runtime.data.idx import fashion_mnist, load_idx_folder, mnist, read_idx
 
 __all__ = [
     "digits",

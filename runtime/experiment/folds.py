@@ -14,10 +14,11 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.spec import Normalize
-from dlc.runtime.data import Prepared, fit_normalizer, prepare
+from dlc.runtime.data.prepare import Prepared, fit_normalizer, prepare
 
 
 @dataclass
@@ -69,7 +70,7 @@ def lane_splits(
     pool: Pool, folds: int | None, seed: int, classification: bool
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train rows, valid rows) per fold; without folds, the spec's own train/valid parts."""
-    from dlc.runtime.datasets import shuffled_split, stratified_split
+    from dlc.runtime.data.datasets import shuffled_split, stratified_split
 
     n = len(pool.x)
     if folds is None:

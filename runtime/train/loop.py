@@ -14,8 +14,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
 from dlc.compiler.spec import Train
-from dlc.runtime.trainer import Diverged, Functions, TrainState, better, monitor_mode
+from dlc.runtime.train.step import Diverged, Functions, TrainState, better, monitor_mode
 
 
 @dataclass

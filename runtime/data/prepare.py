@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.sources import RawData
@@ -76,7 +77,7 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
 
 
 def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[Any, Any]]:
-    from dlc.runtime.datasets import ordered_split, shuffled_split, stratified_split
+    from dlc.runtime.data.datasets import ordered_split, shuffled_split, stratified_split
 
     if "all" in raw.parts:
         x, y = raw.parts["all"]

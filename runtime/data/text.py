@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"

@@ -14,8 +14,9 @@ from typing import Any
 
 import jax
 import numpy as np
-from dlc.compiler.errors import DlcError
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from dlc.compiler.errors import DlcError
 
 
 def data_mesh(devices: list[Any] | None = None) -> Mesh:

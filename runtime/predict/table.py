@@ -11,6 +11,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.sources import Csv
@@ -35,10 +36,11 @@ def predict_csv(
 ) -> int:
     """Write predictions for every row of `input_csv`; returns the number of rows."""
     import jax.numpy as jnp
+
     from dlc.compiler.lower import lower
-    from dlc.runtime.data import apply_features, prepare
-    from dlc.runtime.datasets import read_csv
-    from dlc.runtime.runs import RunDir, unflatten_params
+    from dlc.runtime.data.datasets import read_csv
+    from dlc.runtime.data.prepare import apply_features, prepare
+    from dlc.runtime.runs.folder import RunDir, unflatten_params
 
     resolved = load_spec(spec_path, overrides=overrides)
     run = RunDir.open(run_dir)
@@ -50,7 +52,7 @@ def predict_csv(
         )
     source = resolved.spec.data.source
     if isinstance(source, TokenSource | Seq2Seq):  # token data: one input per line
-        from dlc.runtime.seqpredict import predict_text
+        from dlc.runtime.predict.sequences import predict_text
 
         return predict_text(resolved, run, input_csv, output_csv)
     if not isinstance(source, Csv) or resolved.spec.data.window is not None:

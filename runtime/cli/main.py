@@ -43,11 +43,12 @@ def _shape(s: tuple[int, ...]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from dlc.compiler.frontend import load_spec
     from dlc.compiler.layers.embedding import bind_vocab
     from dlc.compiler.shapes import infer, inner_rows
-    from dlc.runtime.data import prepare
-    from rich.table import Table
+    from dlc.runtime.data.prepare import prepare
 
     resolved = load_spec(args.spec, overrides=args.set)
     data = prepare(resolved)
@@ -89,8 +90,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dlc.runtime.jaxsetup import enable_compilation_cache
-    from dlc.runtime.progress import train_with_progress
+    from dlc.runtime.cli.run import train_with_progress
+    from dlc.runtime.train.jaxsetup import enable_compilation_cache
 
     enable_compilation_cache()
 
@@ -98,13 +99,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from dlc.runtime.progress import show_schedule
+    from dlc.runtime.cli.run import show_schedule
 
     return show_schedule(args)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from dlc.runtime.plots import plot_run
+    from dlc.runtime.runs.plots import plot_run
 
     for p in plot_run(args.run):
         print(p)
@@ -112,7 +113,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from dlc.runtime.predict import predict_csv
+    from dlc.runtime.predict.table import predict_csv
 
     n = predict_csv(args.spec, args.run, args.input, args.output, overrides=args.set)
     print(f"wrote {n} predictions to {args.output}")
@@ -120,7 +121,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from dlc.runtime.analyze import analyze_command
+    from dlc.runtime.analysis.analyze import analyze_command
 
     return analyze_command(args)
 
@@ -137,8 +138,8 @@ COMMANDS = {
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from dlc.runtime.experiment_report import run_cli
-    from dlc.runtime.jaxsetup import enable_compilation_cache
+    from dlc.runtime.experiment.report import run_cli
+    from dlc.runtime.train.jaxsetup import enable_compilation_cache
 
     enable_compilation_cache()
     return run_cli(args)

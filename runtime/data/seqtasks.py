@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.text import BOS, EOS, Vocab, pad_ids
+from dlc.runtime.data.text import BOS, EOS, Vocab, pad_ids
 
 TASKS = ("reverse", "sort", "add")
 

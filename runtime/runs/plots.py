@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from dlc.compiler.errors import DlcError
-from dlc.runtime.checkpoint import atomic_write_bytes
+from dlc.runtime.runs.checkpoint import atomic_write_bytes
 
 METRICS_FILE = "metrics.jsonl"
 PLOTS_DIR = "plots"

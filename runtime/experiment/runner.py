@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
-from dlc.runtime.folds import Pool, lane_splits, load_pool
+from dlc.runtime.experiment.folds import Pool, lane_splits, load_pool
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ class ExperimentResult:
 def _monitor(base: ResolvedSpec, pool: Pool) -> str:
     import jax
     import jax.numpy as jnp
-    from dlc.runtime.model import CompiledModel
+
+    from dlc.runtime.train.model import CompiledModel
 
     spec = base.spec
     assert spec.experiment is not None
@@ -184,9 +186,9 @@ def run_experiment(
 ) -> ExperimentResult:
     """Run the spec's experiment; write the report into a run folder under `runs_root` (None:
     no folder). `on_epoch(label, epoch, epochs, active_lanes)` reports progress."""
-    from dlc.runtime.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
-    from dlc.runtime.lanes import train_lanes
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.experiment.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
+    from dlc.runtime.experiment.lanes import train_lanes
+    from dlc.runtime.train.model import CompiledModel
 
     overrides = list(overrides or [])
     base = load_spec(source, overrides=overrides, base_dir=base_dir)
@@ -292,7 +294,7 @@ def _finish(
     runs_root: str | Path | None,
 ) -> ExperimentResult:
     """Summary, best setting, optional retraining and the report files."""
-    from dlc.runtime.experiment_report import summarize, write_report
+    from dlc.runtime.experiment.report import summarize, write_report
 
     exp = base.spec.experiment
     assert exp is not None
@@ -320,7 +322,7 @@ def _finish(
 def retrain(setting: Setting, pool: Pool, epochs: int, seed: int) -> tuple[dict[str, Any], Any]:
     """Train `setting` on the train + valid rows through the normal path (`CompiledModel.fit`)
     for `epochs`; returns ({epochs, seed, test metrics}, the model)."""
-    from dlc.runtime.model import CompiledModel
+    from dlc.runtime.train.model import CompiledModel
 
     resolved = setting.resolved
     spec = resolved.spec.model_copy(

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
 from dlc.compiler.optimizers import current_lr

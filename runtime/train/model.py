@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.layers.embedding import bind_vocab
 from dlc.compiler.lower import Program, lower
 from dlc.compiler.shapes import LayerInfo, infer
-from dlc.runtime.data import Prepared, apply_features, prepare
+from dlc.runtime.data.prepare import Prepared, apply_features, prepare
 
 
 class CompiledModel:
@@ -57,7 +58,7 @@ class CompiledModel:
 
     def functions(self, n_train: int) -> Any:
         if self._fns is None or self._n_train != n_train:
-            from dlc.runtime.trainer import make_functions
+            from dlc.runtime.train.step import make_functions
 
             self._fns = make_functions(
                 self.program(n_train),
@@ -98,16 +99,16 @@ class CompiledModel:
         mesh: Any = None,
     ) -> Any:
         """Train on the spec's data (or on arrays `x`, `y` already preprocessed). With a
-        `mesh` (see `dlc.runtime.sharding.data_mesh`) the training rows are sharded over its
+        `mesh` (see `dlc.runtime.train.sharding.data_mesh`) the training rows are sharded over its
         devices and the state replicated: data-parallel SPMD, same results."""
-        from dlc.runtime.loop import train_loop
-        from dlc.runtime.trainer import to_device
+        from dlc.runtime.train.loop import train_loop
+        from dlc.runtime.train.step import to_device
 
         parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
         fns = self.functions(len(parts["train"][0]))
         self.state = state if state is not None else fns.init(self.spec.train.seed)
         if mesh is not None:
-            from dlc.runtime.sharding import replicate, shard_rows
+            from dlc.runtime.train.sharding import replicate, shard_rows
 
             parts["train"] = tuple(shard_rows(a, mesh) for a in parts["train"])
             self.state = replicate(self.state, mesh)
@@ -127,8 +128,8 @@ class CompiledModel:
     def evaluate(self, part: str | None = None, x: Any = None, y: Any = None) -> dict[str, float]:
         """Loss and metrics on a part of the spec's data ("train"/"valid"/"test"; default all),
         or on arrays `x`, `y` (preprocessed)."""
-        from dlc.runtime.loop import evaluate_parts
-        from dlc.runtime.trainer import to_device
+        from dlc.runtime.train.loop import evaluate_parts
+        from dlc.runtime.train.step import to_device
 
         self._require_trained()
         if x is not None:

@@ -16,11 +16,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from dlc.compiler.explain import canonical_json
 from dlc.compiler.lower import Program
 from dlc.compiler.schedules import plateau_of
 from dlc.compiler.spec import Spec
-from dlc.runtime.trainer import EVAL_CHUNK, TrainState
+from dlc.runtime.train.step import EVAL_CHUNK, TrainState
 
 LANE = "lane"  # placeholder of a per-lane value in `static_key`
 
@@ -199,7 +200,7 @@ def _nbytes(tree: Any) -> int:
 def estimate_bytes(program: Program, batch: int, n_train: int, n_valid: int) -> int:
     """Device memory one lane needs (own count): state, best copy, gradients and updates,
     activations of a batch (forward and backward) and of an evaluation chunk, and its rows."""
-    from dlc.runtime.trainer import init_state
+    from dlc.runtime.train.step import init_state
 
     shapes = jax.eval_shape(lambda: init_state(program, 0))
     params, opt, model = (

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 
 # IDX type byte -> big-endian numpy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.runtime.checkpoint import atomic_write_bytes
-from dlc.runtime.experiment import ExperimentResult
-from dlc.runtime.trainer import monitor_mode
+from dlc.runtime.experiment.runner import ExperimentResult
+from dlc.runtime.runs.checkpoint import atomic_write_bytes
+from dlc.runtime.train.step import monitor_mode
 
 SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in lanes.csv)
 
@@ -99,7 +100,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
 
 def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | Path) -> Path:
     """Write the run folder; returns its path."""
-    from dlc.runtime.runs import RunDir, flatten_params
+    from dlc.runtime.runs.folder import RunDir, flatten_params
 
     run = RunDir.create(runs_root, f"{base.name}-experiment")
     exp = base.spec.experiment
@@ -219,9 +220,10 @@ def _over(result: ExperimentResult) -> str:
 
 def run_cli(args: Any) -> int:
     """`dlc experiment FILE.dl [--set K=V] [--runs DIR] [--quiet]`: progress, then the report."""
-    from dlc.runtime.experiment import run_experiment
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dlc.runtime.experiment.runner import run_experiment
 
     con = Console(highlight=False)
     progress = Progress(

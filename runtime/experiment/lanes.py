@@ -27,10 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from dlc.compiler.lower import Program
 from dlc.compiler.optimizers import current_lr
 from dlc.compiler.schedules import plateau_of
-from dlc.runtime.lane_setup import (
+from dlc.runtime.experiment.lane_setup import (
     Consts,
     LaneRun,
     LaneSpec,
@@ -41,7 +42,7 @@ from dlc.runtime.lane_setup import (
     init_lanes,
     static_key,
 )
-from dlc.runtime.trainer import (
+from dlc.runtime.train.step import (
     EVAL_CHUNK,
     TrainState,
     add_eval_sums,

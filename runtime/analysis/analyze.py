@@ -2,7 +2,7 @@
 point of the training loss and draw the error surface around them.
 
 The loss is the spec's loss in evaluation mode over the whole training part (full batch) plus
-its L1/L2 penalty. Its gradient and Hessian go to `runtime/hessian.py` (full spectrum up to
+its L1/L2 penalty. Its gradient and Hessian go to `runtime/analysis/hessian.py` (full spectrum up to
 `--exact-limit` parameters, Lanczos above, memory ~ 80 x P). The line (initial -> trained
 parameters) and the 2-D surface use at most ``SURFACE_ROWS`` training rows (a fixed random
 subset) and evaluate the grid in chunks of points, so no P x P or n^2 x rows x width array is
@@ -28,10 +28,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.lower import Program
-from dlc.runtime import hessian, surface
-from jax.flatten_util import ravel_pytree
+from dlc.runtime.analysis import hessian, surface
 
 SURFACE_ROWS = 2048  # training rows (a seeded random subset) behind the line and surface plots
 LINE_POINTS = 61  # alpha steps of 0.025 over [-0.25, 1.25]: A and B are grid points
@@ -64,8 +65,8 @@ def param_names(params: Any) -> list[str]:
 
 def _load_run(run_dir: str, resolved: Any, like: Any, program: Program) -> tuple[Any, Any, str]:
     """The run's parameters, its model state and a note on where that state came from."""
-    from dlc.runtime.runs import RunDir, unflatten_params
-    from dlc.runtime.trainer import init_state
+    from dlc.runtime.runs.folder import RunDir, unflatten_params
+    from dlc.runtime.train.step import init_state
 
     run = RunDir.open(run_dir)
     if run.spec_hash() != resolved.hash():
@@ -182,8 +183,8 @@ class Setup:
 
 def setup(spec: str, run_dir: str | None, overrides: list[str] | None = None) -> Setup:
     """Compile ``spec``, draw its initial parameters, load (and check) the run's ones."""
-    from dlc.runtime.model import CompiledModel
-    from dlc.runtime.trainer import init_state
+    from dlc.runtime.train.model import CompiledModel
+    from dlc.runtime.train.step import init_state
 
     model = CompiledModel.from_source(spec, overrides=overrides)
     program = model.program(len(model.data.parts["train"][0]))
@@ -414,7 +415,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    """`dlc analyze` (see runtime/cli.py): run, print the table, name the files."""
+    """`dlc analyze` (see runtime/cli/main.py): run, print the table, name the files."""
     from rich.console import Console
     from rich.table import Table
 

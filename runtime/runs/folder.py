@@ -24,7 +24,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.runtime.checkpoint import (
+from dlc.runtime.runs.checkpoint import (
     atomic_write_bytes,
     list_checkpoints,
     load_latest,
@@ -92,7 +92,7 @@ class RunDir:
 
     def truncate_metrics(self, epoch: int) -> list[dict[str, Any]]:
         """Keep the records up to `epoch` (when resuming from a checkpoint of that epoch)."""
-        from dlc.runtime.plots import read_metrics
+        from dlc.runtime.runs.plots import read_metrics
 
         rows = read_metrics(self.metrics_path) if self.metrics_path.is_file() else []
         rows = [r for r in rows if r.get("epoch", 0) <= epoch]
