@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from dlc.compiler.layers.base import Context
-from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
+from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES
 
 
 @pytest.mark.parametrize("name", LAYERS.names())
@@ -41,7 +41,16 @@ def test_layer_conformance(name: str) -> None:
             assert jax.tree.structure(new_state) == jax.tree.structure(state)
 
 
-@pytest.mark.parametrize("registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES])
+@pytest.mark.parametrize("name", SOURCES.names())
+def test_every_data_source_has_a_runtime_loader(name: str) -> None:
+    from dlc.runtime.data.loaders import LOADERS
+
+    cls = SOURCES.get(name)
+    assert cls in LOADERS, f"data source `{name}` has no loader in runtime/data/loaders.py"
+    assert not hasattr(cls, "load"), "spec nodes describe data; loaders live in the runtime"
+
+
+@pytest.mark.parametrize("registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES])
 def test_registry_entries_are_strict(registry) -> None:
     for name, cls in registry.items():
         assert cls.dl_name == name

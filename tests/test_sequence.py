@@ -286,8 +286,9 @@ def test_seq2seq_tasks_follow_their_rule(task) -> None:
 
 def test_seq2seq_source_holds_out_its_test_inputs() -> None:
     from dlc.compiler.text_sources import Seq2Seq
+    from dlc.runtime.data.loaders import load_source
 
-    raw = Seq2Seq(task="add", digits=[1, 2], n=300, test=50).load(".")
+    raw = load_source(Seq2Seq(task="add", digits=[1, 2], n=300, test=50), ".")
     (xtr, _), (xte, _) = raw.parts["train"], raw.parts["test"]
     train_src = {tuple(r) for r in xtr[:, 0].tolist()}
     assert not any(tuple(r) in train_src for r in xte[:, 0].tolist())

@@ -20,8 +20,9 @@ import numpy as np
 
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.compiler.sources import RawData
 from dlc.compiler.spec import Data, Normalize
+from dlc.runtime.data.loaders import load_source
+from dlc.runtime.data.raw import RawData
 
 
 @dataclass
@@ -109,7 +110,7 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     """Load and prepare the spec's data; data errors also point at the source's line."""
     data = resolved.spec.data
     try:
-        raw = data.source.load(resolved.base_dir)
+        raw = load_source(data.source, resolved.base_dir)
     except DlcError as err:
         span = resolved.spans.get("source")
         notes = (("the data source is declared here", span),) if span else ()

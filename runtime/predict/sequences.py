@@ -107,6 +107,7 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
     from dlc.compiler.lower import lower
     from dlc.compiler.text_sources import UPOS, Conllu, Seq2Seq
     from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.data.tokens import split_line, token_features, token_ids
     from dlc.runtime.runs.folder import unflatten_params
 
     source = resolved.spec.data.source
@@ -125,14 +126,14 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
             decoded = decode_with(program, params, state, vocab, data.input_shape[-1], lines)
             out.writerows(zip(lines, decoded, strict=True))
             return len(lines)
-        tokens = [source.split_line(line) for line in lines]
+        tokens = [split_line(source, line) for line in lines]
         if isinstance(source, Conllu):  # every word tagged: long lines in pieces
             from dlc.runtime.data.text import chunks
 
             pieces = [(i, c) for i, t in enumerate(tokens) for c in chunks(t, source.length)]
-            x = source.ids(source.features([c for _, c in pieces]), vocab)
+            x = token_ids(source, token_features(source, [c for _, c in pieces]), vocab)
         else:
-            x = source.ids(source.features(tokens), vocab)
+            x = token_ids(source, token_features(source, tokens), vocab)
         logits, _ = program.apply(params, state, jnp.asarray(x), train=False)
         prob = np.asarray(jax.nn.softmax(logits, axis=-1))
         if isinstance(source, Conllu):

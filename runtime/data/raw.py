@@ -1,0 +1,32 @@
+"""`RawData`: what a data source's loader returns, before windowing, splitting and scaling.
+
+`parts` is {"all": (x, y)} or, when the data comes with its own test set,
+{"train": (x, y), "test": (x, y)}.
+
+Example:
+    >>> import numpy as np
+    >>> raw = RawData({"all": (np.zeros((3, 2)), np.zeros(3))}, num_classes=2)
+    >>> raw.parts["all"][0].shape, raw.ordered
+    ((3, 2), False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class RawData:
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]
+    num_classes: int | None = None  # None: regression targets
+    ordered: bool = False  # rows are a time series: split in order
+    feature_names: list[str] = field(default_factory=list)
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
+    vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.data.text.Vocab`)
+    # token sources whose vocabulary is built after the split, from the training part only:
+    # parts of token lists -> (parts of padded id arrays, vocabulary)
+    encode: Callable[[dict[str, tuple[Any, Any]]], tuple[dict[str, Any], Any]] | None = None
