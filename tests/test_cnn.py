@@ -332,6 +332,7 @@ def test_residual_in_blocks_expands_and_round_trips() -> None:
     assert load_spec(text).spec == spec
 
 
+@pytest.mark.slow
 def test_residual_state_and_rng_nest_and_train() -> None:
     m = dlc.compile(BLOCKS, overrides=["train.epochs=1", "train.batch=256"])
     m.fit()
@@ -360,6 +361,7 @@ train { batch 256; epochs 2 }
 """
 
 
+@pytest.mark.slow
 def test_steps_per_call_forms_train_the_same_params() -> None:
     """The whole epoch in one scan, one step per call, and chunks of 4 with a remainder of 2
     (1438 rows, 6 steps an epoch) take the same batches with the same dropout keys."""
@@ -392,6 +394,7 @@ def test_auto_steps_per_call_is_one_only_for_xla_convolutions_on_cpu(monkeypatch
     assert (chunk_steps(conv, 40, "all"), chunk_steps(conv, 40, 16)) == (40, 16)
 
 
+@pytest.mark.slow
 def test_l2_penalty_reaches_weights_inside_residual_blocks() -> None:
     text = (
         "data { digits flat=false }\nmodel {\n  residual projection=linear { conv2d 2 3 }\n"
@@ -406,6 +409,7 @@ def test_l2_penalty_reaches_weights_inside_residual_blocks() -> None:
     np.testing.assert_allclose(float(prog.penalty(params)), want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_dlc_run_saves_and_resumes_nested_parameters(tmp_path, specs_dir) -> None:
     from safetensors.numpy import load_file
 

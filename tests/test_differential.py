@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import dlc
 from dlc.compiler.frontend import load_spec
@@ -64,6 +65,7 @@ def _one_step_reference(params, x, y, tx):
     return optax.apply_updates(params, updates)
 
 
+@pytest.mark.slow
 def test_one_training_step_equals_hand_written() -> None:
     for opt, tx in [
         ("adam lr=0.01", optax.adam(0.01)),

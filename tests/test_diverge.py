@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from safetensors import safe_open
 from testutil import dlc_command
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "diverge.dl"
 
 
+@pytest.mark.slow
 def test_diverging_run_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "COLUMNS": "200"}
     proc = subprocess.run(

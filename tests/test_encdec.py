@@ -47,6 +47,7 @@ def _mapped(p: dict) -> dict:
     return {"00_encoder": encoder, "01_decoder": decoder}
 
 
+@pytest.mark.slow
 def test_encoder_decoder_equals_seq2seq_transformer_built_the_same_way() -> None:
     """The general form with seq2seq_transformer's structure (sinusoidal positions, two
     pre-norm encoder blocks and a final layernorm; one causal cross-attending decoder block, a
@@ -151,6 +152,7 @@ def test_cross_attention_outside_a_decoder_part_is_an_error_at_its_line() -> Non
     assert ":4:3:" in str(err.value) and "move it into `encoder_decoder" in str(err.value)
 
 
+@pytest.mark.slow
 def test_seq2seq_reverse_spec_decodes_held_out_strings() -> None:
     """specs/seq2seq_reverse.dl (a deeper encoder than decoder, learned positions on the
     decoder side) at a reduced size: exact match with greedy decoding on held-out inputs."""

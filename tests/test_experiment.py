@@ -124,6 +124,7 @@ def test_folds_are_stratified_for_classification() -> None:
         assert np.all(np.abs(np.bincount(pool.y[v], minlength=10) - counts / 4) <= 1)
 
 
+@pytest.mark.slow
 def test_cv_lanes_equal_single_runs_with_early_stopping_and_chunks() -> None:
     """Each lane (fold k of a setting) ends with the parameters of a single `fit` on fold k's
     training rows: 2 folds x 2 learning rates, run in 2 memory chunks; the slow lanes stop
@@ -171,6 +172,7 @@ experiment {
 """
 
 
+@pytest.mark.slow
 def test_dropout_l2_and_schedule_lanes_equal_dlc_compile() -> None:
     """Lanes differing in dropout rate, L2 strength and schedule length (traced per lane, one
     program) end where `dlc.compile(...).fit()` with the same values ends."""
@@ -247,6 +249,7 @@ experiment { grid "optimizer.lr" [0.01, 0.05] }
 """
 
 
+@pytest.mark.slow
 def test_per_token_lanes_count_real_tokens_only() -> None:
     """Lanes of a tagging spec (a label per word, sentences padded to 24) report the validation
     loss and token accuracy over real tokens, as a single run's evaluation does (padding not

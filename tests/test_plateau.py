@@ -72,6 +72,7 @@ CV = CV[: CV.index("experiment {")].replace(
 CV += "experiment {\n  folds 5\n}\n"
 
 
+@pytest.mark.slow
 def test_lanes_with_folds_of_different_sizes_equal_single_runs() -> None:
     """Each fold's lane counts its own epochs (its own number of steps) and ends where a single
     run on that fold's training rows ends."""

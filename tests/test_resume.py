@@ -109,6 +109,7 @@ def reference(spec: Path, env: dict[str, str], tmp_path_factory: pytest.TempPath
     return run
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_identical_end(
     spec: Path, env: dict[str, str], reference: Path, tmp_path: Path
 ) -> None:
@@ -149,6 +150,7 @@ def test_killed_run_resumes_to_the_identical_end(
     assert len({row["lr"] for row in metric_rows(run)}) > 2  # the plateau cut the lr, twice+
 
 
+@pytest.mark.slow
 def test_corrupt_newest_checkpoints_fall_back_to_an_older_one(
     spec: Path, env: dict[str, str], reference: Path, tmp_path: Path
 ) -> None:
@@ -210,6 +212,7 @@ def test_resume_of_something_that_is_not_a_run(
     assert "no earlier run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_seed_decides_the_parameters(
     spec: Path, env: dict[str, str], reference: Path, tmp_path: Path
 ) -> None:

@@ -104,6 +104,7 @@ def _program(model: str, length: int):
     return prog, params, state
 
 
+@pytest.mark.slow
 def test_padding_tokens_and_amount_never_change_real_outputs() -> None:
     prog, params, state = _program(MODEL, 8)
     tokens = jnp.array([[5, 9, 3, 0, 0, 0, 0, 0], [7, 2, 2, 8, 11, 0, 0, 0]])
@@ -127,6 +128,7 @@ CAUSAL = MODEL.replace("  encoder_block heads=2 ff=32\n", "").replace(
 )
 
 
+@pytest.mark.slow
 def test_causal_layers_leak_nothing_from_the_future() -> None:
     prog, params, state = _program(CAUSAL, 6)
     a = jnp.array([[4, 8, 15, 16, 23, 29]])
@@ -189,6 +191,7 @@ def test_masked_per_token_cross_entropy_and_accuracy() -> None:
     loss.check_output((4, 3), (4,), 3)  # a label per position is accepted
 
 
+@pytest.mark.slow
 def test_evaluate_counts_real_tokens_only(tmp_path) -> None:
     from dlc.runtime.train.step import make_functions
 
@@ -205,6 +208,7 @@ def test_evaluate_counts_real_tokens_only(tmp_path) -> None:
     assert float(ev["loss"]) == pytest.approx(per.mean(), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_token_dropout_and_feature_embeddings() -> None:
     x = jnp.array([[[5, 7, 9], [6, 8, 9], [0, 0, 0]]])
     drop = TokenDropout(rate=0.99)

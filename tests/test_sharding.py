@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import numpy as np, jax, dlc
     from dlc.runtime.train.sharding import data_mesh
@@ -31,6 +33,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sharded_training_equals_single_device() -> None:
     env = {
         "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
