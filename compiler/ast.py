@@ -78,10 +78,19 @@ class Statement:
 
 
 def _span(file: str, node: Tree | Token) -> Span:
+    """The span of a token or of a tree (the parser keeps positions: `propagate_positions`)."""
     if isinstance(node, Token):
-        return Span(file, node.line, node.column, node.end_line, node.end_column)
+        line, col, end_line, end_col = node.line, node.column, node.end_line, node.end_column
+        return Span(file, line or 0, col or 0, end_line or 0, end_col or 0)
     m = node.meta
     return Span(file, m.line, m.column, m.end_line, m.end_column)
+
+
+def _token(node: Tree | Token) -> Token:
+    """A child the grammar guarantees to be a token (a NAME, NUMBER or STRING)."""
+    if not isinstance(node, Token):  # pragma: no cover - the grammar makes it one
+        raise TypeError(node)
+    return node
 
 
 def _number(tok: Token, file: str) -> Num:
@@ -105,20 +114,20 @@ def _string(tok: Token, file: str) -> Str:
     def one(m: re.Match[str]) -> str:
         esc = m.group(1)
         if esc is None:
-            col = tok.column + 1 + m.start()
+            col = (tok.column or 0) + 1 + m.start()
             raise DlcError.single(
                 f"unknown escape `\\{m.group(2)}` in a string",
-                span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
+                span=Span(file, tok.line or 0, col, tok.line or 0, col + len(m.group(0))),
                 hint="write a backslash as \\\\ (or use / in paths)",
             )
         if esc in _SIMPLE:
             return _SIMPLE[esc]
         code = int(esc[1:], 16)
         if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-            col = tok.column + 1 + m.start()
+            col = (tok.column or 0) + 1 + m.start()
             raise DlcError.single(
                 f"`\\{esc}` is not a character",
-                span=Span(file, tok.line, col, tok.line, col + len(m.group(0))),
+                span=Span(file, tok.line or 0, col, tok.line or 0, col + len(m.group(0))),
             )
         return chr(code)
 
@@ -135,17 +144,17 @@ class _Builder:
             raise TypeError(node)
         kind = node.data
         if kind == "number":
-            return _number(node.children[0], f)
+            return _number(_token(node.children[0]), f)
         if kind == "string":
-            return _string(node.children[0], f)
+            return _string(_token(node.children[0]), f)
         if kind == "name":
-            return Name(_span(f, node), node.children[0].value)
+            return Name(_span(f, node), _token(node.children[0]).value)
         if kind == "list":
             return ListV(_span(f, node), tuple(self.value(c) for c in node.children))
         if kind == "call":
             head, *rest = node.children
             args, kwargs = self.args(rest)
-            return Call(_span(f, node), Name(_span(f, head), head.value), args, kwargs)
+            return Call(_span(f, node), Name(_span(f, head), _token(head).value), args, kwargs)
         if kind == "then_chain":
             parts = [self.value(c) for c in node.children if not isinstance(c, Token)]
             return Then(_span(f, node), tuple(parts))
@@ -157,7 +166,7 @@ class _Builder:
         for c in nodes:
             if isinstance(c, Tree) and c.data == "kwarg":
                 key, val = c.children
-                kwargs.append(KwArg(key.value, _span(self.file, key), self.value(val)))
+                kwargs.append(KwArg(_token(key).value, _span(self.file, key), self.value(val)))
             else:
                 args.append(self.value(c))
         return tuple(args), tuple(kwargs)
@@ -170,7 +179,7 @@ class _Builder:
             rest = rest[:-1]
         args, kwargs = self.args(rest)
         return Statement(
-            head.value, _span(self.file, head), args, kwargs, body, _span(self.file, node)
+            _token(head).value, _span(self.file, head), args, kwargs, body, _span(self.file, node)
         )
 
 

@@ -59,8 +59,9 @@ def _instantiate(inner: Statement, env: dict[str, Value], use: Statement) -> Sta
     """A statement of a block's body with the use's arguments substituted, nested blocks
     (`repeat`, `residual`) included; it records the use site in `origin`."""
     name = inner.name
-    if name in env and isinstance(env[name], Name):
-        name = env[name].value  # type: ignore[union-attr]
+    bound = env.get(name)
+    if isinstance(bound, Name):
+        name = bound.value
     return replace(
         inner,
         name=name,
@@ -196,8 +197,8 @@ class Expander:
                 env = self.bind(b, st)
                 if env is None:
                     continue
-                for inner in b.body:
-                    out.extend(self.body((_instantiate(inner, env, st),), depth + 1, in_model))
+                for stmt in b.body:
+                    out.extend(self.body((_instantiate(stmt, env, st),), depth + 1, in_model))
             elif st.body is not None and (in_model or st.name == "model"):
                 out.append(replace(st, body=self.body(st.body, depth, in_model=True)))
             else:

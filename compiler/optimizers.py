@@ -29,7 +29,9 @@ class Optimizer(SpecModel):
     clip: PositiveFloat | None = None  # clip gradients to this global norm
     hyper: ClassVar[tuple[str, ...]] = ()  # extra float settings injected as traced state
 
-    def base(self, learning_rate: Any, **hyper: Any) -> Any:
+    def base(self, *args: Any, **hyper: Any) -> Any:
+        """The Optax transformation of this optimizer for `learning_rate` (first) and the
+        injected settings named in `hyper`."""
         raise NotImplementedError
 
     def _base_with_decay(self, learning_rate: Any, weight_decay: Any, **hyper: Any) -> Any:
