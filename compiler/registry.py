@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-T = TypeVar("T", bound=type)
+T = TypeVar("T", bound="type[SpecModel]")
 
 
 class SpecModel(BaseModel):
