@@ -1,7 +1,7 @@
 """Reference tables generated from the registries, kept inside grammar/README.md between
 markers; `tests/test_docs.py` fails when they are stale.
 
-    python -m dlc.compiler.docs --write grammar/README.md
+    python -m dlc.runtime.cli.registry_docs --write grammar/README.md
 
 Example:
     >>> "| `dense` |" in registry_tables()
@@ -10,10 +10,8 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
-from pathlib import Path
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -74,14 +72,3 @@ def splice(text: str) -> str:
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
     return f"{head}{BEGIN}\n{registry_tables()}{END}{tail}"
-
-
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--write", type=Path, required=True)
-    path = p.parse_args().write
-    path.write_text(splice(path.read_text()))
-
-
-if __name__ == "__main__":
-    main()

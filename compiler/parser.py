@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from dlc.compiler.errors import Diagnostic, DlcError, Span
+from dlc.files import cache_root
 from dlc.grammar import GRAMMAR_PATH
 
 # What a person reads instead of terminal names.
@@ -58,13 +58,13 @@ class BracketNewlines:
 
 
 def _cache_path() -> str | bool:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "dlc")
+    """Lark's grammar cache file in dlc's cache folder (`$DLC_CACHE`), or False if unwritable."""
+    folder = cache_root()
     try:
-        os.makedirs(folder, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
-    return os.path.join(folder, "grammar-lalr.cache")
+    return str(folder / "grammar-lalr.cache")
 
 
 @lru_cache(maxsize=1)

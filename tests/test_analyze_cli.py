@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from dlc.runtime.analysis import hessian, surface
-from dlc.runtime.analysis.analyze import grid_losses, make_loss
+from dlc.runtime.analysis.landscape import grid_losses, make_loss
 from dlc.runtime.cli.main import main
-from dlc.runtime.runs.folder import RunDir, unflatten_params
+from dlc.runtime.runs.folder import RunDir
+from dlc.runtime.runs.pytree import unflatten_params
 from dlc.runtime.runs.session import run_spec
 from dlc.runtime.train.model import CompiledModel
 from dlc.runtime.train.step import init_state

@@ -19,8 +19,8 @@ import optax
 import pytest
 
 from dlc.compiler.errors import DlcError
+from dlc.files import atomic_write_bytes
 from dlc.runtime.runs.checkpoint import (
-    atomic_write_bytes,
     list_checkpoints,
     load_latest,
     load_pytree,

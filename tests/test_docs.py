@@ -12,7 +12,9 @@ REFERENCE = Path(__file__).resolve().parents[1] / "grammar" / "README.md"
 
 def test_reference_tables_are_up_to_date() -> None:
     text = REFERENCE.read_text()
-    assert splice(text) == text, "run: python -m dlc.compiler.docs --write grammar/README.md"
+    assert splice(text) == text, (
+        "run: python -m dlc.runtime.cli.registry_docs --write grammar/README.md"
+    )
 
 
 def test_every_registered_name_is_documented() -> None:

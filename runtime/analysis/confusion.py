@@ -1,5 +1,5 @@
-"""Per-class counts for classification: the confusion matrix of a part of the data, as a rich
-table for the terminal and a CSV for the run folder.
+"""Per-class counts for classification: the confusion matrix of a part of the data, and its CSV
+for the run folder (the terminal table is drawn by `runtime/cli/run.py`).
 
 Example:
     >>> m = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
@@ -43,6 +43,7 @@ def part_confusion(model: Any, part: str = "test") -> np.ndarray | None:
 
 
 def write_csv(counts: np.ndarray, path: str | Path) -> Path:
+    """The counts with each row's total and recall, as CSV at `path`."""
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -51,18 +52,3 @@ def write_csv(counts: np.ndarray, path: str | Path) -> Path:
             total = int(row.sum())
             w.writerow([i, *row.tolist(), total, f"{row[i] / total:.4f}" if total else ""])
     return path
-
-
-def rich_table(counts: np.ndarray, title: str) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("true \\ pred", justify="right")
-    for j in range(len(counts)):
-        table.add_column(str(j), justify="right")
-    table.add_column("recall", justify="right")
-    for i, row in enumerate(counts):
-        total = row.sum()
-        cells = [f"[bold]{v}[/]" if j == i else (str(v) if v else "·") for j, v in enumerate(row)]
-        table.add_row(str(i), *cells, f"{row[i] / total:.3f}" if total else "")
-    return table

@@ -11,14 +11,15 @@ build the P x P matrix (memory ~ iters x P).
 Example:
     >>> import jax.numpy as jnp
     >>> report = analyze(lambda p: p["x"] ** 2 - p["y"] ** 2, {"x": 0.0, "y": 0.0})
-    >>> report.verdict
-    'saddle point'
+    >>> report.verdict is Verdict.SADDLE, str(report.verdict)
+    (True, 'saddle point')
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import jax
@@ -26,18 +27,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from dlc.runtime.analysis.options import EXACT_LIMIT
+
 LossFn = Callable[[Any], jax.Array]
 
-EXACT_LIMIT = 2000
-"""Largest parameter count for which the full Hessian is built (2000 -> 4M entries, 32 MB)."""
 
-VERDICTS = (
-    "local minimum",
-    "saddle point",
-    "local maximum",
-    "not a critical point",
-    "flat / inconclusive",
-)
+class Verdict(StrEnum):
+    """What kind of point the parameters are; its value is the text in reports and report.json."""
+
+    MINIMUM = "local minimum"
+    SADDLE = "saddle point"
+    MAXIMUM = "local maximum"
+    NOT_CRITICAL = "not a critical point"
+    FLAT = "flat / inconclusive"
 
 
 def _flat_loss(loss_fn: LossFn, params: Any) -> tuple[Callable[[jax.Array], jax.Array], jax.Array]:
@@ -167,7 +169,7 @@ class CriticalPointReport:
     n_negative: int | None  # exact only
     n_flat: int | None  # eigenvalues within eig_tol of zero; exact only
     minimum_ratio: float | None  # share of positive eigenvalues; exact only
-    verdict: str
+    verdict: Verdict
     grad_tol: float
     eig_rtol: float
     eig_tol: float  # absolute threshold actually used: max(eig_rtol * max|eig|, eig_atol)
@@ -186,22 +188,89 @@ class CriticalPointReport:
                 f"negative: {self.n_negative}, near zero: {self.n_flat}, "
                 f"minimum ratio (share positive): {self.minimum_ratio:.3f}"
             )
-        if self.verdict == "saddle point":
+        if self.verdict is Verdict.SADDLE:
             lines.append("the loss decreases along the eigenvector of the most negative eigenvalue")
         return "\n".join(lines)
 
 
-def _verdict(grad_norm: float, lo: float, hi: float, grad_tol: float, eig_tol: float) -> str:
+def _verdict(grad_norm: float, lo: float, hi: float, grad_tol: float, eig_tol: float) -> Verdict:
     if grad_norm > grad_tol:
-        return "not a critical point"
+        return Verdict.NOT_CRITICAL
     negative, positive = lo < -eig_tol, hi > eig_tol
     if negative and positive:
-        return "saddle point"
+        return Verdict.SADDLE
     if positive:
-        return "local minimum"
+        return Verdict.MINIMUM
     if negative:
-        return "local maximum"
-    return "flat / inconclusive"
+        return Verdict.MAXIMUM
+    return Verdict.FLAT
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """The Hessian's extreme eigenvalues, all of them when exact, and the unit (flat) eigenvector
+    of the smallest: the escape direction at a saddle."""
+
+    method: str  # "exact" or "lanczos"
+    lo: float
+    hi: float
+    values: np.ndarray | None  # ascending; exact only
+    lowest: np.ndarray
+
+
+def spectrum(
+    loss_fn: LossFn,
+    params: Any,
+    *,
+    exact_limit: int = EXACT_LIMIT,
+    iters: int = 80,
+    key: jax.Array | None = None,
+) -> Spectrum:
+    """The full spectrum for P <= ``exact_limit`` parameters, else Lanczos extremes.
+
+    Example:
+        >>> s = spectrum(lambda p: p[0] ** 2 - p[1] ** 2, jnp.zeros(2))
+        >>> s.method, round(s.lo, 5), abs(s.lowest).round(5).tolist()
+        ('exact', -2.0, [0.0, 1.0])
+    """
+    if int(ravel_pytree(params)[0].size) <= exact_limit:
+        vals, vecs = exact_spectrum(loss_fn, params, limit=exact_limit)
+        return Spectrum("exact", float(vals[0]), float(vals[-1]), vals, vecs[:, 0])
+    lo, hi, vec = lanczos_extremes(loss_fn, params, iters=iters, key=key)
+    return Spectrum("lanczos", lo, hi, None, vec)
+
+
+def classify(
+    grad_norm: float,
+    spec: Spectrum,
+    n_params: int,
+    *,
+    tol: float = 1e-3,
+    eig_rtol: float = 1e-3,
+    eig_atol: float = 1e-8,
+) -> CriticalPointReport:
+    """The report for a gradient norm and a spectrum (thresholds as in `analyze`)."""
+    lo, hi, vals = spec.lo, spec.hi, spec.values
+    eig_tol = max(eig_rtol * max(abs(lo), abs(hi)), eig_atol)
+    n_negative = n_flat = ratio = None
+    if vals is not None:
+        n_negative = int(np.sum(vals < -eig_tol))
+        n_flat = int(np.sum(np.abs(vals) <= eig_tol))
+        ratio = float(np.mean(vals > eig_tol))
+    return CriticalPointReport(
+        grad_norm=grad_norm,
+        n_params=n_params,
+        method=spec.method,
+        min_eig=lo,
+        max_eig=hi,
+        n_negative=n_negative,
+        n_flat=n_flat,
+        minimum_ratio=ratio,
+        verdict=_verdict(grad_norm, lo, hi, tol, eig_tol),
+        grad_tol=tol,
+        eig_rtol=eig_rtol,
+        eig_tol=eig_tol,
+    )
 
 
 def analyze(
@@ -226,37 +295,13 @@ def analyze(
     Lanczos (``iters`` steps from a random start drawn with ``key``).
 
     Example:
-        >>> analyze(lambda p: p[0] ** 2 + 3 * p[1] ** 2, jnp.zeros(2)).verdict
+        >>> analyze(lambda p: p[0] ** 2 + 3 * p[1] ** 2, jnp.zeros(2)).verdict.value
         'local minimum'
     """
     g = gradient_norm(loss_fn, params)
     n = int(ravel_pytree(params)[0].size)
-    if n <= exact_limit:
-        vals, _ = exact_spectrum(loss_fn, params, limit=exact_limit)
-        lo, hi, method = float(vals[0]), float(vals[-1]), "exact"
-    else:
-        lo, hi, _ = lanczos_extremes(loss_fn, params, iters=iters, key=key)
-        method = "lanczos"
-    eig_tol = max(eig_rtol * max(abs(lo), abs(hi)), eig_atol)
-    n_negative = n_flat = ratio = None
-    if method == "exact":
-        n_negative = int(np.sum(vals < -eig_tol))
-        n_flat = int(np.sum(np.abs(vals) <= eig_tol))
-        ratio = float(np.mean(vals > eig_tol))
-    return CriticalPointReport(
-        grad_norm=g,
-        n_params=n,
-        method=method,
-        min_eig=lo,
-        max_eig=hi,
-        n_negative=n_negative,
-        n_flat=n_flat,
-        minimum_ratio=ratio,
-        verdict=_verdict(g, lo, hi, tol, eig_tol),
-        grad_tol=tol,
-        eig_rtol=eig_rtol,
-        eig_tol=eig_tol,
-    )
+    spec = spectrum(loss_fn, params, exact_limit=exact_limit, iters=iters, key=key)
+    return classify(g, spec, n, tol=tol, eig_rtol=eig_rtol, eig_atol=eig_atol)
 
 
 def escape_saddle(

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dlc.compiler.errors import DlcError
+from dlc.files import cache_root  # one cache folder ($DLC_CACHE) for all of dlc
 
 # IDX type byte -> big-endian numpy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_DTYPES: dict[int, str] = {
@@ -164,15 +165,6 @@ def load_idx_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[np.ndarra
             )
         out[split] = (x, y.astype(np.int32))
     return out
-
-
-def cache_root() -> Path:
-    """The dlc cache folder: $DLC_CACHE, else $XDG_CACHE_HOME/dlc, else ~/.cache/dlc."""
-    if os.environ.get("DLC_CACHE"):
-        return Path(os.environ["DLC_CACHE"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "dlc"
-    return Path.home() / ".cache" / "dlc"
 
 
 def _sha256(path: Path) -> str:

@@ -1,13 +1,14 @@
-"""The experiment report: per-lane metrics, mean ± std per setting, the best setting; as rich
-tables in the terminal and as `lanes.csv`, `summary.csv` and `experiment.json` in a run folder.
+"""The experiment report: per-lane metrics, mean ± std per setting, the best setting; written as
+`lanes.csv`, `summary.csv` and `experiment.json` in a run folder (the terminal tables are drawn
+by `runtime/cli/experiment.py`).
 
     runs/cv_sigmoids-experiment-20261122-193000/
       source.dl  spec.dl  lanes.csv  summary.csv  experiment.json
       params.safetensors  stats.safetensors     (the retrained best setting, with `retrain`)
 
 Example:
-    >>> summary, best = summarize(result)        # doctest: +SKIP
-    >>> print_report(Console(), result)          # doctest: +SKIP
+    >>> summary, best = summarize(result)              # doctest: +SKIP
+    >>> write_report(result, base, "runs")             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ import numpy as np
 
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.runtime.experiment.runner import ExperimentResult
-from dlc.runtime.runs.checkpoint import atomic_write_bytes
-from dlc.runtime.train.step import monitor_mode
-
-SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in lanes.csv)
+from dlc.files import atomic_write_bytes
+from dlc.runtime.experiment.results import ExperimentResult
+from dlc.runtime.train.early_stop import monitor_mode
 
 
 def _metric_names(result: ExperimentResult) -> list[str]:
@@ -100,7 +99,8 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
 
 def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | Path) -> Path:
     """Write the run folder; returns its path."""
-    from dlc.runtime.runs.folder import RunDir, flatten_params
+    from dlc.runtime.runs.folder import RunDir
+    from dlc.runtime.runs.pytree import flatten_params
 
     run = RunDir.create(runs_root, f"{base.name}-experiment")
     exp = base.spec.experiment
@@ -140,111 +140,3 @@ def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | 
         run.save_arrays("params.safetensors", flatten_params(model.params))
         run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0)})
     return run.path
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else ""
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def print_report(console: Any, result: ExperimentResult) -> None:
-    """The lanes table (up to `SHOWN_LANES` lanes), the settings table and the best setting."""
-    from rich.table import Table
-
-    names = list(dict.fromkeys([result.monitor, "valid_loss"]))  # the rest: in the CSV files
-    keys = list(result.settings[0].values) if result.settings else []
-    short = [k.rsplit(".", 1)[-1] for k in keys]
-    heads = short if len(set(short)) == len(short) else keys
-    metrics = [m.removeprefix("valid_") for m in names]
-    if len(result.records) <= SHOWN_LANES:
-        table = Table(title="lanes (validation metrics)")
-        for col in ["#", *heads, "seed", "fold", "epochs", "best", *metrics]:
-            table.add_column(col, justify="right")
-        for row in lane_rows(result):
-            flag = (
-                " (diverged)" if row["diverged"] else " (stopped)" if row["stopped_early"] else ""
-            )
-            table.add_row(
-                str(row["lane"]),
-                *[_fmt(row[k]) for k in keys],
-                str(row["seed"]),
-                str(row["fold"]),
-                f"{row['epochs']}{flag}",
-                str(row["best_epoch"]),
-                *[_fmt(row[m]) for m in names],
-            )
-        console.print(table)
-    else:
-        console.print(f"{len(result.records)} lanes: see lanes.csv")
-    table = Table(title=f"settings: validation mean ± std over {_over(result)}")
-    for col in ["", *heads, "lanes", *metrics]:
-        table.add_column(col, justify="right")
-    for row in result.summary:
-        cells = [f"{row[f'{m}_mean']:.4g}±{row[f'{m}_std']:.2g}" for m in names]
-        table.add_row(
-            "★" if row["best"] else "",
-            *[_fmt(row[k]) for k in keys],
-            str(row["lanes"]) + (f" ({row['diverged']} diverged)" if row["diverged"] else ""),
-            *cells,
-            style="bold" if row["best"] else None,
-        )
-    console.print(table)
-    if result.best is not None:
-        console.print(f"best by {result.monitor}: {result.best.label}")
-    if result.retrain:
-        metrics = ", ".join(
-            f"{k} {_fmt(v)}" for k, v in result.retrain.items() if k.startswith("test_")
-        )
-        console.print(
-            f"retrained on train + valid for {result.retrain['epochs']} epochs: "
-            f"{metrics or 'no test part'}"
-        )
-    for p in result.programs:
-        console.print(
-            f"program {p['program']} chunk {p['chunk']}: {p['lanes']} lanes in "
-            f"{p['seconds']:.2f} s (about {p['mb_estimate']:.1f} MB)"
-        )
-    if result.path is not None:
-        console.print(f"report: {result.path}")
-
-
-def _over(result: ExperimentResult) -> str:
-    folds = {r.fold for r in result.records} - {None}
-    seeds = {r.seed for r in result.records}
-    parts = ([f"{len(folds)} folds"] if folds else []) + (
-        [f"{len(seeds)} seeds"] if len(seeds) > 1 else []
-    )
-    return " × ".join(parts) or "1 lane"
-
-
-def run_cli(args: Any) -> int:
-    """`dlc experiment FILE.dl [--set K=V] [--runs DIR] [--quiet]`: progress, then the report."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from dlc.runtime.experiment.runner import run_experiment
-
-    con = Console(highlight=False)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=con,
-        disable=args.quiet,
-    )
-    tasks: dict[str, Any] = {}
-
-    def on_epoch(name: str, epoch: int, epochs: int, active: int) -> None:
-        if name not in tasks:
-            tasks[name] = progress.add_task(name, total=epochs, info="")
-        progress.update(tasks[name], completed=epoch, info=f"{active} lanes training")
-
-    with progress:
-        result = run_experiment(
-            args.spec, overrides=args.set, runs_root=args.runs, say=con.print, on_epoch=on_epoch
-        )
-    print_report(con, result)
-    return 0

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +27,8 @@ import numpy as np
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.runtime.experiment.folds import Pool, lane_splits, load_pool
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One grid point: its values and its resolved spec."""
-
-    index: int
-    values: dict[str, Any]
-    overrides: list[str]
-    resolved: ResolvedSpec
-
-    @property
-    def label(self) -> str:
-        return ", ".join(f"{k}={_literal(v)}" for k, v in self.values.items()) or "spec"
-
-
-def _literal(v: Any) -> str:
-    """A grid value as `--set` text."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v if v.isidentifier() else json.dumps(v)
-    return repr(v)
+from dlc.runtime.experiment.report import summarize, write_report
+from dlc.runtime.experiment.results import ExperimentResult, LaneRecord, Setting, literal
 
 
 def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) -> list[Setting]:
@@ -76,7 +53,7 @@ def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) 
         seen.add(g.key)
     settings = []
     for index, point in enumerate(itertools.product(*(g.values for g in grid))):
-        extra = [f"{g.key}={_literal(v)}" for g, v in zip(grid, point, strict=True)]
+        extra = [f"{g.key}={literal(v)}" for g, v in zip(grid, point, strict=True)]
         try:
             resolved = load_spec(source, overrides=[*overrides, *extra], base_dir=base.base_dir)
         except DlcError as err:
@@ -107,46 +84,6 @@ def _at_grid(err: DlcError, base: ResolvedSpec, first: int, extra: list[str]) ->
                 )
             )
     return DlcError(diags, {**err.sources, **base.sources})
-
-
-@dataclass
-class LaneRecord:
-    """One lane's outcome."""
-
-    setting: int
-    seed: int
-    fold: int | None
-    program: int
-    metrics: dict[str, float]
-    train_loss: float
-    epochs: int
-    best_epoch: int
-    stopped: bool
-    diverged: bool
-
-
-@dataclass
-class ExperimentResult:
-    settings: list[Setting]
-    records: list[LaneRecord]
-    monitor: str
-    summary: list[dict[str, Any]] = field(default_factory=list)
-    best: Setting | None = None
-    retrain: dict[str, Any] = field(default_factory=dict)
-    runs: list[tuple[list[int], Any]] = field(default_factory=list)  # (record indices, LaneRun)
-    retrained: Any = None  # the retrained CompiledModel
-    programs: list[dict[str, Any]] = field(default_factory=list)
-    path: Path | None = None
-
-    def lane_params(self, i: int) -> Any:
-        """The final (restored) parameters of lane `i` (numpy)."""
-        import jax
-
-        for indices, run in self.runs:
-            if i in indices:
-                j = indices.index(i)
-                return jax.tree.map(lambda a, j=j: np.asarray(a[j]), run.params)
-        raise IndexError(i)
 
 
 def _monitor(base: ResolvedSpec, pool: Pool) -> str:
@@ -294,8 +231,6 @@ def _finish(
     runs_root: str | Path | None,
 ) -> ExperimentResult:
     """Summary, best setting, optional retraining and the report files."""
-    from dlc.runtime.experiment.report import summarize, write_report
-
     exp = base.spec.experiment
     assert exp is not None
     result.summary, best = summarize(result)

@@ -40,16 +40,12 @@ def predict_csv(
     from dlc.compiler.lower import lower
     from dlc.runtime.data.datasets import read_csv
     from dlc.runtime.data.prepare import apply_features, prepare
-    from dlc.runtime.runs.folder import RunDir, unflatten_params
+    from dlc.runtime.runs.folder import RunDir
+    from dlc.runtime.runs.pytree import unflatten_params
 
     resolved = load_spec(spec_path, overrides=overrides)
     run = RunDir.open(run_dir)
-    if run.spec_hash() != resolved.hash():
-        raise DlcError.single(
-            f"run {run.path} was trained with a different spec",
-            where=str(run.path),
-            hint="pass the same spec and --set values",
-        )
+    run.require_spec(resolved)
     source = resolved.spec.data.source
     if isinstance(source, TokenSource | Seq2Seq):  # token data: one input per line
         from dlc.runtime.predict.sequences import predict_text

@@ -18,19 +18,20 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
+from dlc.files import TEMP_INFIX, atomic_write_bytes
+from dlc.runtime.runs.pytree import from_arrays, to_arrays
 
 FORMAT = "dlc-pytree/1"
 CKPT_DIR = "checkpoints"
 _CKPT_RE = re.compile(r"^ckpt-(\d{9,})\.safetensors$")
-_TMP_RE = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+$")
-_NATIVE = {"b", "i", "u"}  # dtype kinds safetensors.numpy stores natively (plus f16/32/64)
+_TMP_RE = re.compile(rf"^\..+{re.escape(TEMP_INFIX)}(\d+)-[0-9a-f]+$")
 _REQUIRED = ("format", "sha256", "epoch", "step", "spec_hash", "extra", "dlc_version")
 
 
@@ -55,41 +56,6 @@ def spec_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never half of one.
-
-    Example: `atomic_write_bytes("run/metrics.json", b"{}")`.
-    """
-    path = Path(path)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _digest(arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     for key in sorted(arrays):
@@ -99,37 +65,10 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _leaf_array(leaf: Any) -> np.ndarray:
-    import jax
-
-    if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        leaf = jax.random.key_data(leaf)
-    return np.asarray(leaf)
-
-
-def _flatten(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Leaves keyed by keystr; non-native dtypes (bfloat16, ...) stored as same-size uints."""
-    import jax
-
-    arrays: dict[str, np.ndarray] = {}
-    views: dict[str, str] = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        key = jax.tree_util.keystr(path) or "<root>"
-        arr = _leaf_array(leaf)
-        arr = arr if arr.flags.c_contiguous else arr.copy(order="C")
-        if arr.dtype.kind not in _NATIVE and arr.dtype not in (np.float16, np.float32, np.float64):
-            if arr.dtype.itemsize not in (1, 2, 4, 8):
-                raise DlcError.single(f"cannot store leaf `{key}` of dtype {arr.dtype}")
-            views[key] = str(arr.dtype)
-            arr = arr.view(f"u{arr.dtype.itemsize}")
-        arrays[key] = arr
-    return arrays, views
-
-
 def _encode(tree: Any, metadata: dict[str, str]) -> bytes:
     from safetensors.numpy import save
 
-    arrays, views = _flatten(tree)
+    arrays, views = to_arrays(tree)
     meta = {**metadata, "format": FORMAT, "sha256": _digest(arrays), "views": json.dumps(views)}
     return save(arrays, metadata=meta)
 
@@ -151,59 +90,6 @@ def _decode(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, meta
 
 
-def _unflatten(arrays: dict[str, np.ndarray], views: dict[str, str], like: Any, where: str) -> Any:
-    import jax
-
-    pairs, treedef = jax.tree_util.tree_flatten_with_path(like)
-    keys = [jax.tree_util.keystr(p) or "<root>" for p, _ in pairs]
-    missing = [k for k in keys if k not in arrays]
-    unexpected = sorted(set(arrays) - set(keys))
-    problems = [f"missing `{k}`" for k in missing] + [f"unexpected `{k}`" for k in unexpected]
-    leaves = []
-    for key, (_, tmpl) in zip(keys, pairs, strict=True):
-        if key not in arrays:
-            continue
-        want = _leaf_array(tmpl)
-        got = arrays[key]
-        if key in views:
-            if views[key] != str(want.dtype):
-                problems.append(f"`{key}`: dtype {views[key]} in file, {want.dtype} expected")
-                continue
-            got = got.view(want.dtype)
-        if got.shape != want.shape or got.dtype != want.dtype:
-            problems.append(
-                f"`{key}`: {got.dtype}{list(got.shape)} in file, "
-                f"{want.dtype}{list(want.shape)} expected"
-            )
-            continue
-        leaves.append(_restore(got, tmpl))
-    if problems:
-        shown = "; ".join(problems[:8]) + (
-            f"; ... {len(problems) - 8} more" if problems[8:] else ""
-        )
-        raise DlcError.single(
-            f"stored tree does not match the expected structure: {shown}",
-            hint="the model or optimizer changed since this file was written; "
-            "load it with the same spec, or start a new run",
-            where=where,
-        )
-    return jax.tree_util.tree_unflatten(treedef, leaves)
-
-
-def _restore(arr: np.ndarray, tmpl: Any) -> Any:
-    import jax
-
-    if isinstance(tmpl, jax.Array):
-        if jax.dtypes.issubdtype(tmpl.dtype, jax.dtypes.prng_key):
-            return jax.random.wrap_key_data(arr, impl=jax.random.key_impl(tmpl))
-        return jax.numpy.asarray(arr)
-    if isinstance(tmpl, np.ndarray):
-        return arr.copy()
-    if isinstance(tmpl, np.generic):
-        return arr[()]
-    return type(tmpl)(arr.item())  # Python int / float / bool
-
-
 def save_pytree(path: str | os.PathLike[str], tree: Any) -> None:
     """Atomically store a pytree of arrays and scalars.
 
@@ -222,7 +108,7 @@ def load_pytree(path: str | os.PathLike[str], like: Any) -> Any:
         arrays, meta = _decode(data)
     except (OSError, _Corrupt) as e:
         raise DlcError.single(f"cannot load `{path}`: {e}", where=str(path)) from None
-    return _unflatten(arrays, json.loads(meta.get("views", "{}")), like, str(path))
+    return from_arrays(arrays, json.loads(meta.get("views", "{}")), like, str(path))
 
 
 def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -306,7 +192,7 @@ def _read_checkpoint(path: Path, like: Any, want_hash: str) -> LoadedCheckpoint:
             "the run was started with",
             where=str(path),
         )
-    state = _unflatten(arrays, views, like, str(path))
+    state = from_arrays(arrays, views, like, str(path))
     return LoadedCheckpoint(state, epoch, step, extra, path)
 
 

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.runtime.runs.checkpoint import (
-    atomic_write_bytes,
-    list_checkpoints,
-    load_latest,
-    save_checkpoint,
-)
+from dlc.files import atomic_write_bytes
+from dlc.runtime.runs.checkpoint import list_checkpoints, load_latest, save_checkpoint
+from dlc.runtime.runs.pytree import flatten_params, unflatten_params
+
+__all__ = ["RunDir", "flatten_params", "unflatten_params"]
 
 
 @dataclass
@@ -78,6 +78,26 @@ class RunDir:
 
     def spec_hash(self) -> str:
         return json.loads((self.path / "spec.json").read_text())["hash"]
+
+    def require_spec(self, resolved: ResolvedSpec, *, resuming: bool = False) -> None:
+        """Raise a DlcError unless this run was trained with `resolved` (same `--set` values).
+
+        Example: `RunDir.open("runs/linear-...").require_spec(load_spec("specs/linear.dl"))`.
+        """
+        if self.spec_hash() == resolved.hash():
+            return
+        if resuming:
+            raise DlcError.single(
+                f"the spec changed since run {self.path} started",
+                where=str(self.path),
+                hint="resume with the same spec and --set "
+                "values, or start a new run without --resume",
+            )
+        raise DlcError.single(
+            f"run {self.path} was trained with a different spec",
+            where=str(self.path),
+            hint="pass the same spec and --set values",
+        )
 
     # -- metrics --------------------------------------------------------------------------------
     @property
@@ -140,26 +160,3 @@ class RunDir:
         for path, reason in loaded.skipped if loaded else []:
             warn(f"skipped checkpoint {path.name}: {reason}")
         return loaded
-
-
-def flatten_params(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"00_dense": {"w": ...}} -> {"00_dense.w": ...} (the params.safetensors layout); layers
-    inside blocks nest further: "01_residual.00_conv2d.kernel"."""
-    out: dict[str, Any] = {}
-    for name, v in tree.items():
-        if isinstance(v, dict):
-            out.update(flatten_params(v, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = v
-    return out
-
-
-def unflatten_params(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, v in flat.items():
-        *groups, name = key.split(".")
-        node = out
-        for g in groups:
-            node = node.setdefault(g, {})
-        node[name] = v
-    return out

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from dlc.compiler.errors import DlcError
-from dlc.runtime.runs.checkpoint import atomic_write_bytes
+from dlc.files import atomic_write_bytes
 
 METRICS_FILE = "metrics.jsonl"
 PLOTS_DIR = "plots"

@@ -1,8 +1,8 @@
 """JAX settings for command-line runs: the persistent compilation cache, so that running the
 same spec again skips most of XLA's compile time.
 
-The cache lives in `$DLC_CACHE/jax` (default `~/.cache/dlc/jax`); `DLC_JAX_CACHE=0` turns it
-off.
+The cache lives in `jax/` of dlc's cache folder (`$DLC_CACHE`, else `$XDG_CACHE_HOME/dlc`, else
+`~/.cache/dlc`); `DLC_JAX_CACHE=0` turns it off.
 
 Example:
     >>> enable_compilation_cache()          # doctest: +SKIP
@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dlc.files import cache_root
+
 
 def cache_dir() -> Path:
-    base = os.environ.get("DLC_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlc"
-    )
-    return Path(base) / "jax"
+    """`jax/` in dlc's one cache folder (`dlc.files.cache_root`: $DLC_CACHE, ...)."""
+    return cache_root() / "jax"
 
 
 def enable_compilation_cache() -> Path | None:

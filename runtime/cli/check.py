@@ -1,0 +1,61 @@
+"""`dlc check FILE.dl`: validate a spec against its data and print the layer table (no JAX).
+
+Example:
+    $ dlc check specs/sigmoids.dl
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dlc.runtime.cli.shared import console
+
+HELP = "validate a spec and print its layer table (no training)"
+TAKES_SPEC = True
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """No options beyond the spec and `--set`."""
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    return str(tuple(s))
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from dlc.compiler.frontend import load_spec
+    from dlc.compiler.passes import DataFacts, bind_data
+    from dlc.compiler.shapes import infer, inner_rows
+    from dlc.runtime.data.prepare import prepare
+
+    resolved = load_spec(args.spec, overrides=args.set)
+    data = prepare(resolved)
+    resolved = bind_data(resolved, DataFacts(data.vocab_size))
+    infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
+    table = Table(title=f"{resolved.file}: model")
+    for col, just in (
+        ("#", "right"),
+        ("layer", "left"),
+        ("output shape", "left"),
+        ("params", "right"),
+    ):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    table.add_row("", "input", _shape(data.input_shape), "")
+    for i in infos:
+        table.add_row(str(i.index), i.name, _shape(i.out_shape), f"{i.params:,}")
+        for key, sub in inner_rows(resolved.spec.model.layers[i.index], i.in_shape, f"{i.index}."):
+            indent = "  " * key.count(".")  # the layers inside a `residual { ... }`
+            table.add_row(key, indent + sub.name, _shape(sub.out_shape), f"{sub.params:,}")
+    total = sum(i.params for i in infos)
+    table.add_section()
+    table.add_row("", "total", "", f"{total:,}")
+    con = console()
+    con.print(table)
+    sizes = ", ".join(f"{k} {v}" for k, v in data.summary().items())
+    con.print(
+        f"data: {sizes} rows; loss {resolved.spec.loss.dl_name}; "
+        f"optimizer {resolved.spec.optimizer.dl_name}; ok"
+    )
+    return 0
