@@ -73,14 +73,25 @@ class Program:
         return params, state
 
     def apply(
-        self, params: dict[str, Any], state: dict[str, Any], x: Any, *, train: bool, rng: Any = None
+        self,
+        params: dict[str, Any],
+        state: dict[str, Any],
+        x: Any,
+        *,
+        train: bool,
+        rng: Any = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
-        """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training."""
+        """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training;
+        `overrides` (layer key -> {setting: traced value}, e.g. per-lane dropout rates) replace
+        settings a layer declares in `traced`."""
         new_state = dict(state)
+        overrides = overrides or {}
         # token ids in: the padding mask (id 0) reaches every layer; a layer may replace it
         mask = (x != 0) if self.layers and self.layers[0].reads_tokens else None
         for layer, info in zip(self.layers, self.infos, strict=True):
             ctx = Context(train=train, state=state.get(info.key, {}), mask=mask)
+            ctx.overrides = overrides.get(info.key, {})
             if layer.uses_rng and train:
                 ctx.rng = jax.random.fold_in(rng, info.index)
             x = layer.apply(params.get(info.key, {}), x, ctx)
@@ -111,10 +122,12 @@ class Program:
         w: Any,
         rng: Any,
         reg: tuple[Any, Any] | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, tuple[dict[str, Any], Any]]:
         """Weighted mean training loss + penalties; returns (loss, (new_state, outputs)).
-        `reg` = (l1, l2) replaces the spec's penalty strengths (see `penalty`)."""
-        out, new_state = self.apply(params, state, x, train=True, rng=rng)
+        `reg` = (l1, l2) replaces the spec's penalty strengths (see `penalty`); `overrides`
+        replace layer settings (see `apply`)."""
+        out, new_state = self.apply(params, state, x, train=True, rng=rng, overrides=overrides)
         per = self.spec.loss.per_example(out, y)
         w = element_weights(per, y, w)  # per-token losses: × the label mask
         data_loss = jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)

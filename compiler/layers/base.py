@@ -42,6 +42,9 @@ class Context:
     new_state: dict[str, Any] | None = None
     mask: Any = None  # per-position mask for sequence layers, when a data source provides one
     memory: Any = None  # (vectors, mask) of an encoder, for cross-attention (`decoder { }`)
+    # settings of this layer given as traced values (named in the layer's `traced`), e.g. a
+    # per-lane dropout rate in an experiment: {"rate": Array}; they replace the layer's own
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 INITIALIZERS = {
@@ -68,6 +71,9 @@ class Layer(SpecModel):
     needs_memory: ClassVar[bool] = False
     # per part of a container's body, whether that part gets the encoder's output
     memory_parts: ClassVar[tuple[bool, ...] | None] = None
+    # settings that may arrive as traced values (`Context.overrides`): experiment lanes that
+    # differ only in them share one compiled program (e.g. dropout's ("rate",))
+    traced: ClassVar[tuple[str, ...]] = ()
     # settings and an input shape for the registry conformance test (tests/test_conformance.py)
     example: ClassVar[tuple[dict[str, Any], Shape]] = ({}, (5,))
 

@@ -100,15 +100,26 @@ class Reshape(Layer):
 @register(LAYERS, "dropout")
 class Dropout(Layer):
     """Zeroes each value with probability `rate` in training and scales the rest by 1/(1-rate);
-    the identity at evaluation. Its key is derived from the seed and the step."""
+    the identity at evaluation. Its key is derived from the seed and the step. The rate may
+    be a traced value (`ctx.overrides["rate"]`, one per experiment lane).
+
+    Example:
+        >>> x = jnp.ones((2, 3))
+        >>> ctx = Context(train=True, rng=jax.random.PRNGKey(0), overrides={"rate": 0.0})
+        >>> bool((Dropout(rate=0.5).apply({}, x, ctx) == x).all())
+        True
+    """
 
     rate: float = Field(ge=0.0, lt=1.0)
     positional = ("rate",)
     example = ({"rate": 0.5}, (5,))
     uses_rng = True
+    traced = ("rate",)
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
-        if not ctx.train or self.rate == 0.0:
+        rate = ctx.overrides.get("rate", self.rate)
+        if not ctx.train or (isinstance(rate, float) and rate == 0.0):
             return x
-        keep = jax.random.bernoulli(ctx.rng, 1.0 - self.rate, x.shape)
-        return jnp.where(keep, x / (1.0 - self.rate), 0.0)
+        keep = 1.0 - rate
+        mask = jax.random.bernoulli(ctx.rng, keep, x.shape)
+        return jnp.where(mask, x / keep, 0.0)

@@ -36,9 +36,10 @@ def main(args: argparse.Namespace) -> int:
     steps_per_epoch = args.steps_per_epoch
     if steps_per_epoch is None:
         from dlc.runtime.data.prepare import prepare
+        from dlc.runtime.train.batches import steps_per_epoch as epoch_steps
 
         n = len(prepare(resolved).parts["train"][0])
-        steps_per_epoch = -(-n // min(spec.train.batch, n))
+        steps_per_epoch = epoch_steps(n, spec.train.batch)
     total = steps_per_epoch * spec.train.epochs
     lrs = schedule_values(spec.schedule, total, spec.optimizer.lr)
     con = console()

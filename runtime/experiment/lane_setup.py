@@ -21,6 +21,8 @@ from dlc.compiler.explain import canonical_json
 from dlc.compiler.lower import Program
 from dlc.compiler.schedules import plateau_of
 from dlc.compiler.spec import Spec
+from dlc.runtime.train.batches import steps_per_epoch
+from dlc.runtime.train.early_stop import EarlyStop, start
 from dlc.runtime.train.step import EVAL_CHUNK, TrainState
 
 LANE = "lane"  # placeholder of a per-lane value in `static_key`
@@ -53,8 +55,9 @@ def static_key(spec: Spec) -> str:
         k: (0 if k == "momentum" and getattr(opt, k) == 0 else LANE)
         for k in ("lr", "weight_decay", *opt.hyper)
     }
+    # settings a layer takes as traced values (`Layer.traced`, e.g. dropout's rate)
     layers = tuple(
-        layer.model_copy(update={"rate": LANE}) if layer.dl_name == "dropout" else layer
+        layer.model_copy(update=dict.fromkeys(layer.traced, LANE)) if layer.traced else layer
         for layer in spec.model.layers
     )
     view = spec.model_copy(
@@ -80,7 +83,7 @@ class Consts(NamedTuple):
     shift: Any  # [K, *feature] normalization (x - shift) / scale, or None
     scale: Any
     reg: Any  # [K, 2] (l1, l2) or None
-    keep: dict[str, Any]  # dropout layer key -> [K] keep probability
+    overrides: dict[str, dict[str, Any]]  # layer key -> {traced setting: [K] values}
     table: Any  # [K, T] learning-rate multiplier per step, or None (one shared schedule)
 
 
@@ -88,11 +91,8 @@ class LaneState(NamedTuple):
     train: TrainState
     best_params: Any
     best_model_state: Any
-    best: Any  # [K] best monitored value (NaN: none yet)
-    best_epoch: Any  # [K] int32, 0 = none
-    bad: Any  # [K] epochs without improvement
+    stop: EarlyStop  # [K] each: the early-stopping rule's state
     active: Any  # [K] bool: still training
-    stopped: Any  # [K] bool: stopped early
     diverged: Any  # [K] bool: the loss became NaN or infinite
     epochs: Any  # [K] int32 epochs trained
 
@@ -120,7 +120,7 @@ def _pad(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _total_steps(spec: Spec, n: int, batch: int) -> int:
-    return max(1, spec.train.epochs * math.ceil(n / batch))
+    return max(1, spec.train.epochs * steps_per_epoch(n, batch))
 
 
 def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
@@ -135,15 +135,12 @@ def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
         scale = np.stack([ln.stats["scale"] for ln in lanes])
     regs = [(ln.spec.regularize.l1, ln.spec.regularize.l2) for ln in lanes]
     reg = np.asarray(regs, np.float32) if any(any(r) for r in regs) else None
-    keep: dict[str, Any] = {}
-    for i, info in enumerate(program.infos):
-        rates = (
-            [ln.spec.model.layers[i].rate for ln in lanes]
-            if (program.layers[i].dl_name == "dropout")
-            else []
-        )
-        if rates and len(set(rates)) > 1:
-            keep[info.key] = np.asarray([1.0 - r for r in rates], np.float32)
+    overrides: dict[str, dict[str, Any]] = {}  # only settings that differ between lanes
+    for i, (layer, info) in enumerate(zip(program.layers, program.infos, strict=True)):
+        for name in layer.traced:
+            values = [getattr(ln.spec.model.layers[i], name) for ln in lanes]
+            if len(set(values)) > 1:
+                overrides.setdefault(info.key, {})[name] = np.asarray(values, np.float32)
     totals = [_total_steps(ln.spec, len(ln.train_rows), batch) for ln in lanes]
     table = None
     if len({(repr(ln.spec.schedule), t) for ln, t in zip(lanes, totals, strict=True)}) > 1:
@@ -155,7 +152,7 @@ def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
             ]
         )
     n = np.asarray([len(ln.train_rows) for ln in lanes], np.int32)
-    return Consts(rows, n, vrows, vw, shift, scale, reg, keep, table)
+    return Consts(rows, n, vrows, vw, shift, scale, reg, overrides, table)
 
 
 def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
@@ -182,11 +179,8 @@ def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
         train,
         train.params,
         train.model_state,
-        np.full((k,), np.nan, np.float32),
-        np.zeros((k,), np.int32),
-        np.zeros((k,), np.int32),
+        start(k),
         np.ones((k,), bool),
-        np.zeros((k,), bool),
         np.zeros((k,), bool),
         np.zeros((k,), np.int32),
     )
@@ -210,7 +204,7 @@ def estimate_bytes(program: Program, batch: int, n_train: int, n_valid: int) -> 
     )
     width = sum(math.prod(i.out_shape) for i in program.infos) + math.prod(program.input_shape)
     acts = 4 * width * (3 * batch + min(EVAL_CHUNK, n_valid))
-    rows = 4 * (n_train + 2 * n_valid + 2 * math.ceil(n_train / batch) * batch)
+    rows = 4 * (n_train + 2 * n_valid + 2 * steps_per_epoch(n_train, batch) * batch)
     return 4 * params + opt + 2 * model + acts + rows
 
 

@@ -3,11 +3,13 @@
 Every lane has its own parameters, optimizer state, PRNG key, training rows (a fold mask over
 shared data), normalization statistics and hyperparameters (learning rate, weight decay, the
 optimizer's other injected settings, L1/L2, dropout rates, the schedule); all of them get a
-leading lane axis and the jitted epoch is `vmap`-ed over it. A lane's batches are exactly those of
-a single run on its rows: a permutation of its own rows (from its seed and the epoch), the last
-batch padded with weight-0 rows, then all-zero batches up to the longest lane, which skip the
-update, so optimizer counts (Adam's bias correction) and dropout keys stay those of the single
-run. Early stopping freezes a lane (its updates are skipped) and keeps its best parameters.
+leading lane axis and the single run's epoch (`engine.train_epoch`, the per-lane values as its
+traced `Hyper` inputs) is `vmap`-ed over it: no second training step. A lane's batches are
+exactly those of a single run on its rows: a permutation of its own rows (from its seed and the
+epoch), the last batch padded with weight-0 rows, then all-zero batches up to the longest lane,
+which skip the update, so optimizer counts (Adam's bias correction) and dropout keys stay those
+of the single run. Early stopping (the single run's rule, `early_stop.update`) freezes a lane
+(its updates are skipped) and keeps its best parameters.
 
 Example:
     >>> run = train_lanes(program, lanes, x, y)          # doctest: +SKIP
@@ -17,8 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from dlc.compiler.lower import Program
-from dlc.compiler.optimizers import current_lr
 from dlc.compiler.schedules import plateau_of
 from dlc.runtime.experiment.lane_setup import (
     Consts,
@@ -42,32 +40,10 @@ from dlc.runtime.experiment.lane_setup import (
     init_lanes,
     static_key,
 )
-from dlc.runtime.train.step import (
-    EVAL_CHUNK,
-    TrainState,
-    add_eval_sums,
-    eval_means,
-    eval_start,
-    monitor_mode,
-)
-
-
-class _LaneDropout:
-    """A dropout layer whose keep probability is a traced per-lane value (same arithmetic)."""
-
-    uses_rng = True
-
-    def __init__(self, layer: Any, keep: Any) -> None:
-        self.layer, self.keep = layer, keep
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.layer, name)
-
-    def apply(self, params: dict[str, Any], x: Any, ctx: Any) -> Any:
-        if not ctx.train:
-            return x
-        mask = jax.random.bernoulli(ctx.rng, self.keep, x.shape)
-        return jnp.where(mask, x / self.keep, 0.0)
+from dlc.runtime.train.batches import steps_per_epoch
+from dlc.runtime.train.early_stop import StopRule, improved, keep_best, update
+from dlc.runtime.train.engine import Hyper, TrainState, train_epoch
+from dlc.runtime.train.step import EVAL_CHUNK, add_eval_sums, eval_means, eval_start
 
 
 def _rounds(n: int) -> int:
@@ -102,15 +78,6 @@ def padded_permutation(key: Any, n: Any, n_max: int) -> Any:
     return x
 
 
-def _where(flag: Any, a: Any, b: Any) -> Any:
-    """Per-lane select over trees whose leaves have a leading lane axis (or are per-lane)."""
-
-    def pick(u: Any, v: Any) -> Any:
-        return jnp.where(flag.reshape(flag.shape + (1,) * (u.ndim - flag.ndim)), u, v)
-
-    return jax.tree.map(pick, a, b)
-
-
 def _normalize(x: Any, c: Consts) -> Any:
     return x if c.shift is None else (x - c.shift) / c.scale
 
@@ -129,7 +96,7 @@ def make_lane_functions(
     """The jitted, lane-vmapped epoch, evaluation and early-stopping functions."""
     spec = program.spec
     n_lanes = len(consts.n)
-    nb = max(math.ceil(int(n) / batch) for n in consts.n)
+    nb = max(steps_per_epoch(int(n), batch) for n in consts.n)
     groups = [(int(n), np.flatnonzero(consts.n == n)) for n in np.unique(consts.n)]
     c_n = np.asarray(consts.n)
     n_max, shuffle = consts.rows.shape[1], spec.train.shuffle
@@ -137,54 +104,24 @@ def make_lane_functions(
     zero = eval_start(program, y_example)
     monitor = es.monitor.removeprefix("valid_") if es else ""
     tracking = es is not None and es.monitor.startswith("valid_") and monitor in zero
-
-    def lane_program(c: Consts) -> Program:
-        if not c.keep:
-            return program
-        layers = tuple(
-            _LaneDropout(layer, c.keep[i.key]) if i.key in c.keep else layer
-            for layer, i in zip(program.layers, program.infos, strict=True)
-        )
-        return dataclasses.replace(program, layers=layers)
+    plateau = plateau_of(spec.schedule) is not None
 
     def lane_epoch(
         ts: TrainState, active: Any, order: Any, c: Consts, x: Any, y: Any
     ) -> tuple[TrainState, Any]:
-        sched = (
-            program.schedule()
-            if c.table is None
-            else lambda t: c.table[jnp.minimum(t, c.table.shape[0] - 1)]
+        """The single run's epoch (`engine.train_epoch`) with this lane's rows and settings."""
+        hyper = Hyper(
+            shift=c.shift,
+            scale=c.scale,
+            reg=c.reg,
+            overrides=c.overrides or None,
+            table=c.table,
+            # reduce-on-plateau: this lane's epochs have its own number of (live) steps
+            epoch_steps=steps_per_epoch(c.n, batch) if plateau else None,
+            active=active,
         )
-        plateau = plateau_of(spec.schedule)
-        if plateau is not None:  # this lane's epochs: its own number of (live) steps
-            plateau = plateau.transform(-(-c.n // batch))
-        tx = spec.optimizer.transform(sched, plateau)
-        grad_fn = jax.value_and_grad(lane_program(c).loss, has_aux=True)
-        p = jnp.arange(nb * batch)
-        idx = c.rows[order[p % c.n]].reshape(nb, batch)
-        w = (p < c.n).astype(jnp.float32).reshape(nb, batch)
-
-        def step(ts: TrainState, b: tuple[Any, Any]) -> tuple[TrainState, Any]:
-            ib, wb = b
-            xb, yb = _normalize(jnp.take(x, ib, axis=0), c), jnp.take(y, ib, axis=0)
-            rng = jax.random.fold_in(jax.random.fold_in(ts.key, 1), ts.step)
-            (loss, (model_state, _)), grads = grad_fn(
-                ts.params, ts.model_state, xb, yb, wb, rng, c.reg
-            )
-            updates, opt_state = tx.update(grads, ts.opt_state, ts.params, value=loss)
-            new = TrainState(
-                optax.apply_updates(ts.params, updates), opt_state, model_state, ts.step + 1, ts.key
-            )
-            live = active & (jnp.sum(wb) > 0)  # steps past the lane's end change nothing
-            return _where(live, new, ts), (loss, jnp.sum(wb))
-
-        ts, (losses, ws) = jax.lax.scan(step, ts, (idx, w))
-        lr = current_lr(ts.opt_state, sched(ts.step))
-        return ts, {
-            "loss": jnp.sum(losses * ws) / jnp.sum(ws),
-            "finite": jnp.all(jnp.isfinite(losses)),
-            "lr": lr,
-        }
+        rows = jnp.take(c.rows, order)
+        return train_epoch(program, ts, x, y, rows, c.n, hyper, batch=batch, steps=nb)
 
     padded = _padded_permutation_ok([n for n, _ in groups], n_max)
 
@@ -234,27 +171,18 @@ def make_lane_functions(
         if not tracking:
             return st, m
         assert es is not None
-        v = m[monitor]
-        gain = (
-            (v < st.best - es.min_delta)
-            if monitor_mode(es.monitor) == "min"
-            else (v > st.best + es.min_delta)
+        rule = StopRule.of(es)
+        stop = jax.vmap(lambda s, v, a: update(rule, s, v, e + 1, a))(
+            st.stop, m[monitor], st.active
         )
-        better = st.active & jnp.where(jnp.isfinite(st.best), gain, jnp.isfinite(v))
-        bad = jnp.where(better, 0, st.bad + st.active)
-        stop = st.active & ~better & (bad >= es.patience)
-        st = st._replace(
-            best=jnp.where(better, v, st.best),
-            best_epoch=jnp.where(better, e + 1, st.best_epoch),
-            bad=bad,
-            active=st.active & ~stop,
-            stopped=st.stopped | stop,
-        )
+        st = st._replace(stop=stop, active=st.active & ~stop.stopped)
         if es.restore_best:
-            st = st._replace(
-                best_params=_where(better, st.train.params, st.best_params),
-                best_model_state=_where(better, st.train.model_state, st.best_model_state),
+            best = keep_best(
+                improved(stop, e + 1),
+                (st.train.params, st.train.model_state),
+                (st.best_params, st.best_model_state),
             )
+            st = st._replace(best_params=best[0], best_model_state=best[1])
         return st, m
 
     return LaneFunctions(
@@ -307,7 +235,8 @@ def train_lanes(
             break
     es = t.early_stop
     lanes_info = [
-        np.asarray(a) for a in (state.best_epoch, state.epochs, state.stopped, state.diverged)
+        np.asarray(a)
+        for a in (state.stop.best_epoch, state.epochs, state.stop.stopped, state.diverged)
     ]
     params, model_state = jax.tree.map(np.asarray, (state.train.params, state.train.model_state))
     if es is not None and es.restore_best:

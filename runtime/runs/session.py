@@ -17,10 +17,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+
 from dlc.compiler.errors import DlcError
+from dlc.runtime.runs.folder import RunDir, flatten_params
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
-from dlc.runtime.runs.folder import RunDir, flatten_params
 from dlc.runtime.train.step import Diverged
 
 
@@ -78,14 +79,14 @@ def run_spec(
 
     fns = model.functions(len(model.data.parts["train"][0]))
     state = fns.init(spec.train.seed)
-    # a copy: the jitted epoch donates `state`, which would delete arrays shared with `best`
-    best = jax.tree.map(jnp.copy, (state.params, state.model_state))
+    # the checkpoint's `best` before any improvement (a copy: the jitted epoch donates `state`)
+    initial = jax.tree.map(jnp.copy, (state.params, state.model_state))
     loop, start_epoch, history = LoopState(), 0, []
     if resume:
-        loaded = run.restore(_checkpoint_tree(state, best), spec_hash, warn)
+        loaded = run.restore(_checkpoint_tree(state, initial), spec_hash, warn)
         if loaded is not None:
-            state, best = loaded.state["train"], loaded.state["best"]
-            loop = LoopState(**loaded.extra["loop"])
+            state = loaded.state["train"]
+            loop = LoopState(**loaded.extra["loop"], best_weights=loaded.state["best"])
             start_epoch = loaded.epoch
             history = run.truncate_metrics(start_epoch)
         else:
@@ -93,16 +94,12 @@ def run_spec(
     if on_start is not None:
         on_start(run, model, start_epoch)
 
-    last_good: dict[str, Any] = {"best": best}
-
     def after_epoch(record: dict[str, Any], st: Any, lp: LoopState) -> None:
         run.append_metrics(record)
-        if lp.best_epoch == record["epoch"]:
-            last_good["best"] = jax.tree.map(jnp.copy, (st.params, st.model_state))
         ep = record["epoch"]
         if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs:
             run.checkpoint(
-                _checkpoint_tree(st, last_good["best"]),
+                _checkpoint_tree(st, lp.best_weights or initial),
                 epoch=ep,
                 step=record["step"],
                 spec_hash=spec_hash,
@@ -124,10 +121,7 @@ def run_spec(
             f"features (`normalize standard`) or clip gradients (`clip=1.0`); the last good "
             f"checkpoint is kept in {kept}",
         ) from None
-    es = spec.train.early_stop
-    if es is not None and es.restore_best and loop.best_epoch > 0:
-        best_params, best_state = last_good["best"]
-        model.state = model.state._replace(params=best_params, model_state=best_state)
+    # with `restore_best` the loop left the best parameters (this run's or the checkpoint's)
     run.save_arrays("params.safetensors", flatten_params(model.params))
     if model.state.model_state:  # batchnorm running statistics: `dlc predict` needs them
         run.save_arrays("model_state.safetensors", flatten_params(model.state.model_state))

@@ -7,28 +7,52 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
 from dlc.compiler.spec import Train
-from dlc.runtime.train.step import Diverged, Functions, TrainState, better, monitor_mode
+from dlc.runtime.train.early_stop import EarlyStop, StopRule, improved, keep_best, update_jit
+from dlc.runtime.train.engine import Tree
+from dlc.runtime.train.step import Diverged, Functions, TrainState
 
 
 @dataclass
 class LoopState:
-    """What early stopping remembers (saved in checkpoints)."""
+    """What early stopping remembers: the rule's state as host numbers (saved in checkpoints by
+    `to_dict`) and the best (params, model_state) so far (saved beside them)."""
 
     best: float | None = None
     best_epoch: int = -1
     bad_epochs: int = 0
+    best_weights: tuple[Tree, Tree] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def rule_state(self) -> EarlyStop:
+        best = math.nan if self.best is None else self.best
+        return EarlyStop(
+            jnp.float32(best),
+            jnp.int32(max(self.best_epoch, 0)),
+            jnp.int32(self.bad_epochs),
+            jnp.bool_(False),
+        )
+
+    def advance(self, rule: StopRule, value: float, epoch: int, state: TrainState) -> bool:
+        """Apply the early-stopping rule to `value` at `epoch` (from 1); keep a copy of the
+        state's parameters if it improved. True: stop now."""
+        new = update_jit(rule, self.rule_state(), jnp.float32(value), epoch, jnp.bool_(True))
+        better = bool(improved(new, epoch))
+        self.best = float(new.best) if math.isfinite(float(new.best)) else None
+        self.best_epoch = int(new.best_epoch) or -1
+        self.bad_epochs = int(new.bad)
+        self.best_weights = keep_best(better, (state.params, state.model_state), self.best_weights)
+        return bool(new.stopped)
 
 
 @dataclass
@@ -63,13 +87,13 @@ def train_loop(
     on_epoch: Callable[[dict[str, Any], TrainState, LoopState], None] | None = None,
     history: list[dict[str, Any]] | None = None,
 ) -> FitResult:
-    """Train from `start_epoch` to `train.epochs`; `parts` hold device arrays."""
+    """Train from `start_epoch` to `train.epochs`; `parts` hold device arrays. With
+    `restore_best` the result's state holds the best parameters (from `loop` if resumed)."""
     loop = loop or LoopState()
     es = train.early_stop
     monitor = es.monitor if es else "valid_loss"
     result = FitResult(state, list(history or []))
     x, y = parts["train"]
-    best_copy: tuple[Any, Any] | None = None
     for epoch in range(start_epoch, train.epochs):
         t0 = time.perf_counter()
         state, stats = fns.epoch(state, x, y, jnp.int32(epoch))
@@ -87,14 +111,7 @@ def train_loop(
         result.history.append(record)
         stop = False
         if es is not None and monitor in record:
-            value = float(record[monitor])
-            if better(monitor_mode(monitor), value, loop.best, es.min_delta):
-                loop.best, loop.best_epoch, loop.bad_epochs = value, epoch + 1, 0
-                if es.restore_best:
-                    best_copy = jax.tree.map(jnp.copy, (state.params, state.model_state))
-            else:
-                loop.bad_epochs += 1
-                stop = loop.bad_epochs >= es.patience
+            stop = loop.advance(StopRule.of(es), float(record[monitor]), epoch + 1, state)
         if on_epoch is not None:
             on_epoch(record, state, loop)
         if stop:
@@ -102,7 +119,9 @@ def train_loop(
             break
     result.state = state
     result.best_epoch = loop.best_epoch
-    if best_copy is not None:
-        result.best_params, result.best_model_state = best_copy
-        result.state = state._replace(params=best_copy[0], model_state=best_copy[1])
+    if es is not None and es.restore_best and loop.best_weights is not None and loop.best_epoch > 0:
+        result.best_params, result.best_model_state = loop.best_weights
+        result.state = state._replace(
+            params=result.best_params, model_state=result.best_model_state
+        )
     return result

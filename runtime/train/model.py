@@ -52,9 +52,10 @@ class CompiledModel:
 
     # -- compilation ------------------------------------------------------------------------------
     def program(self, n_train: int) -> Program:
+        from dlc.runtime.train.batches import steps_per_epoch
+
         t = self.spec.train
-        steps = t.epochs * -(-n_train // min(t.batch, n_train))
-        return lower(self.spec, self.data.input_shape, steps)
+        return lower(self.spec, self.data.input_shape, t.epochs * steps_per_epoch(n_train, t.batch))
 
     def functions(self, n_train: int) -> Any:
         if self._fns is None or self._n_train != n_train:

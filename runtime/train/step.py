@@ -1,4 +1,5 @@
-"""The training runtime: a whole epoch is one jitted `lax.scan` over minibatches, with the data
+"""A single run's compiled functions: a whole epoch of the engine's step (`engine.py`) is one
+jitted `lax.scan` over minibatches, with the data
 already on the device and the training state donated (or, with `train { steps_per_call N }`,
 a host loop over jitted calls of N steps each). Evaluation is a jitted scan over chunks.
 
@@ -14,27 +15,28 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
-from dlc.compiler.optimizers import current_lr
+from dlc.runtime.train.batches import data_order, epoch_batches, steps_per_epoch
+from dlc.runtime.train.engine import (
+    Hyper,
+    StepStats,
+    TrainState,
+    epoch_stats,
+    train_epoch,
+    train_steps,
+)
 
 EVAL_CHUNK = 8192
-
-
-class TrainState(NamedTuple):
-    params: Any
-    opt_state: Any
-    model_state: Any
-    step: Any  # int32 scalar
-    key: Any  # the run's base PRNG key (data order and dropout derive from it)
+SINGLE = Hyper()  # a single run: the program's own settings, every step active
 
 
 class Diverged(RuntimeError):
@@ -49,10 +51,10 @@ class Diverged(RuntimeError):
 
 @dataclass(frozen=True)
 class Functions:
-    init: Any
-    epoch: Any
-    evaluate: Any
-    predict: Any
+    init: Callable[[int], TrainState]
+    epoch: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (state, x, y, epoch)
+    evaluate: Callable[..., dict[str, jax.Array]]  # (params, model_state, x, y)
+    predict: Callable[..., jax.Array]  # (params, model_state, x)
     steps_per_epoch: int
 
 
@@ -75,72 +77,47 @@ def make_functions(
     steps one jitted call runs; every form takes the same batches with the same keys."""
     tx = program.optimizer()
     batch = min(batch, n_train)
-    nb = math.ceil(n_train / batch)
-    pad = nb * batch - n_train
-    grad_fn = jax.value_and_grad(program.loss, has_aux=True)
+    nb = steps_per_epoch(n_train, batch)
     chunk = chunk_steps(program, nb, steps_per_call)
 
-    def batches(state: TrainState, epoch_index: Any) -> tuple[Any, Any]:
-        """Row indices and weights of every step of an epoch: (steps, batch) each."""
-        order_key = jax.random.fold_in(jax.random.fold_in(state.key, 2), epoch_index)
-        order = jax.random.permutation(order_key, n_train) if shuffle else jnp.arange(n_train)
-        idx = jnp.concatenate([order, order[:pad]]).reshape(nb, batch)
-        w = jnp.concatenate([jnp.ones(n_train), jnp.zeros(pad)]).reshape(nb, batch)
-        return idx, w
+    def whole_epoch(
+        state: TrainState, x: jax.Array, y: jax.Array, epoch_index: jax.Array
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        order = data_order(state.key, epoch_index, n_train, shuffle)
+        return train_epoch(program, state, x, y, order, n_train, SINGLE, batch=batch)
 
-    def steps(state: TrainState, x: Any, y: Any, idx: Any, w: Any) -> tuple[TrainState, Any]:
-        """Training steps over the rows of idx/w; one step is not wrapped in a scan."""
-
-        def step(state: TrainState, batch: tuple[Any, Any]) -> tuple[TrainState, Any]:
-            idx, wb = batch
-            xb, yb = jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
-            rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
-            (loss, (model_state, _)), grads = grad_fn(
-                state.params, state.model_state, xb, yb, wb, rng
-            )
-            # value: the minibatch loss, read by a reduce-on-plateau step (ignored otherwise)
-            updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
-            params = optax.apply_updates(state.params, updates)
-            new = TrainState(params, opt_state, model_state, state.step + 1, state.key)
-            return new, (loss, jnp.sum(wb))
-
-        if idx.shape[0] == 1:
-            state, (loss, wsum) = step(state, (idx[0], w[0]))
-            return state, (loss[None], wsum[None])
-        return jax.lax.scan(step, state, (idx, w))
-
-    def stats(state: TrainState, losses: Any, ws: Any) -> dict[str, Any]:
-        mean_loss = jnp.sum(losses * ws) / jnp.sum(ws)
-        lr = current_lr(state.opt_state, program.schedule()(state.step))
-        return {"loss": mean_loss, "finite": jnp.all(jnp.isfinite(losses)), "lr": lr}
-
-    def whole_epoch(state: TrainState, x: Any, y: Any, epoch_index: Any) -> tuple[TrainState, Any]:
-        idx, w = batches(state, epoch_index)
-        state, (losses, ws) = steps(state, x, y, idx, w)
-        return state, stats(state, losses, ws)
+    def batches(state: TrainState, epoch_index: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return epoch_batches(
+            data_order(state.key, epoch_index, n_train, shuffle), n_train, nb, batch
+        )
 
     def chunk_call(
-        state: TrainState, x: Any, y: Any, idx: Any, w: Any, start: Any, size: int
-    ) -> tuple[TrainState, Any]:
+        state: TrainState,
+        x: jax.Array,
+        y: jax.Array,
+        idx: jax.Array,
+        w: jax.Array,
+        start: jax.Array,
+        size: int,
+    ) -> tuple[TrainState, StepStats]:
         rows = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (idx, w))
-        return steps(state, x, y, *rows)
+        return train_steps(program, tx, x, y, SINGLE, state, *rows)
 
     batches_j = jax.jit(batches)
     chunk_j = jax.jit(chunk_call, donate_argnums=(0,), static_argnums=(6,))
-    stats_j = jax.jit(stats)
+    stats_j = jax.jit(lambda state, stats: epoch_stats(program, SINGLE, state, stats))
 
     def chunked_epoch(
-        state: TrainState, x: Any, y: Any, epoch_index: Any
-    ) -> tuple[TrainState, Any]:
+        state: TrainState, x: jax.Array, y: jax.Array, epoch_index: jax.Array
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
         idx, w = batches_j(state, epoch_index)
         outs = []
         for start in range(0, nb, chunk):
             state, out = chunk_j(state, x, y, idx, w, jnp.int32(start), min(chunk, nb - start))
             outs.append(out)
-        losses, ws = (jnp.concatenate(parts) for parts in zip(*outs, strict=True))
-        return state, stats_j(state, losses, ws)
+        return state, stats_j(state, jax.tree.map(lambda *a: jnp.concatenate(a), *outs))
 
-    def evaluate(params: Any, model_state: Any, x: Any, y: Any) -> dict[str, Any]:
+    def evaluate(params: Any, model_state: Any, x: jax.Array, y: jax.Array) -> dict[str, Any]:
         n = x.shape[0]
         chunk = min(EVAL_CHUNK, n)
         m = math.ceil(n / chunk)
@@ -161,7 +138,7 @@ def make_functions(
         sums, _ = jax.lax.scan(body, eval_start(program, y), (xp, yp, w))
         return eval_means(sums)
 
-    def predict(params: Any, model_state: Any, x: Any) -> Any:
+    def predict(params: Any, model_state: Any, x: jax.Array) -> jax.Array:
         out, _ = program.apply(params, model_state, x, train=False)
         return program.spec.loss.predict(out)
 
@@ -204,7 +181,7 @@ def eval_means(sums: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
     return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
 
 
-def chunk_steps(program: Program, steps_per_epoch: int, setting: int | str) -> int:
+def chunk_steps(program: Program, epoch_steps: int, setting: int | str) -> int:
     """Training steps per jitted call: a number, `all` (the whole epoch in one `lax.scan`)
     or `auto`: one step per call for models with a convolution lowered by XLA on CPU, whose
     convolutions run far slower inside a loop (bench/cnn_lowering.py), else `all`.
@@ -214,24 +191,14 @@ def chunk_steps(program: Program, steps_per_epoch: int, setting: int | str) -> i
         (8, 50, 5)
     """
     if setting == "all":
-        return steps_per_epoch
+        return epoch_steps
     if setting == "auto":
         from dlc.compiler.layers.conv import conv_lowering, has_conv
 
         slow = jax.default_backend() == "cpu" and conv_lowering() == "xla"
-        return 1 if slow and has_conv(program.layers) else steps_per_epoch
-    return max(1, min(int(setting), steps_per_epoch))
+        return 1 if slow and has_conv(program.layers) else epoch_steps
+    return max(1, min(int(setting), epoch_steps))
 
 
 def to_device(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
     return jnp.asarray(x), jnp.asarray(y)
-
-
-def better(mode: str, value: float, best: float | None, min_delta: float) -> bool:
-    if best is None or not math.isfinite(best):
-        return math.isfinite(value)
-    return value < best - min_delta if mode == "min" else value > best + min_delta
-
-
-def monitor_mode(name: str) -> str:
-    return "max" if "accuracy" in name else "min"
