@@ -1,5 +1,6 @@
-"""Files dlc keeps: the one cache folder and the one atomic write, shared by the compiler (Lark's
-grammar cache) and the runtime (datasets, JAX's compilation cache, run folders, checkpoints).
+"""Files dlc keeps: the one cache folder, the one atomic write and reading a file that must be
+there; shared by the compiler (Lark's grammar cache) and the runtime (datasets, JAX's
+compilation cache, run folders, checkpoints).
 
 Example:
     >>> cache_root() / "jax"          # $DLC_CACHE/jax, else ~/.cache/dlc/jax  # doctest: +ELLIPSIS
@@ -53,6 +54,19 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
+
+
+def read_required(path: str | os.PathLike[str], hint: str) -> bytes:
+    """The bytes of `path`; a DlcError "PATH is missing" with `hint` when there is no such file.
+
+    Example: `read_required("runs/a/params.safetensors", hint="was the run finished?")`.
+    """
+    from dlc.compiler.errors import DlcError
+
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DlcError.single(f"{path} is missing", where=str(path), hint=hint) from None
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

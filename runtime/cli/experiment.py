@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dlc.runtime.cli.shared import add_runs_options, console, fmt, progress
+from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
 
 HELP = (
     "train the folds x seeds x grid of the spec's `experiment` "
@@ -26,20 +26,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.progress import TextColumn, TimeElapsedColumn
+    from rich.progress import TimeElapsedColumn
 
     from dlc.runtime.experiment.runner import run_experiment
-    from dlc.runtime.train.jaxsetup import enable_compilation_cache
 
-    enable_compilation_cache()
-    con = console()
-    bar = progress(
-        con,
-        args.quiet,
-        "[bold]{task.description}",
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
+    con, bar = training_display(args.quiet, "[bold]{task.description}", TimeElapsedColumn())
     tasks: dict[str, Any] = {}
 
     def on_epoch(name: str, epoch: int, epochs: int, active: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dlc.runtime.cli.shared import add_runs_options, console, fmt, progress
+from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
 
 HELP = "train a spec"
 TAKES_SPEC = True
@@ -67,15 +67,10 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.runs.plots import plot_run
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
-    from dlc.runtime.train.jaxsetup import enable_compilation_cache
 
-    enable_compilation_cache()
-    con = console()
-    bar = progress(
-        con,
+    con, bar = training_display(
         args.quiet,
         "[bold]epoch",
-        TextColumn("{task.fields[info]}"),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TextColumn("eta"),

@@ -1,5 +1,5 @@
-"""What the commands share: the console, number formatting, the progress bar of `run` and
-`experiment`, and the options they have in common.
+"""What the commands share: the console, number formatting, and the progress display and
+options of the commands that train (`run`, `experiment`).
 
 Example:
     >>> fmt(0.123456), fmt(True), fmt(3)
@@ -28,19 +28,26 @@ def fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def progress(con: Any, quiet: bool, head: str, *columns: Any, **kwargs: Any) -> Any:
-    """A rich Progress: `head` (markup), done/total and a bar, then `columns`."""
+def training_display(quiet: bool, head: str, *columns: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """For the commands that train: JAX's compilation cache on, then the console and a rich
+    Progress of `head` (markup), done/total, a bar, the task's `info` field and `columns`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Progress(
+    from dlc.runtime.train.jaxsetup import enable_compilation_cache
+
+    enable_compilation_cache()
+    con = console()
+    bar = Progress(
         TextColumn(head),
         MofNCompleteColumn(),
         BarColumn(),
+        TextColumn("{task.fields[info]}"),
         *columns,
         console=con,
         disable=quiet,
         **kwargs,
     )
+    return con, bar
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.files import atomic_write_bytes
+from dlc.files import atomic_write_bytes, read_required
 from dlc.runtime.runs.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from dlc.runtime.runs.pytree import flatten_params, unflatten_params
 
@@ -73,6 +73,7 @@ class RunDir:
             "spec": json.loads(canonical_json(resolved.spec)),
             "hash": resolved.hash(),
             "file": resolved.file,
+            "options": resolved.options.as_dict(),  # compile options, in the hash when changed
         }
         atomic_write_bytes(self.path / "spec.json", json.dumps(meta, indent=1).encode())
 
@@ -132,14 +133,9 @@ class RunDir:
         from safetensors.numpy import load
 
         path = self.path / name
+        data = read_required(path, hint="was the run finished? `dlc run --resume` completes it")
         try:
-            return load(path.read_bytes())
-        except FileNotFoundError:
-            raise DlcError.single(
-                f"{path} is missing",
-                where=str(path),
-                hint="was the run finished? `dlc run --resume` completes it",
-            ) from None
+            return load(data)
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise DlcError.single(
                 f"{path} is not a readable safetensors file: {exc}", where=str(path)
