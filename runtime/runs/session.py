@@ -63,13 +63,7 @@ def run_spec(
                 f"no earlier run of `{resolved.name}` under {runs_root}/",
                 hint="start one with `dlc run` first, or name the folder",
             )
-        if run.spec_hash() != spec_hash:
-            raise DlcError.single(
-                f"the spec changed since run {run.path} started",
-                where=str(run.path),
-                hint="resume with the same spec and --set "
-                "values, or start a new run without --resume",
-            )
+        run.require_spec(resolved, resuming=True)
     else:
         run = RunDir.create(runs_root, resolved.name)
         run.write_spec(resolved)
