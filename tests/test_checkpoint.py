@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from safetensors.numpy import load_file
 
 from dlc.compiler.errors import DlcError
 from dlc.files import atomic_write_bytes
@@ -242,3 +243,83 @@ def test_sigkill_mid_save_always_leaves_a_verified_checkpoint(tmp_path: Path) ->
     save_checkpoint(run, state=ck.state, epoch=ck.epoch, step=ck.step + 1, spec_hash="h", extra={})
     assert not [p for p in (run / "checkpoints").iterdir() if ".tmp-" in p.name]
     print(f"sigkill trials: {trials}, all verified; killed mid-write: {mid_write}")
+
+
+# -- one serializer, one atomic write, one cache folder, one spec check -------------------------
+def test_params_files_keep_the_dotted_layout(tmp_path: Path) -> None:
+    from dlc.runtime.runs import folder, pytree
+
+    params = {
+        "00_dense": {"w": np.ones((2, 3), np.float32), "b": np.zeros(3, np.float32)},
+        "01_residual": {"00_conv2d": {"kernel": np.full((1, 1, 3, 3), 2.0, np.float32)}},
+    }
+    assert folder.flatten_params is pytree.flatten_params  # one serializer, two names for it
+    flat = pytree.flatten_params(params)
+    assert sorted(flat) == ["00_dense.b", "00_dense.w", "01_residual.00_conv2d.kernel"]
+    run = folder.RunDir(tmp_path)
+    run.save_arrays("params.safetensors", flat)
+    assert sorted(load_file(str(tmp_path / "params.safetensors"))) == sorted(flat)
+    back = pytree.unflatten_params(run.load_arrays("params.safetensors"))
+    assert jax.tree.structure(back) == jax.tree.structure(params)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_keys_stay_keystr_paths(tmp_path: Path) -> None:
+    from dlc.runtime.runs.pytree import to_arrays
+
+    tree = {"train": {"params": {"00_dense": {"w": np.ones(2, np.float32)}}}, "step": 3}
+    arrays, views = to_arrays(tree)
+    assert sorted(arrays) == ["['step']", "['train']['params']['00_dense']['w']"] and not views
+    path = tmp_path / "t.safetensors"
+    save_pytree(path, tree)
+    assert sorted(load_file(str(path))) == sorted(arrays)
+
+
+def test_atomic_writer_streams_and_cleans_up(tmp_path: Path) -> None:
+    from dlc.files import atomic_writer
+
+    target = tmp_path / "big.bin"
+    with atomic_writer(target) as f:
+        for _ in range(3):
+            f.write(b"abc")
+    assert target.read_bytes() == b"abcabcabc"
+    with pytest.raises(RuntimeError), atomic_writer(target) as f:
+        f.write(b"half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"abcabcabc"
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+
+
+def test_one_cache_folder_honours_dlc_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlc.compiler import parser
+    from dlc.files import cache_root
+    from dlc.runtime.data import idx
+    from dlc.runtime.train import jaxsetup
+
+    monkeypatch.setenv("DLC_CACHE", str(tmp_path / "c"))
+    assert cache_root() == idx.cache_root() == tmp_path / "c"
+    assert jaxsetup.cache_dir() == tmp_path / "c" / "jax"
+    assert parser._cache_path() == str(tmp_path / "c" / "grammar-lalr.cache")
+    monkeypatch.delenv("DLC_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert jaxsetup.cache_dir() == tmp_path / "xdg" / "dlc" / "jax"
+
+
+def test_require_spec_names_the_run_in_both_wordings(tmp_path: Path) -> None:
+    from dlc.compiler.frontend import load_spec
+    from dlc.runtime.runs.folder import RunDir
+
+    text = 'data { csv "x.csv" target=y }\nmodel { dense 1 }\nloss mse\noptimizer sgd lr=0.1\n'
+    spec = load_spec(text)
+    other = load_spec(text.replace("lr=0.1", "lr=0.2"))
+    run = RunDir(tmp_path)
+    run.write_spec(spec)
+    run.require_spec(spec)
+    with pytest.raises(DlcError, match="was trained with a different spec") as e:
+        run.require_spec(other)
+    assert e.value.diagnostics[0].hint == "pass the same spec and --set values"
+    with pytest.raises(DlcError, match=f"the spec changed since run {tmp_path} started"):
+        run.require_spec(other, resuming=True)

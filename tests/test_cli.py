@@ -331,3 +331,60 @@ def test_a_typo_in_the_command_is_no_traceback_for_the_shell() -> None:
     assert proc.stdout == ""
     assert proc.stderr.startswith("dlc: error: bad command line")
     assert "did you mean `run`?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- the command table ----------------------------------------------------------------------------
+def test_one_table_names_every_command_and_its_module() -> None:
+    from dlc.runtime.cli.main import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == list(COMMANDS)  # type: ignore[union-attr]
+    for name, module in COMMANDS.items():
+        assert module.__name__ == f"dlc.runtime.cli.{name}"
+        assert module.HELP and callable(module.arguments) and callable(module.main)
+        parser = sub.choices[name]  # type: ignore[index]
+        takes_spec = any(a.dest == "spec" for a in parser._actions)
+        assert takes_spec == module.TAKES_SPEC
+
+
+def test_analyze_defaults_come_from_the_options_not_the_parser() -> None:
+    from dlc.runtime.analysis.options import AnalyzeOptions
+    from dlc.runtime.cli.main import build_parser
+
+    args = build_parser().parse_args(["analyze", "x.dl"])
+    d = AnalyzeOptions()
+    assert (args.span, args.n, args.exact_limit, args.tol) == (
+        d.surface.span,
+        d.surface.n,
+        d.exact_limit,
+        d.tol,
+    )
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        (["sideways"], "bad --surface sideways"),
+        (["coords", "0"], "bad --surface coords 0"),
+        (["random", "1"], "bad --surface random 1"),
+        (["coords", "a", "b"], "I and J are integers"),
+    ],
+)
+def test_bad_surface_words_are_dlc_errors(words: list[str], message: str) -> None:
+    from dlc.runtime.cli.analyze import surface_options
+
+    assert surface_options(["coords", "2", "0"], 0.5, 9).coords == (2, 0)
+    with pytest.raises(DlcError) as info:
+        surface_options(words, 1.0, 31)
+    assert message in info.value.diagnostics[0].message
+
+
+def test_registry_docs_tool_rewrites_the_tables(tmp_path: Path) -> None:
+    from dlc.compiler.docs import BEGIN, END
+    from dlc.runtime.cli.registry_docs import main as write_docs
+
+    doc = tmp_path / "README.md"
+    doc.write_text(f"intro\n{BEGIN}\nstale\n{END}\noutro\n")
+    assert write_docs(["--write", str(doc)]) == 0
+    text = doc.read_text()
+    assert "stale" not in text and "| `dense` |" in text and text.endswith(f"{END}\noutro\n")

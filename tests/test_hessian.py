@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dlc.runtime.analysis.critical import CriticalPointReport, Verdict, analyze, classify
 from dlc.runtime.analysis.hessian import (
     EXACT_LIMIT,
-    CriticalPointReport,
+    Spectrum,
     _lanczos_program,
-    analyze,
     escape_saddle,
     exact_spectrum,
     gradient_norm,
@@ -210,3 +210,48 @@ def test_hvp_and_lanczos_memory_is_linear_at_200k_params():
     gram = np.asarray(basis @ basis.T, np.float64)
     np.testing.assert_allclose(gram, np.eye(iters + 1), atol=1e-4)  # orthonormal Krylov basis
     assert np.isfinite(np.asarray(alphas)).all() and float(jnp.min(betas)) > 0
+
+
+def test_the_verdict_is_one_enum_whose_values_are_the_report_texts():
+    report = analyze(bowl, point(0.0, 0.0))
+    assert isinstance(report.verdict, Verdict) and report.verdict is Verdict.MINIMUM
+    assert report.verdict == "local minimum" and f"{report.verdict}" == "local minimum"
+    assert [v.value for v in Verdict] == [
+        "local minimum",
+        "saddle point",
+        "local maximum",
+        "not a critical point",
+        "flat / inconclusive",
+    ]
+
+
+def test_classify_reads_a_spectrum_without_computing_it():
+    flat = Spectrum("exact", -1e-12, 1e-12, np.array([-1e-12, 1e-12]), np.array([1.0, 0.0]))
+    assert classify(0.0, flat, 2).verdict is Verdict.FLAT
+    lanczos = Spectrum("lanczos", -1.0, 3.0, None, np.array([0.0, 1.0]))
+    rep = classify(0.0, lanczos, 2)
+    assert rep.verdict is Verdict.SADDLE and rep.n_negative is None
+
+
+def test_the_analysis_computes_the_spectrum_once(monkeypatch):
+    from dlc.runtime.analysis import hessian
+    from dlc.runtime.analysis.analyze import critical_point
+
+    calls = []
+    real = hessian.exact_spectrum
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hessian, "exact_spectrum", counted)
+    out = critical_point(
+        lambda p: p[0] ** 2 - p[1] ** 2,
+        jnp.zeros(2),
+        exact_limit=10,
+        tol=1e-3,
+        key=jax.random.key(0),
+    )
+    assert out["hessian"]["verdict"] is Verdict.SADDLE
+    assert out["escape"]["loss_after"] < out["escape"]["loss_before"]
+    assert len(calls) == 1  # the verdict and the escape direction share it

@@ -26,7 +26,7 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.analysis import hessian
-from dlc.runtime.analysis.hessian import Verdict
+from dlc.runtime.analysis.critical import Verdict, classify
 from dlc.runtime.analysis.landscape import draw, flat, make_loss
 from dlc.runtime.analysis.loading import setup
 from dlc.runtime.analysis.options import AnalyzeOptions, SurfaceOptions
@@ -41,7 +41,7 @@ def critical_point(
     computed once, for both."""
     grad = hessian.gradient_norm(loss_fn, point)
     spec = hessian.spectrum(loss_fn, point, exact_limit=exact_limit, key=key)
-    rep = hessian.classify(grad, spec, flat(point).size, tol=tol)
+    rep = classify(grad, spec, flat(point).size, tol=tol)
     out: dict[str, Any] = {"hessian": dataclasses.asdict(rep), "escape": None}
     if rep.verdict is Verdict.SADDLE:
         before, after, moved = hessian.escape_saddle(loss_fn, point, spec.lowest)

@@ -60,7 +60,7 @@ def _unflat(vec: np.ndarray, like: Any) -> Any:
     leaves, treedef = jax.tree.flatten(like)
     cuts = np.cumsum([np.size(leaf) for leaf in leaves])[:-1]
     parts = zip(np.split(vec, cuts), leaves, strict=True)
-    return treedef.unflatten([p.reshape(np.shape(leaf)) for p, leaf in parts])
+    return jax.tree.unflatten(treedef, [p.reshape(np.shape(leaf)) for p, leaf in parts])
 
 
 def _directions(point: Any, init: Any, key: jax.Array) -> tuple[Any, Any]:

@@ -66,7 +66,8 @@ def load_run(
     run = RunDir.open(run_dir)
     run.require_spec(resolved)
     params = jax.tree.map(jnp.asarray, unflatten_params(run.load_arrays("params.safetensors")))
-    same = jax.tree.structure(params) == jax.tree.structure(like.params) and all(
+    same = jax.tree.structure(params) == jax.tree.structure(like.params)  # type: ignore[operator]
+    same = same and all(
         a.shape == b.shape
         for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(like.params), strict=True)
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlc.runtime.analysis.hessian import Verdict
+from dlc.runtime.analysis.critical import Verdict
 
 
 def verdict_words(h: dict[str, Any]) -> str:

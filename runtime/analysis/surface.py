@@ -202,17 +202,18 @@ def plot_surface(
     if finite.size == 0:
         raise ValueError("the surface has no finite values to plot")
     norm, shown, label = None, Z, "loss"
+    contours: int | np.ndarray = levels
     if log_scale:
         shown = Z - finite.min() + max(1e-12 * (finite.max() - finite.min()), 1e-30)
         norm, label = LogNorm(), "loss - min (log colours)"
         lo, hi = np.log10(np.nanmin(shown)), np.log10(np.nanmax(shown))
-        levels = np.logspace(lo, hi if hi > lo else lo + 1, levels)
+        contours = np.logspace(lo, hi if hi > lo else lo + 1, levels)
     if mark is None:
         mark = (0.5 * (xs[0] + xs[-1]), 0.5 * (ys[0] + ys[-1]))
     fig, ax = plt.subplots(figsize=(6, 5))
     try:
-        filled = ax.contourf(xs, ys, shown, levels=levels, cmap="viridis", norm=norm)
-        ax.contour(xs, ys, shown, levels=levels, colors="k", linewidths=0.4, norm=norm)
+        filled = ax.contourf(xs, ys, shown, levels=contours, cmap="viridis", norm=norm)
+        ax.contour(xs, ys, shown, levels=contours, colors="k", linewidths=0.4, norm=norm)
         fig.colorbar(filled, ax=ax, label=label)
         ax.plot(*mark, marker="*", color="red", markersize=14, markeredgecolor="white")
         ax.set_xlabel("direction 1")

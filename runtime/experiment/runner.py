@@ -181,7 +181,7 @@ def run_experiment(
                 f"{(shared + per_lane * len(lanes)) / 2**20:.1f} MB, more than memory_mb="
                 f"{exp.memory_mb}: running {len(sizes)} chunks of at most {max(sizes)} lanes"
             )
-        start, cache = 0, {}
+        start, cache = 0, dict[str, Any]()
         for c, size in enumerate(sizes):
             chunk = list(range(start, start + size))
             start += size

@@ -135,7 +135,7 @@ def _restore(arr: np.ndarray, tmpl: Any) -> Any:
 
     if isinstance(tmpl, jax.Array):
         if jax.dtypes.issubdtype(tmpl.dtype, jax.dtypes.prng_key):
-            return jax.random.wrap_key_data(arr, impl=jax.random.key_impl(tmpl))
+            return jax.random.wrap_key_data(jax.numpy.asarray(arr), impl=jax.random.key_impl(tmpl))
         return jax.numpy.asarray(arr)
     if isinstance(tmpl, np.ndarray):
         return arr.copy()
