@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dlc.compiler.layers.base import Layer
 from dlc.compiler.registry import SpecModel
 from dlc.compiler.schedules import Then
 from dlc.compiler.spec import Model, Spec
@@ -101,9 +102,9 @@ def _section(name: str, m: SpecModel, indent: str) -> list[str]:
     return [*lines, f"{indent}}}"]
 
 
-def _layer(layer: SpecModel, indent: str) -> list[str]:
+def _layer(layer: Layer, indent: str) -> list[str]:
     """A layer statement; one with a block (`residual { ... }`) prints its layers inside."""
-    field = getattr(layer, "body_field", None)
+    field = layer.block_field
     args = " ".join(
         f"{k}={_value(getattr(layer, k))}"
         for k in type(layer).model_fields
@@ -112,7 +113,7 @@ def _layer(layer: SpecModel, indent: str) -> list[str]:
     head = f"{indent}{layer.dl_name}" + (f" {args}" if args else "")
     if field is None:
         return [head]
-    inner = [line for sub in getattr(layer, field) for line in _layer(sub, indent + "  ")]
+    inner = [line for sub in layer.children() for line in _layer(sub, indent + "  ")]
     return [f"{head} {{", *inner, f"{indent}}}"]
 
 

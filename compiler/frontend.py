@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from dlc.compiler.ast import KwArg, Statement, Value, build_ast
 from dlc.compiler.errors import Diagnostic, DlcError, Span
 from dlc.compiler.expand import expand
+from dlc.compiler.options import CompileOptions
 from dlc.compiler.parser import parse_text, read_spec_file
 from dlc.compiler.resolve import resolve
 from dlc.compiler.spec import Spec
@@ -34,6 +36,8 @@ class ResolvedSpec:
     spans: dict[str, Span] = field(default_factory=dict)
     origins: dict[str, tuple[Span, ...]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # choices outside the text that change the compiled program (`CONV_LOWERING`), hashed too
+    options: CompileOptions = field(default_factory=CompileOptions)
 
     @property
     def name(self) -> str:
@@ -46,10 +50,14 @@ class ResolvedSpec:
         return DlcError([Diagnostic(message, span, hint, notes)], self.sources)
 
     def hash(self) -> str:
-        """A hash of the validated spec (its canonical JSON), for checkpoints."""
+        """A hash of the validated spec (its canonical JSON) and of the compile options that
+        differ from their defaults (`options.py`), for checkpoints and resuming."""
         from dlc.compiler.explain import canonical_json
 
-        return hashlib.sha256(canonical_json(self.spec).encode()).hexdigest()
+        text = canonical_json(self.spec)
+        if changed := self.options.changed():
+            text += "\0" + json.dumps(changed, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_path(source: Any) -> bool:
@@ -154,4 +162,5 @@ def load_spec(
     spec, r = resolve(stmts, file)
     if spec is None:
         raise DlcError([_override_hint(d, overrides or []) for d in r.diags], sources)
-    return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources)
+    options = CompileOptions.from_env()
+    return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources, options)

@@ -18,37 +18,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlc.compiler.layers.base import Context, Shape
-from dlc.compiler.layers.core import Dense
+from dlc.compiler.layers.params import Param, ParamTree
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.losses import element_weights
+from dlc.compiler.passes import run_passes
 from dlc.compiler.schedules import plateau_of
 from dlc.compiler.shapes import LayerInfo, infer_layers
 from dlc.compiler.spec import Spec
 
-WEIGHT_NAMES = ("w", "kernel", "embedding")  # what L1/L2 penalize: not biases or norm scales
 
-
-def _with_selu_init(layers: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A dense layer followed by `selu` gets lecun_normal init unless `init=` was given."""
-    out = list(layers)
-    for i, layer in enumerate(layers[:-1]):
-        if (
-            isinstance(layer, Dense)
-            and "init" not in layer.model_fields_set
-            and layers[i + 1].dl_name == "selu"
-        ):
-            out[i] = layer.model_copy(update={"init": "lecun_normal"})
-    return tuple(out)
-
-
-def _param_groups(tree: dict[str, Any]) -> Any:
-    """Every {name: array} group of a parameter tree, those nested in blocks (`residual`) too."""
-    arrays = {k: v for k, v in tree.items() if not isinstance(v, dict)}
-    if arrays:
-        yield arrays
-    for v in tree.values():
+def _penalized(tree: dict[str, Any], declared: ParamTree) -> Any:
+    """The arrays of a parameter tree whose declared role L1/L2 penalize (`Param.penalized`),
+    those nested in blocks (`residual`) too: each group's own arrays, then its subgroups."""
+    for name, v in tree.items():
+        if not isinstance(v, dict):
+            p = declared[name]
+            assert isinstance(p, Param)
+            if p.penalized:
+                yield v
+    for name, v in tree.items():
         if isinstance(v, dict):
-            yield from _param_groups(v)
+            sub = declared[name]
+            assert isinstance(sub, dict)
+            yield from _penalized(v, sub)
 
 
 @dataclass(frozen=True)
@@ -101,17 +93,21 @@ class Program:
         return x, new_state
 
     def penalty(self, params: dict[str, Any], reg: tuple[Any, Any] | None = None) -> Any:
-        """L1/L2 penalty on weights; `reg` = (l1, l2) (e.g. traced per-lane values) replaces
+        """L1/L2 penalty on the parameters whose role is penalized (weights and embedding
+        tables: `params.PENALIZED`); `reg` = (l1, l2) (e.g. traced per-lane values) replaces
         the spec's strengths."""
         l1, l2 = reg if reg is not None else (self.spec.regularize.l1, self.spec.regularize.l2)
         total = jnp.zeros((), jnp.float32)
         if reg is None and l1 == 0 and l2 == 0:
             return total
-        for layer_params in _param_groups(params):
-            for name, w in layer_params.items():
-                if name in WEIGHT_NAMES or name.endswith("_w"):  # `q_w`: inside blocks
-                    total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
+        declared = {info.key: layer.params(info.in_shape) for layer, info in self.pairs()}
+        for w in _penalized(params, declared):
+            total = total + l1 * jnp.sum(jnp.abs(w)) + l2 * jnp.sum(w * w)
         return total
+
+    def pairs(self) -> list[tuple[Any, LayerInfo]]:
+        """(layer, its shape info) in model order."""
+        return list(zip(self.layers, self.infos, strict=True))
 
     def loss(
         self,
@@ -144,6 +140,8 @@ class Program:
 
 
 def lower(spec: Spec, input_shape: Shape, total_steps: int) -> Program:
-    layers = _with_selu_init(spec.model.layers)
-    infos = infer_layers(layers, input_shape)
-    return Program(spec, layers, infos, tuple(input_shape), max(1, total_steps))
+    """The spec (rewritten by the passes, `run_passes`) as a Program for inputs of
+    `input_shape`; `total_steps` sizes the learning-rate schedule."""
+    spec = run_passes(spec)
+    infos = infer_layers(spec.model.layers, input_shape)
+    return Program(spec, spec.model.layers, infos, tuple(input_shape), max(1, total_steps))

@@ -361,14 +361,14 @@ class Resolver:
         return Model(layers=built)
 
     def layer_list(self, body: tuple[Statement, ...], key: str) -> tuple[Layer, ...] | None:
-        """Layer statements; a layer whose class has a `body_field` (`residual { ... }`) takes
+        """Layer statements; a layer whose class has a `block_field` (`residual { ... }`) takes
         its block as a list of layers, recorded under `KEY.I.FIELD.J` for error spans."""
         built = []
         for i, layer in enumerate(body):
             self.spans[f"{key}.{i}"] = layer.span
             self.origins[f"{key}.{i}"] = layer.origin
             cls = LAYERS.get(layer.name)
-            field = getattr(cls, "body_field", None)
+            field = cls.block_field if cls is not None and issubclass(cls, Layer) else None
             if cls is not None and field is None and layer.body is not None:
                 self.error(f"layer `{layer.name}` takes no block", layer.span)
                 built.append(None)

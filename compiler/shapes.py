@@ -63,11 +63,10 @@ def infer_layers(
 def inner_rows(layer: Layer, in_shape: Shape, prefix: str) -> list[tuple[str, LayerInfo]]:
     """The layers inside a layer's block (`residual { ... }`), depth first, numbered below it:
     [("2.0", conv2d's info), ("2.1", ...)]; [] for a layer without a block."""
-    field = getattr(layer, "body_field", None)
-    if field is None:
+    subs = layer.children()
+    if not subs:
         return []
     rows: list[tuple[str, LayerInfo]] = []
-    subs = getattr(layer, field)
     if hasattr(layer, "inner_input_shapes"):  # parts reading inputs of their own (encoder_decoder)
         infos = [
             replace(infer_layers((s,), shape)[0], index=i)
@@ -91,9 +90,8 @@ def misplaced_memory_users(layers: Sequence[Layer]) -> list[str]:
     def walk(layer: Layer, path: str, has_memory: bool) -> None:
         if layer.needs_memory and not has_memory:
             found.append(path)
-        field = getattr(layer, "body_field", None)
         parts = layer.memory_parts
-        for j, sub in enumerate(getattr(layer, field) if field else ()):
+        for j, sub in enumerate(layer.children()):
             walk(sub, f"{path}.{j}", has_memory if parts is None else parts[j])
 
     for i, layer in enumerate(layers):

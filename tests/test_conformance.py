@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from dlc.compiler.layers.base import Context
+from dlc.compiler.layers.params import INITIALIZERS, ROLES, leaves
 from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES
 
 
@@ -26,6 +27,16 @@ def test_layer_conformance(name: str) -> None:
     )
     assert jax.tree.map(lambda v: tuple(v.shape), params) == declared
     assert sum(math.prod(v.shape) for v in jax.tree.leaves(params)) == layer.param_count(in_shape)
+    # every parameter declares its role (what L1/L2 penalize) and a known initializer
+    for path, p in leaves(layer.params(in_shape)):
+        assert p.role in ROLES, (name, path, p.role)
+        assert p.init_name in INITIALIZERS, (name, path, p.init_name)
+    # a layer with a block declares it: children() are the block, with_children rebuilds it
+    if layer.block_field is not None:
+        assert layer.children() == getattr(layer, layer.block_field)
+        assert layer.with_children(layer.children()) == layer
+    else:
+        assert layer.children() == ()
     x = jax.random.normal(jax.random.PRNGKey(1), (4, *in_shape))
 
     for train in (True, False):

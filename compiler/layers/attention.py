@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field, PositiveInt
 
-from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -48,14 +48,15 @@ def dot_product_attention(q: Any, k: Any, v: Any, mask: Any) -> Any:
     return jnp.einsum("bhqk,bhkd->bhqd", weights, v)
 
 
-def mha_param_shapes(prefix: str, d_model: int, d_kv: int | None = None) -> dict[str, Shape]:
-    """Parameters of a multi-head attention: q/k/v/o projections `{prefix}q_w`, ... and biases."""
+def mha_params(prefix: str, d_model: int, d_kv: int | None = None) -> dict[str, Param]:
+    """Parameters of a multi-head attention: q/k/v/o projections `{prefix}q_w`, ... (weights)
+    and their biases `{prefix}q_b`, ..."""
     d_kv = d_model if d_kv is None else d_kv
-    shapes: dict[str, Shape] = {}
+    declared: dict[str, Param] = {}
     for name, d_in in (("q", d_model), ("k", d_kv), ("v", d_kv), ("o", d_model)):
-        shapes[f"{prefix}{name}_w"] = (d_in, d_model)
-        shapes[f"{prefix}{name}_b"] = (d_model,)
-    return shapes
+        declared[f"{prefix}{name}_w"] = Param((d_in, d_model), "weight")
+        declared[f"{prefix}{name}_b"] = Param((d_model,), "bias")
+    return declared
 
 
 def multi_head_attention(
@@ -90,12 +91,6 @@ def check_heads(in_shape: Shape, heads: int, what: str) -> int:
     return in_shape[-1]
 
 
-def sublayer_initializer(name: str) -> Any:
-    """Initializers by suffix: `_b` biases zeros, `_g` gains ones, `_w` weights glorot."""
-    kind = {"b": "zeros", "g": "ones"}.get(name.rsplit("_", 1)[-1], "glorot_uniform")
-    return INITIALIZERS[kind]()
-
-
 @register(LAYERS, "self_attention")
 class SelfAttention(Layer):
     """Multi-head self-attention over a (positions, features) input: every position attends to
@@ -114,11 +109,8 @@ class SelfAttention(Layer):
         check_heads(in_shape, self.heads, "self_attention")
         return in_shape
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return mha_param_shapes("", in_shape[-1])
-
-    def initializer(self, name: str) -> Any:
-        return sublayer_initializer(name)
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return mha_params("", in_shape[-1])
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         mask = attention_mask(ctx.mask, x.shape[1], x.shape[1], self.causal)

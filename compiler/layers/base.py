@@ -1,5 +1,6 @@
-"""The Layer protocol: a frozen spec model that knows its output shape, its parameter shapes,
-how to initialize them and how to apply itself (a pure JAX function).
+"""The Layer protocol: a frozen spec model that knows its output shape, declares its
+parameters (`params`: shape, role and init of each, see `params.py`) and its child layers
+(`children`, for layers holding a block), and applies itself (a pure JAX function).
 
 Shapes exclude the batch axis: a batch of 32 vectors of 7 features has shape (7,).
 
@@ -7,18 +8,21 @@ Example:
     >>> from dlc.compiler.layers.core import Dense
     >>> Dense(units=4).output_shape((7,)), Dense(units=4).param_count((7,))
     ((4,), 32)
+    >>> {k: p.role for k, p in Dense(units=4).params((7,)).items()}
+    {'w': 'weight', 'b': 'bias'}
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dlc.compiler.lazy import jax, jnp
+from dlc.compiler.layers.params import INITIALIZERS, Param, ParamTree, Shape, count_of, shapes_of
+from dlc.compiler.lazy import jax
 from dlc.compiler.registry import SpecModel
 
-Shape = tuple[int, ...]
+__all__ = ["INITIALIZERS", "Context", "Layer", "Param", "Shape", "ShapeError", "walk_layers"]
 
 
 class ShapeError(ValueError):
@@ -47,19 +51,6 @@ class Context:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-INITIALIZERS = {
-    "glorot_uniform": lambda: jax.nn.initializers.glorot_uniform(),
-    "glorot_normal": lambda: jax.nn.initializers.glorot_normal(),
-    "he_uniform": lambda: jax.nn.initializers.he_uniform(),
-    "he_normal": lambda: jax.nn.initializers.he_normal(),
-    "lecun_uniform": lambda: jax.nn.initializers.lecun_uniform(),
-    "lecun_normal": lambda: jax.nn.initializers.lecun_normal(),
-    "normal": lambda: jax.nn.initializers.normal(1.0),
-    "zeros": lambda: jax.nn.initializers.zeros,
-    "ones": lambda: jax.nn.initializers.ones,
-}
-
-
 class Layer(SpecModel):
     """Base class of every layer. Subclasses override what they need."""
 
@@ -80,29 +71,58 @@ class Layer(SpecModel):
     def output_shape(self, in_shape: Shape) -> Shape:
         return in_shape
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+    # the field holding the layer's block (`residual { ... }`: "layers"); None: no block
+    block_field: ClassVar[str | None] = None
+
+    def children(self) -> tuple[Layer, ...]:
+        """The layers of this layer's block, in order (none for a plain layer)."""
+        return ()
+
+    def with_children(self, children: Iterable[Layer]) -> Layer:
+        """This layer with its block replaced by `children` (a rewrite pass's tool)."""
+        children = tuple(children)
+        if children != self.children():
+            raise ValueError(f"layer `{self.dl_name}` holds no block of layers")
+        return self
+
+    def params(self, in_shape: Shape) -> ParamTree:
+        """Each parameter's shape, role and init: {name: Param} (blocks nest by layer key)."""
         return {}
 
-    def param_count(self, in_shape: Shape) -> int:
-        return sum(math.prod(s) for s in self.param_shapes(in_shape).values())
+    def param_shapes(self, in_shape: Shape) -> dict[str, Any]:
+        return shapes_of(self.params(in_shape))
 
-    def initializer(self, name: str) -> Any:
-        """The initializer of parameter `name` (default: zeros for biases, glorot for weights)."""
-        return INITIALIZERS["zeros" if name in ("b", "bias", "beta") else "glorot_uniform"]()
+    def param_count(self, in_shape: Shape) -> int:
+        return count_of(self.params(in_shape))
 
     def init_params(self, key: Any, in_shape: Shape) -> dict[str, Any]:
-        shapes = self.param_shapes(in_shape)
-        keys = jax.random.split(key, max(1, len(shapes)))
-        return {
-            name: self.initializer(name)(k, shape, jnp.float32)
-            for k, (name, shape) in zip(keys, sorted(shapes.items()), strict=False)
-        }
+        declared = self.params(in_shape)
+        keys = jax.random.split(key, max(1, len(declared)))
+        out = {}
+        for k, (name, p) in zip(keys, sorted(declared.items()), strict=False):
+            assert isinstance(p, Param), f"{self.dl_name}: a nested `{name}` needs init_params"
+            out[name] = p.initialize(k)
+        return out
 
     def init_state(self, in_shape: Shape) -> dict[str, Any]:
         return {}
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         raise NotImplementedError(f"layer `{self.dl_name}` has no apply")
+
+
+def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:
+    """Every layer, depth first: each layer, then the layers of its block.
+
+    Example:
+        >>> from dlc.compiler.layers.core import Dense
+        >>> from dlc.compiler.layers.residual import Residual
+        >>> [x.dl_name for x in walk_layers([Residual(layers=(Dense(units=2),)), Dense(units=1)])]
+        ['residual', 'dense', 'dense']
+    """
+    for layer in layers:
+        yield layer
+        yield from walk_layers(layer.children())
 
 
 class Activation(Layer):

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from typing import Any, ClassVar, Literal
 
 from pydantic import PositiveInt, model_validator
 
-from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError, walk_layers
 from dlc.compiler.layers.core import InitName
 from dlc.compiler.lazy import jax, jnp
+from dlc.compiler.options import CompileOptions
 from dlc.compiler.registry import LAYERS, register
 
 Sizes = PositiveInt | list[PositiveInt]
@@ -75,11 +75,9 @@ def conv_lowering() -> str:
     """`xla` (`lax.conv_general_dilated`) or `patches` (explicit patches and one matmul).
     `CONV_LOWERING=auto` (the default) picks patches on CPU, where XLA's convolution is slow
     inside a `lax.scan` (bench/cnn_lowering.py), and xla on GPUs."""
-    choice = os.environ.get("CONV_LOWERING", "auto")
+    choice = CompileOptions.from_env().conv_lowering  # hashed with the spec by `load_spec`
     if choice == "auto":
         return "patches" if jax.default_backend() == "cpu" else "xla"
-    if choice not in ("xla", "patches"):
-        raise ValueError(f"CONV_LOWERING must be auto, xla or patches, not {choice!r}")
     return choice
 
 
@@ -148,14 +146,12 @@ class _Conv(Layer):
             out.append(pooled_length(n, eff, si, self.padding, axis, what))
         return (*out, self.filters)
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        shapes = {"kernel": (*sizes(self.kernel, self.ndim), in_shape[-1], self.filters)}
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        kernel = (*sizes(self.kernel, self.ndim), in_shape[-1], self.filters)
+        declared = {"kernel": Param(kernel, "weight", self.init)}
         if self.bias:
-            shapes["b"] = (self.filters,)
-        return shapes
-
-    def initializer(self, name: str) -> Any:
-        return INITIALIZERS["zeros" if name == "b" else self.init]()
+            declared["b"] = Param((self.filters,), "bias")
+        return declared
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         stride, dilation = sizes(self.stride, self.ndim), sizes(self.dilation, self.ndim)
@@ -194,8 +190,4 @@ class Conv2D(_Conv):
 
 def has_conv(layers: Any) -> bool:
     """Whether any layer, inside blocks too (`residual { ... }`), is a convolution."""
-    for layer in layers:
-        field = getattr(layer, "body_field", None)
-        if isinstance(layer, _Conv) or (field and has_conv(getattr(layer, field))):
-            return True
-    return False
+    return any(isinstance(layer, _Conv) for layer in walk_layers(layers))

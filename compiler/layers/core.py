@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -43,14 +43,11 @@ class Dense(Layer):
             raise ShapeError("dense needs an input with a feature axis, got a scalar")
         return (*in_shape[:-1], self.units)
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        shapes = {"w": (in_shape[-1], self.units)}
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        declared = {"w": Param((in_shape[-1], self.units), "weight", self.init)}
         if self.bias:
-            shapes["b"] = (self.units,)
-        return shapes
-
-    def initializer(self, name: str) -> Any:
-        return INITIALIZERS["zeros" if name == "b" else self.init]()
+            declared["b"] = Param((self.units,), "bias")
+        return declared
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         y = jnp.dot(x, params["w"])

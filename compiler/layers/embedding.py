@@ -2,9 +2,10 @@
 
 `embedding DIM` maps token ids to learned vectors. Its vocabulary size comes from the data: a
 text data source (`text`, `conllu`, `seq2seq`) builds a vocabulary from its training part, and
-`bind_vocab` fills `vocab=` into every layer that left it out before shapes are inferred (an
-explicit `vocab=N` wins; ids ≥ N then share the last row). Token id 0 is padding: the model's
-first layer reading ids makes `Program.apply` pass the mask `ids != 0` to every layer.
+the `bind_vocab` pass (`compiler/passes.py`) fills `vocab=` into every layer that left it out
+before shapes are inferred (an explicit `vocab=N` wins; ids ≥ N then share the last row).
+Token id 0 is padding: the model's first layer reading ids makes `Program.apply` pass the mask
+`ids != 0` to every layer.
 
 Example:
     >>> emb = Embedding(dim=8, vocab=100)
@@ -16,13 +17,12 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt
 
-from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -30,12 +30,6 @@ from dlc.compiler.registry import LAYERS, register
 def token_ids(x: Any, vocab: int) -> Any:
     """Ids as int32, clipped into the table (inputs may arrive as floats holding integers)."""
     return jnp.clip(x.astype(jnp.int32), 0, vocab - 1)
-
-
-def embedding_init(key: Any, shape: Shape, dtype: Any = None) -> Any:
-    """Normal with standard deviation 1/√dim (dim = the last axis): vectors of about unit
-    length, small enough for a few training steps to move them far."""
-    return jax.random.normal(key, shape, dtype or jnp.float32) * shape[-1] ** -0.5
 
 
 def need_vocab(vocab: int | None, what: str) -> int:
@@ -69,11 +63,8 @@ class Embedding(Layer):
             )
         return (in_shape[0], self.dim)
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return {"embedding": (need_vocab(self.vocab, "embedding"), self.dim)}
-
-    def initializer(self, name: str) -> Any:
-        return embedding_init
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return {"embedding": Param((need_vocab(self.vocab, "embedding"), self.dim), "embedding")}
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         table = params["embedding"]
@@ -134,37 +125,10 @@ class Positional(Layer):
             )
         return in_shape
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return {"pos": tuple(in_shape[-2:])} if self.kind == "learned" else {}
-
-    def initializer(self, name: str) -> Any:
-        return embedding_init
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return {"pos": Param(tuple(in_shape[-2:]), "position")} if self.kind == "learned" else {}
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         if self.kind == "learned":
             return x + params["pos"]
         return x + sinusoid(x.shape[-2], x.shape[-1])
-
-
-def _with_vocab(layer: Any, vocab_size: int) -> Any:
-    """`layer` with `vocab` filled in if unset, in the layers of its block too."""
-    update: dict[str, Any] = {}
-    if "vocab" in type(layer).model_fields and layer.vocab is None:
-        update["vocab"] = vocab_size
-    field = getattr(layer, "body_field", None)
-    if field is not None:
-        update[field] = tuple(_with_vocab(sub, vocab_size) for sub in getattr(layer, field))
-    return layer.model_copy(update=update) if update else layer
-
-
-def bind_vocab(resolved: Any, vocab_size: int | None) -> Any:
-    """The resolved spec with `vocab=vocab_size` filled into every layer that has a `vocab`
-    setting left unset, in blocks too (a new ResolvedSpec; the spec as written keeps its hash)."""
-    if vocab_size is None:
-        return resolved
-    spec = resolved.spec
-    layers = tuple(_with_vocab(layer, vocab_size) for layer in spec.model.layers)
-    if layers == spec.model.layers:
-        return resolved
-    model = spec.model.model_copy(update={"layers": layers})
-    return dataclasses.replace(resolved, spec=spec.model_copy(update={"model": model}))

@@ -33,6 +33,7 @@ from dlc.compiler.layers.base import Context, Shape, ShapeError
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.layers.embedding import Embedding
 from dlc.compiler.layers.group import Group, inner_error
+from dlc.compiler.layers.params import ParamTree
 from dlc.compiler.layers.transformer import DecoderBlock, EncoderBlock
 from dlc.compiler.lazy import jax
 from dlc.compiler.registry import LAYERS, register
@@ -137,9 +138,9 @@ class EncoderDecoder(Group):
             )
         return shapes[-1]
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Any]:
+    def params(self, in_shape: Shape) -> ParamTree:
         enc, dec, row = self._parts(in_shape)
-        return {"00_encoder": enc.param_shapes(row), "01_decoder": dec.param_shapes(row)}
+        return {"00_encoder": enc.params(row), "01_decoder": dec.params(row)}
 
     def init_params(self, key: Any, in_shape: Shape) -> dict[str, Any]:
         enc, dec, row = self._parts(in_shape)

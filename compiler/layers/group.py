@@ -15,18 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
+from dlc.compiler.layers.params import ParamTree
 from dlc.compiler.lazy import jax
-
-
-def count_params(tree: dict[str, Any]) -> int:
-    """Number of parameters in a nested {name: shape or subtree} dict."""
-    return sum(count_params(v) if isinstance(v, dict) else math.prod(v) for v in tree.values())
 
 
 def inner_error(err: ShapeError, layer: Layer, shape: Shape, where: str) -> ShapeError:
@@ -44,7 +40,13 @@ class Group(Layer):
     """A block of layers applied in order."""
 
     layers: tuple[Layer, ...] = Field(min_length=1)
-    body_field: ClassVar[str] = "layers"
+    block_field: ClassVar[str | None] = "layers"
+
+    def children(self) -> tuple[Layer, ...]:
+        return self.layers
+
+    def with_children(self, children: Iterable[Layer]) -> Layer:
+        return self.model_copy(update={"layers": tuple(children)})
 
     @property  # type: ignore[override]
     def has_state(self) -> bool:
@@ -72,16 +74,13 @@ class Group(Layer):
     def output_shape(self, in_shape: Shape) -> Shape:
         return self.inner_shapes(in_shape)[-1]
 
-    def layer_param_shapes(self, shapes: list[Shape]) -> dict[str, Any]:
-        """The inner layers' parameter shapes, given `inner_shapes`."""
+    def layer_params(self, shapes: list[Shape]) -> ParamTree:
+        """The inner layers' parameter declarations by layer key, given `inner_shapes`."""
         pairs = zip(self.keys(), self.layers, shapes, strict=False)
-        return {k: p for k, layer, s in pairs if (p := layer.param_shapes(s))}
+        return {k: p for k, layer, s in pairs if (p := layer.params(s))}
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Any]:
-        return self.layer_param_shapes(self.inner_shapes(in_shape))
-
-    def param_count(self, in_shape: Shape) -> int:
-        return count_params(self.param_shapes(in_shape))
+    def params(self, in_shape: Shape) -> ParamTree:
+        return self.layer_params(self.inner_shapes(in_shape))
 
     def init_layers(self, keys: Any, shapes: list[Shape]) -> dict[str, Any]:
         """The inner layers' parameters, one PRNG key each, given `inner_shapes`."""

@@ -11,17 +11,14 @@ from typing import Any
 
 from pydantic import Field
 
-from dlc.compiler.layers.base import INITIALIZERS, Context, Layer, Shape
+from dlc.compiler.layers.base import Context, Layer, Param, Shape
 from dlc.compiler.lazy import jnp
 from dlc.compiler.registry import LAYERS, register
 
 
 class _Affine(Layer):
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return {"gamma": (in_shape[-1],), "beta": (in_shape[-1],)}
-
-    def initializer(self, name: str) -> Any:
-        return INITIALIZERS["ones" if name == "gamma" else "zeros"]()
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return {"gamma": Param((in_shape[-1],), "scale"), "beta": Param((in_shape[-1],), "bias")}
 
 
 @register(LAYERS, "batchnorm")

@@ -26,9 +26,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from dlc.compiler.layers.activations import Relu
-from dlc.compiler.layers.base import Context, Shape, ShapeError
+from dlc.compiler.layers.base import Context, Param, Shape, ShapeError
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.layers.group import Group
+from dlc.compiler.layers.params import ParamTree
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -72,22 +73,25 @@ class Residual(Group):
             )
         return out
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Any]:
+    def _projection(self, in_shape: Shape, shapes: list[Shape]) -> dict[str, Param]:
+        """The skip path's linear map (a weight), when the block changes the shape."""
+        if shapes[-1] == tuple(in_shape):
+            return {}
+        return {"w": Param((in_shape[-1], shapes[-1][-1]), "weight")}
+
+    def params(self, in_shape: Shape) -> ParamTree:
         shapes = self.inner_shapes(in_shape)
-        out = self.layer_param_shapes(shapes)
-        if shapes[-1] != tuple(in_shape):
-            out["projection"] = {"w": (in_shape[-1], shapes[-1][-1])}
+        out = self.layer_params(shapes)
+        if projection := self._projection(in_shape, shapes):
+            out["projection"] = projection
         return out
 
     def init_params(self, key: Any, in_shape: Shape) -> dict[str, Any]:
         shapes = self.inner_shapes(in_shape)
         keys = jax.random.split(key, len(self.layers) + 1)  # the last for the projection
         out = self.init_layers(keys[:-1], shapes)
-        if shapes[-1] != tuple(in_shape):
-            w = jax.nn.initializers.glorot_uniform()(
-                keys[-1], (in_shape[-1], shapes[-1][-1]), jnp.float32
-            )
-            out["projection"] = {"w": w}
+        if projection := self._projection(in_shape, shapes):
+            out["projection"] = {"w": projection["w"].initialize(keys[-1])}
         return out
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:

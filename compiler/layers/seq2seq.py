@@ -19,16 +19,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt
 
-from dlc.compiler.layers.attention import sublayer_initializer
-from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
-from dlc.compiler.layers.embedding import embedding_init, need_vocab, sinusoid, token_ids
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError
+from dlc.compiler.layers.embedding import need_vocab, sinusoid, token_ids
 from dlc.compiler.layers.transformer import (
     Act,
     BlockConfig,
     Norm,
     block_apply,
-    block_param_shapes,
+    block_params,
     layer_norm,
+    layer_norm_params,
 )
 from dlc.compiler.lazy import jnp
 from dlc.compiler.registry import LAYERS, register
@@ -90,28 +90,27 @@ class Seq2SeqTransformer(Layer):
             cross,
         )
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+    def params(self, in_shape: Shape) -> dict[str, Param]:
         vocab, d, ff = (
             need_vocab(self.vocab, "seq2seq_transformer"),
             self.dim,
             self.ff or 4 * self.dim,
         )
-        shapes: dict[str, Shape] = {"embedding": (vocab, d), "out_w": (d, vocab), "out_b": (vocab,)}
+        declared = {
+            "embedding": Param((vocab, d), "embedding"),
+            "out_w": Param((d, vocab), "weight"),
+            "out_b": Param((vocab,), "bias"),
+        }
         if self.positions == "learned":
-            shapes["enc_pos"] = shapes["dec_pos"] = (in_shape[1], d)
+            declared["enc_pos"] = declared["dec_pos"] = Param((in_shape[1], d), "position")
         for i in range(self.encoder_layers):
-            shapes.update(block_param_shapes(f"enc{i}_", d, ff, cross=False))
+            declared.update(block_params(f"enc{i}_", d, ff, cross=False))
         for i in range(self.decoder_layers):
-            shapes.update(block_param_shapes(f"dec{i}_", d, ff, cross=True))
+            declared.update(block_params(f"dec{i}_", d, ff, cross=True))
         if self.norm == "pre":
             for ln in ("enc_ln", "dec_ln"):
-                shapes[f"{ln}_g"] = shapes[f"{ln}_b"] = (d,)
-        return shapes
-
-    def initializer(self, name: str) -> Any:
-        if name == "embedding" or name.endswith("_pos"):
-            return embedding_init
-        return sublayer_initializer(name)
+                declared.update(layer_norm_params(ln, d))
+        return declared
 
     def _embed(self, params: dict[str, Any], ids: Any, which: str) -> Any:
         h = jnp.take(params["embedding"], token_ids(ids, params["embedding"].shape[0]), axis=0)

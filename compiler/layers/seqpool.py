@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from dlc.compiler.layers.base import Context, Layer, Shape, ShapeError
-from dlc.compiler.layers.embedding import embedding_init
+from dlc.compiler.layers.base import Context, Layer, Param, Shape, ShapeError
 from dlc.compiler.lazy import jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -61,11 +60,8 @@ class ClassToken(Layer):
         _need_sequence(in_shape, "class_token")
         return (in_shape[0] + 1, in_shape[1])
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return {"cls": (in_shape[-1],)}
-
-    def initializer(self, name: str) -> Any:
-        return embedding_init
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return {"cls": Param((in_shape[-1],), "token")}
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         if ctx.mask is not None:

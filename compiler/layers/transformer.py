@@ -11,6 +11,8 @@ Example:
     (10, 16)
     >>> sorted(EncoderBlock(heads=2, ff=32).param_shapes((10, 16)))[:3]
     ['ff1_b', 'ff1_w', 'ff2_b']
+    >>> EncoderBlock(heads=2).params((10, 16))["ln1_g"].role
+    'scale'
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from dlc.compiler.layers.attention import (
     attention_mask,
     check_heads,
     dropout,
-    mha_param_shapes,
+    mha_params,
     multi_head_attention,
-    sublayer_initializer,
 )
-from dlc.compiler.layers.base import Context, Layer, Shape
+from dlc.compiler.layers.base import Context, Layer, Param, Shape
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 
@@ -56,22 +57,27 @@ class BlockConfig:
     cross: bool
 
 
-def block_param_shapes(prefix: str, d: int, ff: int, cross: bool) -> dict[str, Shape]:
+def layer_norm_params(prefix: str, d: int) -> dict[str, Param]:
+    """A layer norm's gain `{prefix}_g` (a scale) and offset `{prefix}_b` (a bias)."""
+    return {f"{prefix}_g": Param((d,), "scale"), f"{prefix}_b": Param((d,), "bias")}
+
+
+def block_params(prefix: str, d: int, ff: int, cross: bool) -> dict[str, Param]:
     """Parameters of one block, names prefixed (`{prefix}q_w`, `{prefix}ln1_g`, ...)."""
-    shapes = mha_param_shapes(prefix, d)
+    declared = mha_params(prefix, d)
     if cross:
-        shapes.update(mha_param_shapes(f"{prefix}x", d))
+        declared.update(mha_params(f"{prefix}x", d))
     for ln in ("ln1", "ln2", *(("ln3",) if cross else ())):
-        shapes[f"{prefix}{ln}_g"] = shapes[f"{prefix}{ln}_b"] = (d,)
-    shapes.update(
+        declared.update(layer_norm_params(f"{prefix}{ln}", d))
+    declared.update(
         {
-            f"{prefix}ff1_w": (d, ff),
-            f"{prefix}ff1_b": (ff,),
-            f"{prefix}ff2_w": (ff, d),
-            f"{prefix}ff2_b": (d,),
+            f"{prefix}ff1_w": Param((d, ff), "weight"),
+            f"{prefix}ff1_b": Param((ff,), "bias"),
+            f"{prefix}ff2_w": Param((ff, d), "weight"),
+            f"{prefix}ff2_b": Param((d,), "bias"),
         }
     )
-    return shapes
+    return declared
 
 
 def block_apply(
@@ -131,11 +137,8 @@ class _Block(Layer):
         check_heads(in_shape, self.heads, self.dl_name)
         return in_shape
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return block_param_shapes("", in_shape[-1], self.ff or 4 * in_shape[-1], False)
-
-    def initializer(self, name: str) -> Any:
-        return sublayer_initializer(name)
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return block_params("", in_shape[-1], self.ff or 4 * in_shape[-1], False)
 
 
 @register(LAYERS, "encoder_block")
@@ -162,8 +165,8 @@ class DecoderBlock(_Block):
     def needs_memory(self) -> bool:
         return self.cross
 
-    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
-        return block_param_shapes("", in_shape[-1], self.ff or 4 * in_shape[-1], self.cross)
+    def params(self, in_shape: Shape) -> dict[str, Param]:
+        return block_params("", in_shape[-1], self.ff or 4 * in_shape[-1], self.cross)
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         memory, memory_mask = None, None

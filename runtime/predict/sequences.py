@@ -103,8 +103,8 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
     import jax
     import jax.numpy as jnp
 
-    from dlc.compiler.layers.embedding import bind_vocab
     from dlc.compiler.lower import lower
+    from dlc.compiler.passes import DataFacts, bind_data
     from dlc.compiler.text_sources import UPOS, Conllu, Seq2Seq
     from dlc.runtime.data.prepare import prepare
     from dlc.runtime.data.tokens import split_line, token_features, token_ids
@@ -113,7 +113,7 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
     source = resolved.spec.data.source
     vocab = Vocab.load(run.path / "vocab.json")
     data = prepare(resolved)
-    program = lower(bind_vocab(resolved, len(vocab)).spec, data.input_shape, 1)
+    program = lower(bind_data(resolved, DataFacts(len(vocab))).spec, data.input_shape, 1)
     params = unflatten_params(run.load_arrays("params.safetensors"))
     _, state = program.init(jax.random.PRNGKey(0))
     if (run.path / "model_state.safetensors").is_file():

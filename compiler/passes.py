@@ -1,0 +1,112 @@
+"""Spec rewrites: the named passes that change a resolved spec before shapes and lowering, in
+the order `run_passes` applies them. Each pass maps (spec, facts) to a spec and returns the same
+object when it has nothing to do, so running the passes twice changes nothing.
+
+- `bind_vocab`: `vocab=` from the data's vocabulary into every layer that left it unset.
+- `selu_init`: a `dense` followed by `selu` gets `init=lecun_normal` unless `init=` was given.
+
+Example:
+    >>> from dlc.compiler.frontend import load_spec
+    >>> r = load_spec('data { seq2seq }\\nmodel { embedding 8; dense 4; selu; dense 15 }\\n'
+    ...               'loss cross_entropy\\noptimizer adam\\n')
+    >>> layers = run_passes(r.spec, DataFacts(vocab_size=15)).model.layers
+    >>> layers[0].vocab, layers[1].init, layers[3].init
+    (15, 'lecun_normal', 'glorot_uniform')
+    >>> [p.__name__ for p in PASSES]
+    ['bind_vocab', 'selu_init']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dlc.compiler.layers.base import Layer
+from dlc.compiler.layers.core import Dense
+from dlc.compiler.spec import Spec
+
+if TYPE_CHECKING:
+    from dlc.compiler.frontend import ResolvedSpec
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the prepared data tells the compiler (None: not known, e.g. before loading)."""
+
+    vocab_size: int | None = None
+
+
+def map_layers(spec: Spec, fn: Callable[[Layer], Layer]) -> Spec:
+    """The spec with `fn` applied to every layer, those inside blocks first (bottom up)."""
+
+    def visit(layer: Layer) -> Layer:
+        children = layer.children()
+        if children:
+            new = tuple(visit(c) for c in children)
+            if new != children:
+                layer = layer.with_children(new)
+        return fn(layer)
+
+    layers = tuple(visit(layer) for layer in spec.model.layers)
+    if layers == spec.model.layers:
+        return spec
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"layers": layers})})
+
+
+def bind_vocab(spec: Spec, facts: DataFacts) -> Spec:
+    """Fill `vocab=facts.vocab_size` into every layer with a `vocab` setting left unset, in
+    blocks too; an explicit `vocab=N` wins.
+
+    Example:
+        >>> from dlc.compiler.layers.embedding import Embedding
+        >>> Embedding(dim=4).model_copy(update={"vocab": 9}).vocab
+        9
+    """
+    size = facts.vocab_size
+    if size is None:
+        return spec
+
+    def fill(layer: Layer) -> Layer:
+        if "vocab" in type(layer).model_fields and getattr(layer, "vocab", None) is None:
+            return layer.model_copy(update={"vocab": size})
+        return layer
+
+    return map_layers(spec, fill)
+
+
+def selu_init(spec: Spec, facts: DataFacts) -> Spec:
+    """A top-level `dense` followed by `selu` gets lecun_normal init (self-normalizing nets)
+    unless its `init=` was written: `dense 64; selu` is `dense 64 init=lecun_normal; selu`."""
+    layers = spec.model.layers
+    out = list(layers)
+    for i, layer in enumerate(layers[:-1]):
+        if (
+            isinstance(layer, Dense)
+            and "init" not in layer.model_fields_set
+            and layers[i + 1].dl_name == "selu"
+        ):
+            out[i] = layer.model_copy(update={"init": "lecun_normal"})
+    if tuple(out) == layers:
+        return spec
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"layers": tuple(out)})})
+
+
+Pass = Callable[[Spec, DataFacts], Spec]
+PASSES: tuple[Pass, ...] = (bind_vocab, selu_init)
+
+
+def run_passes(spec: Spec, facts: DataFacts | None = None) -> Spec:
+    """Every pass of `PASSES`, in order."""
+    facts = facts or DataFacts()
+    for rewrite in PASSES:
+        spec = rewrite(spec, facts)
+    return spec
+
+
+def bind_data(resolved: ResolvedSpec, facts: DataFacts) -> ResolvedSpec:
+    """The resolved spec rewritten by the passes given the data's facts (a new ResolvedSpec;
+    runs hash the spec as written: keep `resolved` for `hash()`)."""
+    spec = run_passes(resolved.spec, facts)
+    return resolved if spec is resolved.spec else dataclasses.replace(resolved, spec=spec)
