@@ -9,9 +9,14 @@ Example:
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dlc.runtime.experiment.results import ExperimentResult
 
 HELP = (
     "train the folds x seeds x grid of the spec's `experiment` "
@@ -46,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_report(con: Any, result: Any) -> None:
+def print_report(con: Console, result: ExperimentResult) -> None:
     """The lanes table (up to `SHOWN_LANES` lanes), the settings table and the best setting of
     an `ExperimentResult`."""
     from rich.table import Table
@@ -94,7 +99,7 @@ def print_report(con: Any, result: Any) -> None:
     _print_outcome(con, result)
 
 
-def _print_outcome(con: Any, result: Any) -> None:
+def _print_outcome(con: Console, result: ExperimentResult) -> None:
     if result.best is not None:
         con.print(f"best by {result.monitor}: {result.best.label}")
     if result.retrain:
@@ -114,7 +119,7 @@ def _print_outcome(con: Any, result: Any) -> None:
         con.print(f"report: {result.path}")
 
 
-def _over(result: Any) -> str:
+def _over(result: ExperimentResult) -> str:
     folds = {r.fold for r in result.records} - {None}
     seeds = {r.seed for r in result.records}
     parts = ([f"{len(folds)} folds"] if folds else []) + (

@@ -9,9 +9,13 @@ Example:
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.table import Table
 
 HELP = "train a spec"
 TAKES_SPEC = True
@@ -29,7 +33,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def final_table(final: dict[str, float], title: str) -> Any:
+def final_table(final: dict[str, float], title: str) -> Table:
     """Metrics as rows, train / valid / test as columns."""
     from rich.table import Table
 
@@ -44,7 +48,7 @@ def final_table(final: dict[str, float], title: str) -> Any:
     return table
 
 
-def confusion_table(counts: Any, title: str) -> Any:
+def confusion_table(counts: np.ndarray, title: str) -> Table:
     """The confusion matrix (rows: true class), the diagonal in bold, with each row's recall."""
     from rich.table import Table
 

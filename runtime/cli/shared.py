@@ -9,12 +9,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 RUNS_ROOT = "runs"
 
 
-def console(stderr: bool = False) -> Any:
+def console(stderr: bool = False) -> Console:
     """A rich Console without syntax highlighting (numbers stay plain)."""
     from rich.console import Console
 
@@ -28,7 +32,9 @@ def fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def training_display(quiet: bool, head: str, *columns: Any, **kwargs: Any) -> tuple[Any, Any]:
+def training_display(
+    quiet: bool, head: str, *columns: Any, **kwargs: Any
+) -> tuple[Console, Progress]:
     """For the commands that train: JAX's compilation cache on, then the console and a rich
     Progress of `head` (markup), done/total, a bar, the task's `info` field and `columns`."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
