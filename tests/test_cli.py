@@ -388,3 +388,17 @@ def test_registry_docs_tool_rewrites_the_tables(tmp_path: Path) -> None:
     assert write_docs(["--write", str(doc)]) == 0
     text = doc.read_text()
     assert "stale" not in text and "| `dense` |" in text and text.endswith(f"{END}\noutro\n")
+
+
+def test_engines_import_no_terminal_code_and_the_report_not_the_runner() -> None:
+    code = (
+        "import json, sys\n"
+        "import dlc.runtime.experiment.report, dlc.runtime.analysis.analyze\n"
+        "import dlc.runtime.analysis.confusion, dlc.compiler.docs\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('argparse', 'rich') or m == 'dlc.runtime.experiment.runner')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
