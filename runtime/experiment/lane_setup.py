@@ -168,10 +168,9 @@ def init_lanes(program: Program, lanes: list[LaneSpec]) -> LaneState:
         plateau = plateau_of(ln.spec.schedule)  # its state does not depend on the epoch size
         tx = ln.spec.optimizer.transform(program.schedule(), plateau and plateau.transform(1))
         opt_state = tx.init(params)
+        step = np.zeros((), np.int32)  # a host array (stacked below): compiles nothing
         states.append(
-            TrainState(
-                params, opt_state, model_state, np.zeros((), np.int32), jax.random.PRNGKey(ln.seed)
-            )
+            TrainState(params, opt_state, model_state, step, jax.random.PRNGKey(ln.seed))  # type: ignore[arg-type]
         )
     train = jax.tree.map(lambda *xs: np.stack([np.asarray(a) for a in xs]), *states)
     k = len(lanes)

@@ -42,7 +42,7 @@ from dlc.runtime.experiment.lane_setup import (
 )
 from dlc.runtime.train.batches import steps_per_epoch
 from dlc.runtime.train.early_stop import StopRule, improved, keep_best, update
-from dlc.runtime.train.engine import Hyper, TrainState, train_epoch
+from dlc.runtime.train.engine import Hyper, TrainState, normalized, train_epoch
 from dlc.runtime.train.step import EVAL_CHUNK, add_eval_sums, eval_means, eval_start
 
 
@@ -76,10 +76,6 @@ def padded_permutation(key: Any, n: Any, n_max: int) -> Any:
         bits = jnp.where(x < n, bits, jnp.uint32(np.iinfo(np.uint32).max))
         _, x = jax.lax.sort_key_val(bits, x)
     return x
-
-
-def _normalize(x: Any, c: Consts) -> Any:
-    return x if c.shift is None else (x - c.shift) / c.scale
 
 
 @dataclass(frozen=True)
@@ -157,7 +153,7 @@ def make_lane_functions(
 
         def body(carry: Any, b: tuple[Any, Any]) -> tuple[Any, None]:
             rb, wb = b
-            xb, yb = _normalize(jnp.take(x, rb, axis=0), c), jnp.take(y, rb, axis=0)
+            xb, yb = normalized(jnp.take(x, rb, axis=0), c.shift, c.scale), jnp.take(y, rb, axis=0)
             out, _ = program.apply(params, model_state, xb, train=False)
             return add_eval_sums(program, carry, out, yb, wb), None
 
@@ -234,19 +230,15 @@ def train_lanes(
         if n_active == 0:
             break
     es = t.early_stop
-    lanes_info = [
+    best_epoch, epochs, stopped, diverged = (
         np.asarray(a)
         for a in (state.stop.best_epoch, state.epochs, state.stop.stopped, state.diverged)
-    ]
-    params, model_state = jax.tree.map(np.asarray, (state.train.params, state.train.model_state))
-    if es is not None and es.restore_best:
-        restored = lanes_info[0] > 0
-        best = jax.tree.map(np.asarray, (state.best_params, state.best_model_state))
-        params, model_state = jax.tree.map(
-            lambda b, a: np.where(restored.reshape((-1,) + (1,) * (a.ndim - 1)), b, a),
-            best,
-            (params, model_state),
-        )
+    )
+    weights = (state.train.params, state.train.model_state)
+    if es is not None and es.restore_best:  # lanes that improved at least once
+        best = (state.best_params, state.best_model_state)
+        weights = keep_best(jnp.asarray(best_epoch > 0), best, weights)
+    params, model_state = jax.tree.map(np.asarray, weights)  # before `track` donates `state`
     final = state._replace(
         train=state.train._replace(
             params=jax.tree.map(jnp.asarray, params),
@@ -258,7 +250,10 @@ def train_lanes(
         params,
         model_state,
         {f"valid_{k}": np.asarray(v) for k, v in metrics.items()},
-        *lanes_info,
+        best_epoch,
+        epochs,
+        stopped,
+        diverged,
         [{k: np.asarray(v) for k, v in r.items()} for r in history],
     )
 

@@ -41,12 +41,13 @@ class StopRule(NamedTuple):
 
 
 class EarlyStop(NamedTuple):
-    """What early stopping remembers (scalars, or one entry per lane under vmap)."""
+    """What early stopping remembers (scalars, or one entry per lane under vmap; host arrays
+    from `start`, device arrays after `update`)."""
 
-    best: jax.Array  # float32 best monitored value; NaN: none yet
-    best_epoch: jax.Array  # int32 epoch (from 1) of the best value; 0: none yet
-    bad: jax.Array  # int32 evaluations since the last improvement
-    stopped: jax.Array  # bool: stopped early
+    best: jax.Array | np.ndarray  # float32 best monitored value; NaN: none yet
+    best_epoch: jax.Array | np.ndarray  # int32 epoch (from 1) of the best value; 0: none yet
+    bad: jax.Array | np.ndarray  # int32 evaluations since the last improvement
+    stopped: jax.Array | np.ndarray  # bool: stopped early
 
 
 def monitor_mode(name: str) -> str:

@@ -78,6 +78,12 @@ def optimizer_of(program: Program, hyper: Hyper) -> optax.GradientTransformation
     return spec.optimizer.transform(schedule_of(program, hyper), plateau)
 
 
+def normalized(x: jax.Array, shift: jax.Array | None, scale: jax.Array | None) -> jax.Array:
+    """`(x - shift) / scale`, or `x` where no statistics are given (a single run's data is
+    normalized once on the host; lanes normalize each batch with their own fold's statistics)."""
+    return x if shift is None or scale is None else (x - shift) / scale
+
+
 def _select(flag: jax.Array, new: TrainState, old: TrainState) -> TrainState:
     return jax.tree.map(lambda u, v: jnp.where(flag, u, v), new, old)
 
@@ -94,9 +100,8 @@ def train_step(
     """One update on the rows `rows = (indices into x/y, example weights)`. Dropout's key is
     `fold_in(fold_in(key, 1), step)`; an inactive run or an all-padding batch changes nothing."""
     idx, wb = rows
-    xb, yb = jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)
-    if hyper.shift is not None:
-        xb = (xb - hyper.shift) / hyper.scale
+    xb = normalized(jnp.take(x, idx, axis=0), hyper.shift, hyper.scale)
+    yb = jnp.take(y, idx, axis=0)
     rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
     grad_fn = jax.value_and_grad(program.loss, has_aux=True)
     (loss, (model_state, _)), grads = grad_fn(
@@ -160,7 +165,10 @@ def train_epoch(
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One epoch over the first `n` rows of `order` (indices into `x`/`y`) in `steps` batches
     (default `steps_per_epoch(n, batch)`; lanes give the longest lane's count)."""
-    steps = steps_per_epoch(n, batch) if steps is None else steps
+    if steps is None:
+        if not isinstance(n, int):
+            raise TypeError("train_epoch: a traced row count `n` needs a static `steps`")
+        steps = steps_per_epoch(n, batch)
     idx, w = epoch_batches(order, n, steps, batch)
     state, stats = train_steps(program, optimizer_of(program, hyper), x, y, hyper, state, idx, w)
     return state, epoch_stats(program, hyper, state, stats)
