@@ -39,7 +39,7 @@ def _penalized(tree: dict[str, Any], declared: ParamTree) -> Any:
     for name, v in tree.items():
         if isinstance(v, dict):
             sub = declared[name]
-            assert isinstance(sub, dict)
+            assert not isinstance(sub, Param)
             yield from _penalized(v, sub)
 
 

@@ -74,7 +74,7 @@ class Group(Layer):
     def output_shape(self, in_shape: Shape) -> Shape:
         return self.inner_shapes(in_shape)[-1]
 
-    def layer_params(self, shapes: list[Shape]) -> ParamTree:
+    def layer_params(self, shapes: list[Shape]) -> dict[str, ParamTree]:
         """The inner layers' parameter declarations by layer key, given `inner_shapes`."""
         pairs = zip(self.keys(), self.layers, shapes, strict=False)
         return {k: p for k, layer, s in pairs if (p := layer.params(s))}

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args
 
@@ -81,23 +81,23 @@ class Param:
         return INITIALIZERS[self.init_name]()(key, tuple(self.shape), jnp.float32)
 
 
-ParamTree = dict[str, Union[Param, "ParamTree"]]
+ParamTree = Mapping[str, Union[Param, "ParamTree"]]  # {name: Param}, blocks nest by key
 
 
 def shapes_of(tree: ParamTree) -> dict[str, Any]:
     """{name: shape}, nested like the declarations."""
-    return {k: shapes_of(v) if isinstance(v, dict) else tuple(v.shape) for k, v in tree.items()}
+    return {k: shapes_of(v) if isinstance(v, Mapping) else tuple(v.shape) for k, v in tree.items()}
 
 
 def count_of(tree: ParamTree) -> int:
     """Number of parameter values declared in `tree`."""
-    return sum(count_of(v) if isinstance(v, dict) else math.prod(v.shape) for v in tree.values())
+    return sum(count_of(v) if isinstance(v, Mapping) else math.prod(v.shape) for v in tree.values())
 
 
 def leaves(tree: ParamTree, prefix: str = "") -> Iterator[tuple[str, Param]]:
     """(dotted path, Param) of every declaration, e.g. ("00_dense.w", Param(...))."""
     for k, v in tree.items():
-        if isinstance(v, dict):
+        if isinstance(v, Mapping):
             yield from leaves(v, f"{prefix}{k}.")
         else:
             yield f"{prefix}{k}", v

@@ -81,7 +81,7 @@ class Residual(Group):
 
     def params(self, in_shape: Shape) -> ParamTree:
         shapes = self.inner_shapes(in_shape)
-        out = self.layer_params(shapes)
+        out: dict[str, Param | ParamTree] = dict(self.layer_params(shapes))
         if projection := self._projection(in_shape, shapes):
             out["projection"] = projection
         return out

@@ -85,10 +85,11 @@ def load_digits(source: Digits, base_dir: str | Path) -> RawData:
 
 
 def load_fizzbuzz(source: FizzBuzz, base_dir: str | Path) -> RawData:
+    (lo, hi), (test_lo, test_hi) = source.train, source.test
     return RawData(
         {
-            "train": datasets.fizzbuzz(*source.train, bits=source.bits),
-            "test": datasets.fizzbuzz(*source.test, bits=source.bits),
+            "train": datasets.fizzbuzz(lo, hi, bits=source.bits),
+            "test": datasets.fizzbuzz(test_lo, test_hi, bits=source.bits),
         },
         4,
     )

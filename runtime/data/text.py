@@ -21,12 +21,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from dlc.compiler.errors import DlcError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
+T = TypeVar("T")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|'[^\W_]+|[^\w\s]|_", re.UNICODE)
 
 
@@ -142,7 +144,7 @@ def pad_features(seqs: Sequence[Sequence[Sequence[int]]], length: int) -> np.nda
     return out
 
 
-def chunks(seq: Sequence[str], length: int) -> list[list[str]]:
+def chunks(seq: Sequence[T], length: int) -> list[list[T]]:
     """A sequence cut into consecutive pieces of at most `length` (every token kept)."""
     return [list(seq[i : i + length]) for i in range(0, max(len(seq), 1), length)]
 
