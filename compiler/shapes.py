@@ -67,12 +67,11 @@ def inner_rows(layer: Layer, in_shape: Shape, prefix: str) -> list[tuple[str, La
     if not subs:
         return []
     rows: list[tuple[str, LayerInfo]] = []
-    if hasattr(layer, "inner_input_shapes"):  # parts reading inputs of their own (encoder_decoder)
+    own_inputs = layer.child_input_shapes(in_shape)
+    if own_inputs is not None:  # parts reading inputs of their own (encoder_decoder)
         infos = [
             replace(infer_layers((s,), shape)[0], index=i)
-            for i, (s, shape) in enumerate(
-                zip(subs, layer.inner_input_shapes(in_shape), strict=True)
-            )
+            for i, (s, shape) in enumerate(zip(subs, own_inputs, strict=True))
         ]
     else:
         infos = infer_layers(subs, in_shape)

@@ -78,6 +78,11 @@ class Layer(SpecModel):
         """The layers of this layer's block, in order (none for a plain layer)."""
         return ()
 
+    def child_input_shapes(self, in_shape: Shape) -> list[Shape] | None:
+        """The input shape of each child when each reads an input of its own (the parts of
+        `encoder_decoder`); None: the children run in order, each on the one before's output."""
+        return None
+
     def with_children(self, children: Iterable[Layer]) -> Layer:
         """This layer with its block replaced by `children` (a rewrite pass's tool)."""
         children = tuple(children)

@@ -89,7 +89,7 @@ class EncoderDecoder(Group):
     def reads_tokens(self) -> bool:
         return True
 
-    def inner_input_shapes(self, in_shape: Shape) -> list[Shape]:
+    def child_input_shapes(self, in_shape: Shape) -> list[Shape]:
         """Both parts read one row of the pair: (L,)."""
         return [tuple(in_shape[1:])] * 2
 
@@ -123,7 +123,7 @@ class EncoderDecoder(Group):
         except ShapeError as err:
             raise inner_error(err, dec, row, "layers.1") from None
         for i, (layer, shape) in enumerate(zip(dec.layers, shapes, strict=False)):
-            if getattr(layer, "cross", False) and shape[-1:] != memory[-1:]:
+            if layer.needs_memory and shape[-1:] != memory[-1:]:
                 raise ShapeError(
                     f"the encoder outputs {memory} but `decoder_block cross=true` works on width "
                     f"{shape[-1]}: cross-attention needs the same width",
