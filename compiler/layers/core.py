@@ -97,8 +97,7 @@ class Reshape(Layer):
 @register(LAYERS, "dropout")
 class Dropout(Layer):
     """Zeroes each value with probability `rate` in training and scales the rest by 1/(1-rate);
-    the identity at evaluation. Its key is derived from the seed and the step. The rate may
-    be a traced value (`ctx.overrides["rate"]`, one per experiment lane).
+    the identity at evaluation. Its key is derived from the seed and the step.
 
     Example:
         >>> x = jnp.ones((2, 3))
@@ -111,7 +110,7 @@ class Dropout(Layer):
     positional = ("rate",)
     example = ({"rate": 0.5}, (5,))
     uses_rng = True
-    traced = ("rate",)
+    traced = ("rate",)  # `ctx.overrides["rate"]`: a traced rate, one per experiment lane
 
     def apply(self, params: dict[str, Any], x: Any, ctx: Context) -> Any:
         rate = ctx.overrides.get("rate", self.rate)
