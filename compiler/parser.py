@@ -102,7 +102,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, filename: str) -> Diagno
         lines = text.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
     if isinstance(err, UnexpectedCharacters):
-        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else "?"
+        pos = err.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else "?"
         hint = None
         if ch == "'":
             hint = 'strings use double quotes: "like this"'

@@ -133,7 +133,7 @@ class Resolver:
                 span = spans.get(field, where) if field else where
                 msg = e["msg"][0].lower() + e["msg"][1:]
                 msg = msg.removeprefix("value error, ")
-                if e["type"] == "missing" and field in getattr(cls, "slots", {}):
+                if field and e["type"] == "missing" and field in getattr(cls, "slots", {}):
                     reg = _registry_for(cls.model_fields[field].annotation)
                     names = ", ".join(f"`{n}`" for n in reg.names()) if reg else ""
                     self.error(f"`{what}` needs a {field}", where, f"add one of: {names}", origin)
@@ -291,7 +291,7 @@ class Resolver:
                     n for r in slot_regs.values() if r for n in r.names()
                 ]
                 if cls is Spec:
-                    hint = suggest(st.name, choices) or (
+                    hint: str | None = suggest(st.name, choices) or (
                         "sections are: " + ", ".join(f"`{k}`" for k in SECTION_DOCS)
                     )
                 else:
@@ -363,7 +363,7 @@ class Resolver:
     def layer_list(self, body: tuple[Statement, ...], key: str) -> tuple[Layer, ...] | None:
         """Layer statements; a layer whose class has a `block_field` (`residual { ... }`) takes
         its block as a list of layers, recorded under `KEY.I.FIELD.J` for error spans."""
-        built = []
+        built: list[Layer | None] = []
         for i, layer in enumerate(body):
             self.spans[f"{key}.{i}"] = layer.span
             self.origins[f"{key}.{i}"] = layer.origin
@@ -407,7 +407,8 @@ class Resolver:
                         layer.origin,
                     )
                 )
-        return None if None in built else tuple(built)
+        layers = [layer for layer in built if layer is not None]
+        return tuple(layers) if len(layers) == len(built) else None
 
 
 def resolve(statements: tuple[Statement, ...], file: str) -> tuple[Spec | None, Resolver]:

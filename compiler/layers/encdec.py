@@ -42,8 +42,8 @@ from dlc.compiler.registry import LAYERS, register
 class _Part(Group):
     """A part of `encoder_decoder`: its input is token ids when its first layer reads them."""
 
-    @property  # type: ignore[override]
-    def reads_tokens(self) -> bool:
+    @property
+    def reads_tokens(self) -> bool:  # type: ignore[override]
         return self.layers[0].reads_tokens
 
 
@@ -85,8 +85,8 @@ class EncoderDecoder(Group):
 
     memory_parts: ClassVar[tuple[bool, ...]] = (False, True)  # the decoder cross-attends
 
-    @property  # type: ignore[override]
-    def reads_tokens(self) -> bool:
+    @property
+    def reads_tokens(self) -> bool:  # type: ignore[override]
         return True
 
     def child_input_shapes(self, in_shape: Shape) -> list[Shape]:

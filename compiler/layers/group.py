@@ -48,12 +48,12 @@ class Group(Layer):
     def with_children(self, children: Iterable[Layer]) -> Layer:
         return self.model_copy(update={"layers": tuple(children)})
 
-    @property  # type: ignore[override]
-    def has_state(self) -> bool:
+    @property
+    def has_state(self) -> bool:  # type: ignore[override]
         return any(layer.has_state for layer in self.layers)
 
-    @property  # type: ignore[override]
-    def uses_rng(self) -> bool:
+    @property
+    def uses_rng(self) -> bool:  # type: ignore[override]
         return any(layer.uses_rng for layer in self.layers)
 
     def keys(self) -> list[str]:

@@ -161,8 +161,8 @@ class DecoderBlock(_Block):
 
     cross: bool = False
 
-    @property  # type: ignore[override]
-    def needs_memory(self) -> bool:
+    @property
+    def needs_memory(self) -> bool:  # type: ignore[override]
         return self.cross
 
     def params(self, in_shape: Shape) -> dict[str, Param]:
