@@ -108,7 +108,7 @@ def predict_text(resolved: Any, run: Any, input_path: str, output_path: str) -> 
     from dlc.compiler.text_sources import UPOS, Conllu, Seq2Seq
     from dlc.runtime.data.prepare import prepare
     from dlc.runtime.data.tokens import split_line, token_features, token_ids
-    from dlc.runtime.runs.folder import unflatten_params
+    from dlc.runtime.runs.pytree import unflatten_params
 
     source = resolved.spec.data.source
     vocab = Vocab.load(run.path / "vocab.json")
