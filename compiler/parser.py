@@ -16,7 +16,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from dlc.compiler.errors import Diagnostic, DlcError, Span
-from dlc.files import cache_root
+from dlc.compiler.files import cache_root
 from dlc.grammar import GRAMMAR_PATH
 
 # What a person reads instead of terminal names.

@@ -20,7 +20,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from dlc.compiler.errors import DlcError
-from dlc.files import atomic_write_bytes
+from dlc.compiler.files import atomic_write_bytes
 from dlc.runtime.runs.checkpoint import (
     list_checkpoints,
     load_latest,
@@ -277,7 +277,7 @@ def test_checkpoint_keys_stay_keystr_paths(tmp_path: Path) -> None:
 
 
 def test_atomic_writer_streams_and_cleans_up(tmp_path: Path) -> None:
-    from dlc.files import atomic_writer
+    from dlc.compiler.files import atomic_writer
 
     target = tmp_path / "big.bin"
     with atomic_writer(target) as f:
@@ -295,7 +295,7 @@ def test_one_cache_folder_honours_dlc_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dlc.compiler import parser
-    from dlc.files import cache_root
+    from dlc.compiler.files import cache_root
     from dlc.runtime.data import idx
     from dlc.runtime.train import jaxsetup
 

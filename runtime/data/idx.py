@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.files import cache_root  # one cache folder ($DLC_CACHE) for all of dlc
+from dlc.compiler.files import cache_root  # one cache folder ($DLC_CACHE) for all of dlc
 
 # IDX type byte -> big-endian numpy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_DTYPES: dict[int, str] = {

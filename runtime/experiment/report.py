@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.explain import to_dl
+from dlc.compiler.files import atomic_write_bytes
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.files import atomic_write_bytes
 from dlc.runtime.experiment.results import ExperimentResult
 from dlc.runtime.train.early_stop import monitor_mode
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.files import TEMP_INFIX, atomic_write_bytes
+from dlc.compiler.files import TEMP_INFIX, atomic_write_bytes
 from dlc.runtime.runs.pytree import from_arrays, to_arrays
 
 FORMAT = "dlc-pytree/1"

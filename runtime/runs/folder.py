@@ -25,7 +25,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.files import atomic_write_bytes, read_required
+from dlc.compiler.files import atomic_write_bytes, read_required
 from dlc.runtime.runs.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from dlc.runtime.runs.pytree import flatten_params, unflatten_params
 

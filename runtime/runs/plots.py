@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.files import atomic_write_bytes
+from dlc.compiler.files import atomic_write_bytes
 
 METRICS_FILE = "metrics.jsonl"
 PLOTS_DIR = "plots"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlc.files import cache_root
+from dlc.compiler.files import cache_root
 
 
 def cache_dir() -> Path:
-    """`jax/` in dlc's one cache folder (`dlc.files.cache_root`: $DLC_CACHE, ...)."""
+    """`jax/` in dlc's one cache folder (`dlc.compiler.files.cache_root`: $DLC_CACHE, ...)."""
     return cache_root() / "jax"
 
 
