@@ -8,19 +8,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.files import cache_root  # one cache folder ($DLC_CACHE) for all of dlc
+from dlc.compiler.files import atomic_writer, cache_root  # one cache folder ($DLC_CACHE)
 
 # IDX type byte -> big-endian numpy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_DTYPES: dict[int, str] = {
@@ -176,29 +174,24 @@ def _sha256(path: Path) -> str:
 
 
 def _download(url: str, dest: Path, expected: str, hint: str) -> None:
-    """Fetch url into dest atomically (temp file + fsync + os.replace) if its SHA-256 matches."""
+    """Fetch url into dest atomically (`atomic_writer`) if its SHA-256 matches."""
     import http.client  # only for downloads: keeps `dlc check` start-up short
     import urllib.request
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as src:
+        with atomic_writer(dest) as out, urllib.request.urlopen(url, timeout=60) as src:
+            digest = hashlib.sha256()
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != expected:
-            raise _fail(
-                url, f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {expected}", hint
-            )
-        os.replace(tmp, dest)
+            if digest.hexdigest() != expected:  # raising here leaves `dest` untouched
+                raise _fail(
+                    url,
+                    f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {expected}",
+                    hint,
+                )
     except (OSError, ValueError, http.client.HTTPException) as e:
         raise _fail(url, f"download failed: {e}", hint) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def mnist(
