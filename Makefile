@@ -31,15 +31,15 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 types: $(STAMP)
-	cd $(VENV)/src && $(CURDIR)/$(BIN)/mypy --config-file "$(CURDIR)/pyproject.toml" -p dlc.compiler -p dlc.runtime -p dlc.grammar
+	cd $(VENV)/src && $(CURDIR)/$(BIN)/mypy --config-file "$(CURDIR)/pyproject.toml" -m dlc -p dlc.compiler -p dlc.runtime -p dlc.grammar
 
 check: lint contracts types
 
 # two pytest-xdist worker processes: most tests spend their time in single-threaded compiles
-test: lint
+test: check
 	$(BIN)/python -m pytest -q -n 2
 
-test-fast: lint
+test-fast: check
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 bench: $(STAMP)

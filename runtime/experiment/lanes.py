@@ -55,7 +55,7 @@ def _padded_permutation_ok(sizes: list[int], n_max: int) -> bool:
     """Whether `padded_permutation` equals `jax.random.permutation` for these sizes: with the
     partitionable Threefry, the random bits of a shorter array are a prefix of a longer one's."""
     return (
-        bool(jax.config.jax_threefry_partitionable)
+        bool(jax.config.jax_threefry_partitionable)  # type: ignore[attr-defined]
         and len({_rounds(n) for n in [*sizes, n_max]}) == 1
     )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 
 from dlc.compiler.errors import DlcError
@@ -67,7 +68,7 @@ def run_spec(
     else:
         run = RunDir.create(runs_root, resolved.name)
         run.write_spec(resolved)
-    run.save_arrays("stats.safetensors", model.data.stats or {"none": jnp.zeros(0)})
+    run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
     if model.data.vocab is not None:  # token data: `dlc predict` encodes its inputs with it
         model.data.vocab.save(run.path / "vocab.json")
 

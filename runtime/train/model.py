@@ -133,6 +133,7 @@ class CompiledModel:
         from dlc.runtime.train.step import to_device
 
         self._require_trained()
+        names: tuple[str, ...]
         if x is not None:
             parts, names = {"eval": to_device(np.asarray(x, np.float32), np.asarray(y))}, ("eval",)
         else:
