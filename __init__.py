@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["DlcError", "__version__", "compile", "load_spec"]
+__all__ = ["DlcError", "__version__", "compile", "load", "load_spec"]
 
 if TYPE_CHECKING:
     from dlc.compiler.errors import DlcError
     from dlc.compiler.frontend import load_spec
+    from dlc.runtime.predict.loaded import TrainedModel
     from dlc.runtime.train.model import CompiledModel
 
 
@@ -25,6 +26,15 @@ def compile(source: str | Path, *, overrides: list[str] | None = None) -> Compil
     from dlc.runtime.api import compile as compile_spec
 
     return compile_spec(source, overrides=overrides)
+
+
+def load(
+    run_dir: str | Path, *, spec: str | Path | None = None, overrides: list[str] | None = None
+) -> TrainedModel:
+    """The trained model in a run folder, with `predict` and `evaluate` (see `dlc.runtime.api`)."""
+    from dlc.runtime.api import load as load_run
+
+    return load_run(run_dir, spec=spec, overrides=overrides)
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import dlc` must not import JAX

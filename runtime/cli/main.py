@@ -9,7 +9,8 @@ dlc experiment FILE.dl       folds x seeds x grid of the `experiment` section, v
 dlc explain FILE.dl          the resolved spec with every default, as .dl text
 dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
 dlc plot RUN_DIR             redraw a run's PNG plots
-dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv
+dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv [--proba] [--name COL]
+dlc evaluate FILE.dl --run RUN_DIR --input LABELLED [--json]
 dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
 
 Example:
@@ -25,7 +26,17 @@ import sys
 from collections.abc import Sequence
 
 from dlc.compiler.errors import DlcError, suggest
-from dlc.runtime.cli import analyze, check, experiment, explain, plot, predict, run, schedule
+from dlc.runtime.cli import (
+    analyze,
+    check,
+    evaluate,
+    experiment,
+    explain,
+    plot,
+    predict,
+    run,
+    schedule,
+)
 
 COMMANDS = {
     "check": check,
@@ -35,6 +46,7 @@ COMMANDS = {
     "schedule": schedule,
     "plot": plot,
     "predict": predict,
+    "evaluate": evaluate,
     "analyze": analyze,
 }
 """name -> the command's module, in `dlc --help` order."""

@@ -1,5 +1,7 @@
-"""`dlc predict`: predictions from a run's saved parameters with the same preprocessing,
-written as CSV (with the id column when the input has one: the course's submission format).
+"""`dlc predict`: predictions of a run folder for raw inputs as the spec's source reads them,
+written as CSV: the `id` column when the input has one (the course's submission format), the
+row each window predicts for a windowed series, then the prediction (class names for
+classification, with `proba` one probability column per class).
 
 Example:
     $ dlc predict specs/covid.dl --run runs/covid-... --input test.csv --output pred.csv
@@ -9,88 +11,97 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dlc.compiler.errors import DlcError
-from dlc.compiler.frontend import load_spec
-from dlc.compiler.sources import Csv
-from dlc.compiler.text_sources import Seq2Seq, TokenSource
+from dlc.compiler.files import atomic_write_bytes
+from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
+from dlc.runtime.predict.inputs import Inputs, read_inputs
+from dlc.runtime.predict.loaded import TrainedModel
 
 
-def _text_column(path: str, name: str, delimiter: str) -> list[str]:
-    """A column's cells as written (read_csv makes numeric ids floats: `0012` would be `12.0`),
-    row for row as read_csv reads them."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
-    i = rows[0].index(name)
-    return [row[i] for row in rows[1:]]
+def _classes(model: TrainedModel, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(class index, probability of every class [N, K]) of classification outputs."""
+    if model.task == "binary":
+        p1 = out.reshape(len(out), -1)[:, 0]
+        prob = np.stack([1.0 - p1, p1], axis=1)
+    else:
+        prob = out.reshape(len(out), -1) if out.ndim == 2 else out
+    return prob.argmax(-1), prob
 
 
-def predict_csv(
-    spec_path: str,
-    run_dir: str,
-    input_csv: str,
-    output_csv: str,
-    overrides: list[str] | None = None,
+def prediction_rows(
+    model: TrainedModel, got: Inputs, *, name: str | None = None, proba: bool = False
+) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) of the predictions for read inputs."""
+    source = model.source
+    if isinstance(source, Seq2Seq):
+        assert got.texts is not None and got.decoded is not None
+        return ["input", name or "output"], [
+            [a, b] for a, b in zip(got.texts, got.decoded, strict=True)
+        ]
+    out = model.predict_arrays(got.x)
+    names = model.class_names or []
+    if isinstance(source, Conllu):
+        assert got.pieces is not None
+        rows: list[list[Any]] = []
+        for (i, words), p in zip(got.pieces, out, strict=True):
+            rows += [[i + 1, w, names[int(k)]] for w, k in zip(words, p.argmax(-1), strict=False)]
+        return ["sentence", "word", name or "tag"], rows
+    lead: list[str] = []
+    cols: list[list[Any]] = []
+    if isinstance(source, Text):
+        lead, cols = ["text"], [list(got.texts or [])]
+    if got.ids is not None:
+        lead, cols = ["id", *lead], [got.ids, *cols]
+    if got.rows is not None:
+        lead, cols = [*lead, "row"], [*cols, got.rows]
+    target = getattr(source, "target", None) or "label"
+    if model.task == "regression":
+        flat = out.reshape(len(out), -1)
+        heads = (
+            [name or target]
+            if flat.shape[1] == 1
+            else [f"{name or target}_{k}" for k in range(flat.shape[1])]
+        )
+        body: list[list[Any]] = [[float(v) for v in r] for r in flat]
+    else:
+        idx, prob = _classes(model, out)
+        heads = [name or target]
+        body = [[names[int(k)] if names else int(k)] for k in idx]
+        if proba:
+            heads += [f"p_{c}" for c in (names or range(prob.shape[1]))]
+            body = [[*b, *(f"{v:.6g}" for v in p)] for b, p in zip(body, prob, strict=True)]
+    rows = [[*(c[i] for c in cols), *b] for i, b in enumerate(body)]
+    return [*lead, *heads], rows
+
+
+def write_csv(path: str | Path, header: list[str], rows: list[list[Any]]) -> None:
+    """Write atomically: a failed prediction leaves no half-written file."""
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
+
+
+def predict_file(
+    model: TrainedModel,
+    input_path: str,
+    output_path: str,
+    *,
+    name: str | None = None,
+    proba: bool = False,
 ) -> int:
-    """Write predictions for every row of `input_csv`; returns the number of rows."""
-    import jax.numpy as jnp
-
-    from dlc.compiler.lower import lower
-    from dlc.runtime.data.datasets import read_csv
-    from dlc.runtime.data.prepare import apply_features, prepare
-    from dlc.runtime.runs.folder import RunDir
-    from dlc.runtime.runs.pytree import unflatten_params
-
-    resolved = load_spec(spec_path, overrides=overrides)
-    run = RunDir.open(run_dir)
-    run.require_spec(resolved)
-    source = resolved.spec.data.source
-    if isinstance(source, TokenSource | Seq2Seq):  # token data: one input per line
-        from dlc.runtime.predict.sequences import predict_text
-
-        return predict_text(resolved, run, input_csv, output_csv)
-    if not isinstance(source, Csv) or resolved.spec.data.window is not None:
-        raise DlcError.single(
-            "`dlc predict --input` reads CSV rows of features; this spec's data "
-            "is not a plain CSV table",
-            where=spec_path,
-            hint="use the Python API: model.predict(x)",
-        )
-    _, cols = read_csv(Path(input_csv), delimiter=source.delimiter)
-    data = prepare(resolved)
-    names = data.feature_names
-    missing = [c for c in names if c not in cols]
-    if missing:
-        raise DlcError.single(
-            f"{input_csv} lacks feature column(s) {', '.join(missing)}",
-            where=input_csv,
-            hint=f"the model needs: {', '.join(names)}",
-        )
-    x = np.stack([cols[c] for c in names], axis=1).astype(np.float32)
-    stats = {k: v for k, v in run.load_arrays("stats.safetensors").items() if k != "none"}
-    x = apply_features(x, resolved.spec.data, stats)
-    program = lower(resolved.spec, data.input_shape, 1)
-    params = unflatten_params(run.load_arrays("params.safetensors"))
-    _, state = program.init(__import__("jax").random.PRNGKey(0))
-    if (run.path / "model_state.safetensors").is_file():  # e.g. batchnorm running statistics
-        state = unflatten_params(run.load_arrays("model_state.safetensors"))
-    out, _ = program.apply(params, state, jnp.asarray(x), train=False)
-    pred = np.asarray(resolved.spec.loss.predict(out))
-    ids = (
-        _text_column(input_csv, source.id, source.delimiter)
-        if source.id and source.id in cols
-        else None
+    """Write predictions for every input (row, window, image, line); returns their number."""
+    got = read_inputs(model, input_path, labelled=False)
+    header, rows = prediction_rows(model, got, name=name, proba=proba)
+    write_csv(output_path, header, rows)
+    return (
+        len(got.decoded if got.decoded is not None else got.x)
+        if not got.pieces
+        else len(got.texts or [])
     )
-    with open(output_csv, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        if resolved.spec.loss.task == "regression":
-            w.writerow([*(["id"] if ids is not None else []), source.target])
-            rows = [[float(v) for v in p] for p in pred.reshape(len(pred), -1)]
-        else:
-            w.writerow([*(["id"] if ids is not None else []), source.target])
-            rows = [[int(c)] for c in (pred.argmax(-1) if pred.shape[-1] > 1 else pred[:, 0] > 0.5)]
-        for i, r in enumerate(rows):
-            w.writerow([*([ids[i]] if ids is not None else []), *r])
-    return len(rows)

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import jax.numpy as jnp
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.runs.folder import RunDir, flatten_params
+from dlc.runtime.runs.records import changed_data, write_env, write_results
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
 from dlc.runtime.train.step import Diverged
@@ -50,6 +52,7 @@ def run_spec(
     on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
     warn: Callable[[str], None] = print,
 ) -> RunOutcome:
+    started = time.time()
     model = CompiledModel.from_source(source, overrides=overrides)
     resolved, spec = model.resolved, model.spec
     spec_hash = resolved.hash()
@@ -65,9 +68,12 @@ def run_spec(
                 hint="start one with `dlc run` first, or name the folder",
             )
         run.require_spec(resolved, resuming=True)
+        for message in changed_data(run.path, resolved):
+            warn(message)
     else:
         run = RunDir.create(runs_root, resolved.name)
         run.write_spec(resolved)
+        write_env(run.path, resolved)
     run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
     if model.data.vocab is not None:  # token data: `dlc predict` encodes its inputs with it
         model.data.vocab.save(run.path / "vocab.json")
@@ -121,4 +127,12 @@ def run_spec(
     if model.state.model_state:  # batchnorm running statistics: `dlc predict` needs them
         run.save_arrays("model_state.safetensors", flatten_params(model.state.model_state))
     final = model.evaluate()
+    write_results(
+        run.path,
+        final,
+        best_epoch=loop.best_epoch,
+        stopped_early=result.stopped_early,
+        history=result.history,
+        started=started,
+    )
     return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)

@@ -1,0 +1,251 @@
+"""Raw inputs of a trained model, read as the spec's data source reads them, then preprocessed
+with the run's statistics: CSV rows (or a table of raw columns), a series cut into windows
+(each prediction aligned to the row it predicts), image / digit arrays (.npy, .npz, IDX, CSV of
+numbers), fizzbuzz numbers, sentences (one per line), seq2seq source strings.
+
+Example:
+    >>> got = read_inputs(model, "specs/data/seattle-weather.csv", labelled=True)  # doctest: +SKIP
+    >>> got.x.shape, got.rows[:2]                                                   # doctest: +SKIP
+    ((1454, 28), [8, 9])
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.sources import Csv, FizzBuzz
+from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
+from dlc.runtime.data.prepare import apply_features
+
+
+@dataclass
+class Inputs:
+    x: np.ndarray  # preprocessed, [N, *input_shape]
+    y: np.ndarray | None = None  # labels (labelled inputs only)
+    ids: list[str] | None = None  # the id column, one per prediction
+    rows: list[int] | None = None  # windowed series: the data row (1-based) each one predicts
+    texts: list[str] | None = None  # token data: the input lines
+    decoded: list[str] | None = None  # seq2seq: the greedy outputs
+    pieces: list[tuple[int, list[str]]] | None = None  # tagging: (line, words) per row of x
+
+
+def _table(inputs: Any, delimiter: str) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """(columns, the same columns as text) of a CSV path or a mapping of raw columns."""
+    if isinstance(inputs, Mapping):
+        cols = {str(k): np.asarray(v) for k, v in inputs.items()}
+        return cols, {k: [str(v) for v in c.tolist()] for k, c in cols.items()}
+    from dlc.runtime.data.datasets import read_csv
+
+    path = Path(inputs)
+    if not path.is_file():
+        raise DlcError.single(f"input file {path} does not exist", where=str(path))
+    _, cols = read_csv(path, delimiter=delimiter)
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
+    text = {name: [r[i] if i < len(r) else "" for r in rows[1:]] for i, name in enumerate(rows[0])}
+    return cols, text
+
+
+def _need(cols: Mapping[str, Any], names: list[str], where: str, what: str) -> None:
+    missing = [c for c in names if c not in cols]
+    if missing:
+        raise DlcError.single(
+            f"{where} lacks {what} column(s) {', '.join(missing)}",
+            where=where,
+            hint=f"the model needs: {', '.join(names)}",
+        )
+
+
+def _labels(model: Any, values: np.ndarray, where: str) -> np.ndarray:
+    """Target values -> class indices (by name), or float targets for regression."""
+    if model.class_names is None:
+        try:
+            return values.astype(np.float32).reshape(len(values), -1)
+        except ValueError:
+            raise DlcError.single(
+                f"{where}: the target column is not numeric", where=where
+            ) from None
+    from dlc.runtime.predict.classes import _number_name
+
+    index = {n: i for i, n in enumerate(model.class_names)}
+    names = [_number_name(v) for v in values.tolist()]
+    unknown = sorted(set(names) - set(index))
+    if unknown:
+        raise DlcError.single(
+            f"{where}: labels {unknown[:5]} are not classes of the model",
+            where=where,
+            hint=f"the classes are: {', '.join(model.class_names)}",
+        )
+    return np.array([index[n] for n in names], np.int32)
+
+
+def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
+    where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
+    cols, text = _table(inputs, source.delimiter)
+    names = list(model.data.feature_names)
+    _need(cols, names, where, "feature")
+    if labelled:
+        _need(cols, [source.target], where, "target")
+    n = len(cols[names[0]]) if names else len(cols.get(source.target, []))
+    try:
+        x = np.stack([cols[c] for c in names], axis=1) if names else np.zeros((n, 0))
+        x = x.astype(np.float32)
+    except ValueError:
+        raise DlcError.single(f"{where}: a feature column is not numeric", where=where) from None
+    y = _labels(model, cols[source.target], where) if labelled else None
+    ids = text.get(source.id) if source.id else None
+    window = model.spec.data.window
+    rows: list[int] | None = None
+    if window is not None:
+        size = window.size
+        if n < size:
+            raise DlcError.single(
+                f"{where} has {n} rows; a window needs {size}",
+                where=where,
+                hint=f"pass at least {size} consecutive rows of the series",
+            )
+        ends = range(size, n + (0 if labelled else 1))  # the row each window predicts
+        x = np.stack([x[t - size : t].reshape(-1) for t in ends]) if len(ends) else x[:0]
+        rows = [t + 1 for t in ends]  # 1-based data rows; n + 1: the row after the series
+        y = y[size:] if y is not None else None
+        if ids is not None:
+            ids = [ids[t] if t < n else "" for t in ends]
+    x = apply_features(x, model.spec.data, model.stats)
+    return Inputs(x, y, ids, rows)
+
+
+def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """(x, y, ids) of array-like raw inputs: .npy, .npz (x, y), IDX files or folder, CSV."""
+    if not isinstance(inputs, str | Path):
+        return np.asarray(inputs), None, None
+    path = Path(inputs)
+    name = path.name
+    if path.is_dir():
+        from dlc.runtime.data.idx import load_idx_folder
+
+        parts = load_idx_folder(path)
+        x, y = parts["test"] if "test" in parts else parts["train"]
+        return x, y, None
+    if not path.is_file():
+        raise DlcError.single(f"input file {path} does not exist", where=str(path))
+    if name.endswith(".npy"):
+        return np.load(path, allow_pickle=False), None, None
+    if name.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.keys())
+            x = z["x"] if "x" in z else z[keys[0]]
+            labels: np.ndarray | None = z.get("y")
+        return x, labels, None
+    if "idx" in name and "ubyte" in name:
+        from dlc.runtime.data.idx import read_idx
+
+        return read_idx(path), None, None
+    from dlc.runtime.data.datasets import read_csv
+
+    _, cols = read_csv(path)
+    ids = [str(v) for v in cols.pop("id").tolist()] if "id" in cols else None
+    labels = cols.pop("label") if "label" in cols else None
+    x = np.stack(list(cols.values()), axis=1) if cols else np.zeros((0, 0))
+    return x, labels, ids
+
+
+def _array_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
+    where = str(inputs) if isinstance(inputs, str | Path) else "the input array"
+    x, y, ids = _arrays(inputs, labelled)
+    source = model.source
+    if isinstance(source, FizzBuzz):  # raw inputs are the numbers themselves
+        n = np.asarray(x, np.int64).reshape(-1)
+        x = ((n[:, None] >> np.arange(source.bits)) & 1).astype(np.float32)
+    shape = tuple(model.data.input_shape)
+    try:
+        x = np.asarray(x, np.float32).reshape(-1, *shape)
+    except ValueError:
+        raise DlcError.single(
+            f"{where}: inputs of shape {tuple(np.shape(x))} cannot be rows of shape {shape}",
+            where=where,
+        ) from None
+    if labelled:
+        if y is None:
+            raise DlcError.single(
+                f"{where} has no labels",
+                where=where,
+                hint="pass a .npz with `x` and `y`, an IDX folder, or a CSV with a `label` column",
+            )
+        y = _labels(model, np.asarray(y), where)
+    return Inputs(apply_features(x, model.spec.data, model.stats), y, ids)
+
+
+def _lines(inputs: Any) -> list[str]:
+    if (isinstance(inputs, str | Path) and not isinstance(inputs, str)) or (
+        isinstance(inputs, str) and "\n" not in inputs and Path(inputs).is_file()
+    ):
+        return [
+            ln.strip() for ln in Path(inputs).read_text(encoding="utf-8").split("\n") if ln.strip()
+        ]
+    if isinstance(inputs, str):
+        if "\n" in inputs:
+            return [ln.strip() for ln in inputs.split("\n") if ln.strip()]
+        raise DlcError.single(f"input file {inputs} does not exist", where=inputs)
+    return [str(s) for s in inputs]
+
+
+def _token_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
+    from dlc.runtime.data.tokens import _objects, _read_text, split_line, token_features, token_ids
+
+    source = model.source
+    if isinstance(source, Seq2Seq):
+        if labelled:
+            raise DlcError.single(
+                "evaluating a seq2seq run on a file is not supported yet",
+                hint="use `dlc run`'s test metrics (results.json) or the Python API's decode",
+            )
+        from dlc.runtime.predict.sequences import decode_with
+
+        lines = _lines(inputs)
+        program = model.model.program(len(model.data.parts["train"][0]))
+        st = model.model.state
+        out = decode_with(
+            program, st.params, st.model_state, model.vocab, model.data.input_shape[-1], lines
+        )
+        return Inputs(np.zeros((len(lines), 0)), texts=lines, decoded=out)
+    if isinstance(source, Conllu):
+        from dlc.runtime.data.text import chunks
+
+        if labelled:
+            from dlc.runtime.data.tokens import _read_conllu
+
+            words, y = _read_conllu(source, [Path(inputs)])
+            x = token_ids(source, token_features(source, words), model.vocab)
+            return Inputs(x, y)
+        lines = _lines(inputs)
+        toks = [split_line(source, ln) for ln in lines]
+        pieces = [(i, c) for i, t in enumerate(toks) for c in chunks(t, source.length)]
+        x = token_ids(source, token_features(source, _objects([c for _, c in pieces])), model.vocab)
+        return Inputs(x, texts=lines, pieces=pieces)
+    assert isinstance(source, Text)
+    if labelled:
+        tokens, labels = _read_text(source, [Path(inputs)])
+        x = token_ids(source, token_features(source, tokens), model.vocab)
+        return Inputs(x, _labels(model, np.asarray(labels), str(inputs)))
+    lines = _lines(inputs)
+    x = token_ids(
+        source, token_features(source, [split_line(source, ln) for ln in lines]), model.vocab
+    )
+    return Inputs(x, texts=lines)
+
+
+def read_inputs(model: Any, inputs: Any, *, labelled: bool) -> Inputs:
+    """Raw inputs of a `TrainedModel` -> preprocessed arrays (and labels when `labelled`)."""
+    source = model.source
+    if isinstance(source, Csv):
+        return _csv_inputs(model, source, inputs, labelled)
+    if isinstance(source, Text | Conllu | Seq2Seq):
+        return _token_inputs(model, inputs, labelled)
+    return _array_inputs(model, inputs, labelled)

@@ -1,0 +1,209 @@
+"""Issue 13: `dlc.load` of a run folder (validated as untrusted input), `dlc predict` for a
+windowed series, class names and probabilities, digits arrays, and `dlc evaluate` with --json;
+results.json and env.json in the run folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+import dlc
+from dlc.compiler.errors import DlcError
+from dlc.runtime.cli.main import main
+from dlc.runtime.runs.session import run_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+WEATHER = ROOT / "specs" / "data" / "seattle-weather.csv"
+SERIES = f"""\
+data {{
+  csv "{WEATHER}" target=temp_max features=[temp_max, temp_min]
+  window 3
+  split valid=0.15 test=0.15
+  normalize standard
+}}
+model {{ dense 4; relu; dense 1 }}
+loss mse
+optimizer adam lr=0.01
+train {{ batch 256; epochs 2 }}
+"""
+CLASSES = f"""\
+data {{
+  csv "{WEATHER}" target=weather features=[temp_max, temp_min, precipitation, wind] classes=true
+  split valid=0.2 test=0.2
+  normalize standard
+}}
+model {{ dense 8; relu; dense 5 }}
+loss cross_entropy
+optimizer adam lr=0.01
+train {{ batch 256; epochs 2 }}
+"""
+DIGITS = """\
+data { digits; divide 16; split valid=0.1 test=0.2 }
+model { dense 16; relu; dense 10 }
+loss cross_entropy
+optimizer adam lr=0.01
+train { batch 256; epochs 1 }
+"""
+
+
+def _train(tmp_path: Path, name: str, text: str) -> tuple[Path, Path]:
+    spec = tmp_path / f"{name}.dl"
+    spec.write_text(text)
+    out = run_spec(spec, runs_root=tmp_path / "runs")
+    return spec, out.run.path
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _train(tmp_path_factory.mktemp("series"), "series", SERIES)
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _train(tmp_path_factory.mktemp("classes"), "classes", CLASSES)
+
+
+def test_run_folder_holds_results_and_env(series: tuple[Path, Path]) -> None:
+    _, run = series
+    results = json.loads((run / "results.json").read_text())
+    assert set(results["metrics"]) == {"train", "valid", "test"}
+    assert results["epochs"] == 2 and results["steps"] > 0 and results["wall_time_s"] > 0
+    env = json.loads((run / "env.json").read_text())
+    assert env["versions"]["jax"] and env["devices"]
+    assert list(env["data"]) == [str(WEATHER)]
+
+
+def test_load_predicts_raw_series_and_prepared_arrays(series: tuple[Path, Path]) -> None:
+    _, run = series
+    model = dlc.load(run)
+    raw = model.predict(WEATHER)
+    n = len(model.data.parts["train"][0]) + len(model.data.parts["valid"][0])
+    x_test, y_test = model.data.parts["test"]
+    # the last windows of the file are the test part; one more predicts the day after the file
+    np.testing.assert_allclose(
+        raw[n : n + len(x_test)], model.predict(x_test, prepared=True), rtol=1e-6
+    )
+    assert len(raw) == n + len(x_test) + 1
+    ev = model.evaluate(x_test, y_test, prepared=True)
+    assert ev["loss"] == pytest.approx(
+        json.loads((run / "results.json").read_text())["metrics"]["test"]["loss"], rel=1e-5
+    )
+    table = {"temp_max": [10.0, 11.0, 12.0, 13.0], "temp_min": [1.0, 2.0, 3.0, 4.0]}
+    assert model.predict(table).shape == (2, 1)  # windows of 3 days predict days 4 and 5
+
+
+def test_predict_and_evaluate_commands_on_a_series(
+    series: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, run = series
+    out = tmp_path / "pred.csv"
+    args = ["--run", str(run), "--input", str(WEATHER)]
+    assert main(["predict", str(spec), *args, "--output", str(out), "--name", "tmax"]) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["row", "tmax"] and rows[1][0] == "4"  # the 4th day is the first predicted
+    capsys.readouterr()
+    assert main(["evaluate", str(spec), *args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["metrics"]) == {"loss", "mae"} and report["rows"] == len(rows) - 2
+
+
+def test_classification_names_probabilities_and_confusion(
+    classes: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, run = classes
+    model = dlc.load(run, spec=spec)
+    assert model.class_names == ["drizzle", "fog", "rain", "snow", "sun"]
+    out = tmp_path / "pred.csv"
+    args = ["--run", str(run), "--input", str(WEATHER)]
+    assert main(["predict", str(spec), *args, "--output", str(out), "--proba"]) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["weather", *(f"p_{c}" for c in model.class_names)]
+    assert {r[0] for r in rows[1:]} <= set(model.class_names)
+    assert abs(sum(float(v) for v in rows[1][1:]) - 1) < 1e-4
+    capsys.readouterr()
+    assert main(["evaluate", str(spec), *args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sum(map(sum, report["confusion"])) == report["rows"] == len(rows) - 1
+    assert "accuracy" in report["metrics"]
+
+
+def test_digits_arrays(tmp_path: Path) -> None:
+    spec, run = _train(tmp_path, "digits", DIGITS)
+    model = dlc.load(run)
+    x, y = model.data.parts["test"]
+    raw = x * 16  # pixels 0..16 as the source gives them
+    np.save(tmp_path / "x.npy", raw)
+    np.savez(tmp_path / "xy.npz", x=raw, y=y)
+    np.testing.assert_allclose(
+        model.predict(tmp_path / "x.npy"), model.predict(x, prepared=True), rtol=1e-5, atol=1e-6
+    )
+    assert model.evaluate(tmp_path / "xy.npz") == pytest.approx(model.evaluate(x, y, prepared=True))
+    out = tmp_path / "pred.csv"
+    assert (
+        main(
+            [
+                "predict",
+                str(spec),
+                "--run",
+                str(run),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["label"] and len(rows) == len(x) + 1 and rows[1][0] in "0123456789"
+
+
+def _copy_run(run: Path, dest: Path) -> Path:
+    import shutil
+
+    return Path(
+        shutil.copytree(
+            run, dest, ignore=shutil.ignore_patterns("checkpoints", "plots", "tensorboard")
+        )
+    )
+
+
+def test_run_folder_is_validated(series: tuple[Path, Path], tmp_path: Path) -> None:
+    _, run = series
+    bad = _copy_run(run, tmp_path / "bad")
+    params = load_file(bad / "params.safetensors")
+    params["00_dense.w"] = np.zeros((3, 3), np.float32)
+    params["99_extra.w"] = np.zeros(1, np.float32)
+    save_file(params, bad / "params.safetensors")
+    with pytest.raises(DlcError) as err:
+        dlc.load(bad)
+    text = str(err.value)
+    assert "00_dense.w" in text and "99_extra.w" in text and "params.safetensors" in text
+    bad2 = _copy_run(run, tmp_path / "bad2")
+    save_file(
+        {"shift": np.zeros(5, np.float32), "scale": np.ones(5, np.float32)},
+        bad2 / "stats.safetensors",
+    )
+    with pytest.raises(DlcError, match="normalization statistics"):
+        dlc.load(bad2)
+    (bad2 / "stats.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DlcError, match="safetensors"):
+        dlc.load(bad2)
+
+
+def test_changed_data_is_warned(series: tuple[Path, Path], tmp_path: Path) -> None:
+    _, run = series
+    moved = _copy_run(run, tmp_path / "moved")
+    env = json.loads((moved / "env.json").read_text())
+    env["data"] = {k: "0" * 64 for k in env["data"]}
+    (moved / "env.json").write_text(json.dumps(env))
+    seen: list[str] = []
+    from dlc.runtime.predict.loaded import load
+
+    load(moved, warn=seen.append)
+    assert seen and "changed since the run was trained" in seen[0]
