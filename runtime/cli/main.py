@@ -32,6 +32,7 @@ from dlc.runtime.cli import (
     evaluate,
     experiment,
     explain,
+    fmt,
     plot,
     predict,
     run,
@@ -48,6 +49,7 @@ COMMANDS = {
     "predict": predict,
     "evaluate": evaluate,
     "analyze": analyze,
+    "fmt": fmt,
 }
 """name -> the command's module, in `dlc --help` order."""
 

@@ -1,0 +1,110 @@
+"""`dlc fmt` (compiler/format.py): canonical, idempotent, comments kept, meaning unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlc.compiler.errors import DlcError
+from dlc.compiler.explain import canonical_json
+from dlc.compiler.format import comments, format_text
+from dlc.compiler.frontend import load_spec
+from dlc.runtime.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").rglob("*.dl"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(ROOT / "specs")))
+def test_every_spec_formats_idempotently_keeping_comments_and_meaning(path: Path) -> None:
+    text = path.read_text()
+    once = format_text(text, str(path))
+    assert format_text(once, str(path)) == once  # formatting twice = formatting once
+    assert [c.text for c in comments(once).values()] == [c.text for c in comments(text).values()]
+    before = load_spec(text, base_dir=path.parent).spec
+    after = load_spec(once, base_dir=path.parent).spec
+    assert canonical_json(after) == canonical_json(before)
+
+
+MESSY = """
+
+# a header
+
+
+model{dense 8 # hidden
+ relu;dense 1
+
+
+ # before the brace
+
+}
+data { csv "a#b.csv" features=[a,  # first
+
+      b,
+   c]  target=y  # after the list
+}
+train{ batch 4;epochs 2 }
+loss   mse;optimizer adam(lr=1e-3)  # two statements
+schedule warmup(100)then cosine(alpha=0.1,)
+"""
+
+CANONICAL = """\
+# a header
+
+model {
+  dense 8  # hidden
+  relu
+  dense 1
+
+  # before the brace
+}
+data {
+  csv "a#b.csv" features=[a,  # first
+
+      b,
+      c]  target=y  # after the list
+}
+train { batch 4; epochs 2 }
+loss mse
+optimizer adam(lr=1e-3)  # two statements
+schedule warmup(100) then cosine(alpha=0.1)
+"""
+
+
+def test_messy_layout_becomes_canonical() -> None:
+    assert format_text(MESSY) == CANONICAL
+    assert format_text(CANONICAL) == CANONICAL
+
+
+def test_trailing_comments_of_a_run_are_aligned() -> None:
+    text = "model {\n  dense 128 # wide\n  relu  # act\n  dense 1\n}\n"
+    assert format_text(text).splitlines()[1:3] == ["  dense 128  # wide", "  relu       # act"]
+
+
+def test_a_syntax_error_formats_nothing() -> None:
+    with pytest.raises(DlcError, match=r"x.dl:1:\d+: error"):
+        format_text("model { dense 8 =\n", "x.dl")
+
+
+def test_cli_check_lists_changed_files_and_exits_1(tmp_path: Path, capsys) -> None:
+    good, bad = tmp_path / "good.dl", tmp_path / "bad.dl"
+    good.write_text(CANONICAL)
+    bad.write_text(MESSY)
+    assert main(["fmt", "--check", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"would reformat {bad}" in out and str(good) not in out.replace(str(bad), "")
+    assert bad.read_text() == MESSY  # --check changes nothing
+    assert main(["fmt", "--write", str(bad)]) == 0
+    assert bad.read_text() == CANONICAL
+    assert main(["fmt", "--check", str(good), str(bad)]) == 0
+
+
+def test_cli_prints_to_stdout_and_reports_syntax_errors(tmp_path: Path, capsys) -> None:
+    spec, broken = tmp_path / "s.dl", tmp_path / "broken.dl"
+    spec.write_text("loss   mse\n")
+    broken.write_text("model {\n")
+    assert main(["fmt", str(spec)]) == 0
+    assert capsys.readouterr().out == "loss mse\n"
+    assert main(["fmt", str(broken)]) == 2
+    assert f"{broken}:" in capsys.readouterr().err
