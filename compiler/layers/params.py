@@ -46,6 +46,7 @@ INITIALIZERS = {
     "lecun_uniform": lambda: jax.nn.initializers.lecun_uniform(),
     "lecun_normal": lambda: jax.nn.initializers.lecun_normal(),
     "normal": lambda: jax.nn.initializers.normal(1.0),
+    "orthogonal": lambda: jax.nn.initializers.orthogonal(),
     "zeros": lambda: jax.nn.initializers.zeros,
     "ones": lambda: jax.nn.initializers.ones,
     "embedding": lambda: embedding_init,
