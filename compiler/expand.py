@@ -23,11 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dlc.compiler.ast import Call, KwArg, ListV, Name, Num, Statement, Then, Value
-from dlc.compiler.errors import Diagnostic, DlcError, suggest
+from dlc.compiler.errors import Diagnostic, DlcError, Span, suggest
 
 MAX_EXPANSION_DEPTH = 16
 MAX_REPEAT = 1000
-MAX_STATEMENTS = 10_000  # layers after expansion
+MAX_STATEMENTS = 10_000  # layers after expansion, nested ones (`residual { }`) included
+# names a block cannot take: the top-level sections and `repeat`
+RESERVED = frozenset({"block", "repeat", "data", "model", "loss", "optimizer", "train"})
+
+
+class _TooBig(Exception):
+    """Expansion stopped: the output passed MAX_STATEMENTS (the diagnostic is recorded)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,23 @@ class Expander:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
         self.blocks: dict[str, BlockDef] = {}
+        self.stack: list[str] = []  # the named blocks being expanded, outermost first
+        self.count = 0  # statements emitted inside `model` so far, nested ones included
+        self.cycles: set[Span] = set()  # uses of a block inside itself, reported once each
+
+    def emit(self, n: int, st: Statement) -> None:
+        """Count `n` more statements of the model; past MAX_STATEMENTS an error at `st`."""
+        self.count += n
+        if self.count > MAX_STATEMENTS:
+            self.diags.append(
+                Diagnostic(
+                    f"the model expands to more than {MAX_STATEMENTS:,} layers (counting the "
+                    "layers inside blocks such as `residual { }`)",
+                    st.span,
+                    "use smaller `repeat` counts or fewer uses of this block",
+                )
+            )
+            raise _TooBig
 
     def define(self, st: Statement) -> None:
         head = st.args[0] if len(st.args) == 1 else None
@@ -89,6 +112,15 @@ class Expander:
             )
             return
         name = head.value if isinstance(head, Name) else head.name.value
+        if name in RESERVED:
+            self.diags.append(
+                Diagnostic(
+                    f"`{name}` cannot be a block's name: it is a section of the spec",
+                    head.span,
+                    "give the block another name, e.g. `block body { ... }`",
+                )
+            )
+            return
         params: list[str] = []
         defaults: dict[str, Value] = {}
         if isinstance(head, Call):
@@ -159,7 +191,7 @@ class Expander:
                     Diagnostic(
                         f"blocks expand more than {MAX_EXPANSION_DEPTH} levels deep",
                         st.span,
-                        "does a block use itself?",
+                        "flatten the blocks: define fewer blocks that use other blocks",
                     )
                 )
                 return ()
@@ -180,28 +212,41 @@ class Expander:
                         )
                     )
                     continue
+                before = self.count
                 inner = self.body(st.body, depth + 1, in_model)
-                if len(inner) * n.value > MAX_STATEMENTS:
+                self.emit((self.count - before) * (n.value - 1), st)
+                out.extend(inner * n.value)
+            elif st.name in self.blocks:
+                if st.name in self.stack:  # an error at the use, not an exponential expansion
+                    cycle = " -> ".join([*self.stack[self.stack.index(st.name) :], st.name])
+                    if st.span in self.cycles:  # reported from an earlier use already
+                        continue
+                    self.cycles.add(st.span)
                     self.diags.append(
                         Diagnostic(
-                            f"this `repeat` expands to {len(inner) * n.value:,} layers, more than "
-                            f"{MAX_STATEMENTS:,}",
+                            f"block `{st.name}` uses itself ({cycle})",
                             st.span,
-                            "use a smaller count",
+                            "a block cannot contain itself; use `repeat N { ... }` to stack layers",
                         )
                     )
                     continue
-                out.extend(inner * n.value)
-            elif st.name in self.blocks:
                 b = self.blocks[st.name]
                 env = self.bind(b, st)
                 if env is None:
                     continue
-                for stmt in b.body:
-                    out.extend(self.body((_instantiate(stmt, env, st),), depth + 1, in_model))
+                self.stack.append(st.name)
+                try:
+                    for stmt in b.body:
+                        out.extend(self.body((_instantiate(stmt, env, st),), depth + 1, in_model))
+                finally:
+                    self.stack.pop()
             elif st.body is not None and (in_model or st.name == "model"):
+                if in_model:
+                    self.emit(1, st)
                 out.append(replace(st, body=self.body(st.body, depth, in_model=True)))
             else:
+                if in_model:
+                    self.emit(1, st)
                 out.append(st)
         return tuple(out)
 
@@ -217,18 +262,15 @@ def expand(
             ex.define(st)
         else:
             rest.append(st)
-    out = tuple(
-        ex.body((st,))[0] if st.name == "model" and st.body is not None else st for st in rest
-    )
-    n_layers = sum(len(st.body or ()) for st in out if st.name == "model")
-    if n_layers > MAX_STATEMENTS and not ex.diags:
-        ex.diags.append(
-            Diagnostic(
-                f"the model expands to {n_layers:,} layers, more than {MAX_STATEMENTS:,}",
-                None,
-                "use smaller `repeat` counts",
-            )
-        )
+    out: list[Statement] = []
+    for st in rest:
+        if st.name != "model" or st.body is None:
+            out.append(st)
+            continue
+        try:
+            out.extend(ex.body((st,)))
+        except _TooBig:
+            break
     if ex.diags:
         raise DlcError(ex.diags, sources or {})
-    return out
+    return tuple(out)

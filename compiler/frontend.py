@@ -66,7 +66,7 @@ def _is_path(source: Any) -> bool:
     if not isinstance(source, str) or "\n" in source:
         return False
     try:
-        return source.endswith(".dl") or Path(source).is_file()
+        return source.endswith(".dl") or Path(source).exists()
     except (OSError, ValueError):  # e.g. a line of text too long to be a file name
         return False
 

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -141,6 +142,19 @@ def _depth(tree: Tree) -> int:
     return deepest
 
 
+def _too_nested_value(tree: Tree) -> Tree | None:
+    """The first list or call nested more than MAX_DEPTH deep in a value, or None."""
+    stack = [(tree, 0)]
+    while stack:
+        node, d = stack.pop()
+        if node.data in ("list", "call", "then_chain"):
+            d += 1
+            if d > MAX_DEPTH:
+                return node
+        stack.extend((c, d) for c in node.children if isinstance(c, Tree))
+    return None
+
+
 def parse_text(text: str, filename: str = "<spec>") -> Tree:
     """Parse .dl text; every syntax error is a DlcError with file:line:col."""
     diags: list[Diagnostic] = []
@@ -171,16 +185,54 @@ def parse_text(text: str, filename: str = "<spec>") -> Tree:
             where=filename,
             hint="flatten the spec or use `repeat`",
         )
+    if (node := _too_nested_value(tree)) is not None:
+        line, col = node.meta.line, node.meta.column
+        raise DlcError.single(
+            f"a value is nested more than {MAX_DEPTH} deep",
+            span=Span(filename, line, col, line, col + 1),
+            source=text,
+            hint="write the list or call with fewer levels of `[` and `(`",
+        )
     return tree
 
 
+MAX_SPEC_BYTES = 1 << 20  # a spec file larger than 1 MiB is refused
+
+
 def read_spec_file(path: str | Path) -> str:
+    """A spec file's text: a regular UTF-8 file of at most MAX_SPEC_BYTES; else a DlcError."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise DlcError.single(
+                f"cannot read spec file `{p}`: it is a folder", where=str(p), hint="name a .dl file"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise DlcError.single(
+                f"cannot read spec file `{p}`: not a regular file (a pipe or a device?)",
+                where=str(p),
+                hint="name a .dl file",
+            )
+        if st.st_size > MAX_SPEC_BYTES:
+            raise DlcError.single(
+                f"spec file `{p}` is {st.st_size:,} bytes, more than {MAX_SPEC_BYTES:,}",
+                where=str(p),
+                hint="is this really a .dl spec?",
+            )
+        with open(p, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise DlcError.single(
             f"spec file `{p}` does not exist", where=str(p), hint="check the path; specs end in .dl"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DlcError.single(f"cannot read spec file `{p}`: {exc}", where=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise DlcError.single(
+            f"spec file `{p}` is not UTF-8 text (byte {exc.start})",
+            where=str(p),
+            hint="save the spec as UTF-8",
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DlcError.single(f"cannot read spec file `{p}`: {reason}", where=str(p)) from None

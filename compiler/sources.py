@@ -32,7 +32,7 @@ class Csv(Source):
     target: str
     features: list[str] | None = None
     id: str | None = None
-    delimiter: str = ","
+    delimiter: str = Field(",", min_length=1, max_length=1)  # one character
     classes: bool = False  # the target holds class labels (integers or names)
     positional = ("path",)
 
@@ -50,7 +50,7 @@ class FizzBuzz(Source):
 
     train: list[PositiveInt] = Field([101, 1023], min_length=2, max_length=2)
     test: list[PositiveInt] = Field([1, 100], min_length=2, max_length=2)
-    bits: PositiveInt = 10
+    bits: PositiveInt = Field(10, le=62)  # numbers up to 2**62 fit an int64
 
 
 @register(SOURCES, "idx")

@@ -27,13 +27,16 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
 # fmt: on
 
 
+MAX_LENGTH = 100_000  # tokens per sequence
+
+
 class TokenSource(Source):
     path: str | list[str]
     test: str | list[str] | None = None
     lowercase: bool = True
     min_count: PositiveInt = 1
     max_vocab: PositiveInt | None = None
-    length: PositiveInt = 64
+    length: PositiveInt = Field(64, le=MAX_LENGTH)
     suffix: NonNegativeInt = Field(0, le=8)  # also ids of each word's last 1..k characters
     shape: bool = False  # also an id of each word's shape ("Xx", "d.d", ...)
     positional = ("path",)
@@ -51,7 +54,8 @@ class Text(TokenSource):
     tokens: Literal["words", "chars"] = "words"
     column: str | None = None  # a CSV with a header: the text column (labels: `target`)
     target: str = "label"
-    delimiter: str | None = None  # default: tab for lines, comma for CSV
+    # one character; default: tab for lines, comma for CSV
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
 
 
 @register(SOURCES, "conllu")

@@ -66,7 +66,8 @@ class Group(Layer):
         for i, layer in enumerate(self.layers):
             try:
                 shapes.append(tuple(layer.output_shape(shapes[-1])))
-                layer.param_count(shapes[-2])
+                if not layer.children():  # a block checks its own layers: linear in depth
+                    layer.param_count(shapes[-2])
             except ShapeError as err:
                 raise inner_error(err, layer, shapes[-1], f"layers.{i}") from None
         return shapes

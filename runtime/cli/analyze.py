@@ -8,14 +8,16 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.analysis.options import POINTS, AnalyzeOptions, SurfaceOptions
-from dlc.runtime.cli.shared import console
+from dlc.runtime.cli.shared import console, esc, int_range, positive_float
 
 HELP = "classify a critical point (gradient, Hessian) and plot the surface"
 TAKES_SPEC = True
 _DEFAULT = AnalyzeOptions()
+MAX_GRID = 501  # --n: a surface of n x n losses
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -36,20 +38,26 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help="`random` (filter-normalized directions, default) or `coords I J`",
     )
     p.add_argument(
-        "--span", type=float, default=s.span, help=f"surface half-width (default {s.span:g})"
+        "--span",
+        type=positive_float,
+        default=s.span,
+        help=f"surface half-width (default {s.span:g})",
     )
     p.add_argument(
-        "--n", type=int, default=s.n, help=f"surface grid points per axis (default {s.n})"
+        "--n",
+        type=int_range(2, MAX_GRID),
+        default=s.n,
+        help=f"surface grid points per axis, 2 to {MAX_GRID} (default {s.n})",
     )
     p.add_argument(
         "--exact-limit",
-        type=int,
+        type=int_range(0),
         default=d.exact_limit,
         help=f"largest parameter count for the full Hessian; Lanczos above ({d.exact_limit})",
     )
     p.add_argument(
         "--tol",
-        type=float,
+        type=positive_float,
         default=d.tol,
         help=f"gradient norm below which the point is critical (default {d.tol:g})",
     )
@@ -89,6 +97,10 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.analysis.analyze import analyze_spec
     from dlc.runtime.analysis.report import rows, verdict_words
 
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise DlcError.single(
+            f"--out {args.out} is a file, not a folder", where="dlc", hint="name a folder"
+        )
     options = AnalyzeOptions(
         at=args.at,
         surface=surface_options(args.surface, args.span, args.n),
@@ -98,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
     )
     result = analyze_spec(args.spec, args.run, overrides=args.set, options=options)
     con = console()
-    table = Table(title=f"{args.spec}: critical point")
+    table = Table(title=f"{esc(args.spec)}: critical point")
     table.add_column("quantity")
     table.add_column("value")
     for k, v in rows(result):
@@ -106,8 +118,7 @@ def main(args: argparse.Namespace) -> int:
     con.print(table)
     con.print(verdict_words(result["hessian"]))
     if result["note"]:
-        con.print(f"note: {result['note']}")
-    con.print(
-        f"wrote {', '.join(result['plots'].values())}, report.json, report.md to {result['out']}"
-    )
+        con.print(f"note: {esc(result['note'])}")
+    plots = ", ".join(result["plots"].values())
+    con.print(esc(f"wrote {plots}, report.json, report.md to {result['out']}"))
     return 0

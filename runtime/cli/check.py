@@ -7,8 +7,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from dlc.runtime.cli.shared import console
+from dlc.runtime.cli.shared import console, esc
 
 HELP = "validate a spec and print its layer table (no training)"
 TAKES_SPEC = True
@@ -30,11 +31,11 @@ def main(args: argparse.Namespace) -> int:
     from dlc.compiler.shapes import infer, inner_rows
     from dlc.runtime.data.prepare import prepare
 
-    resolved = load_spec(args.spec, overrides=args.set)
+    resolved = load_spec(Path(args.spec), overrides=args.set)
     data = prepare(resolved)
     resolved = bind_data(resolved, DataFacts(data.vocab_size))
     infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
-    table = Table(title=f"{resolved.file}: model")
+    table = Table(title=f"{esc(resolved.file)}: model")
     for col, just in (
         ("#", "right"),
         ("layer", "left"),

@@ -38,6 +38,7 @@ from dlc.runtime.cli import (
     run,
     schedule,
 )
+from dlc.runtime.cli.crash import report_internal_error
 
 COMMANDS = {
     "check": check,
@@ -99,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last resort: never a traceback on the screen
+        return report_internal_error(exc, list(argv) if argv is not None else None)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from dlc.runtime.cli.shared import console
+from dlc.runtime.cli.shared import check_output_file, console, esc, int_range
 
 HELP = "print (and plot) the learning rate per step"
 TAKES_SPEC = True
@@ -19,7 +20,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="PNG", help="also draw it to this PNG file")
     p.add_argument(
         "--steps-per-epoch",
-        type=int,
+        type=int_range(1),
         default=None,
         help="steps per epoch (default: from the spec's data)",
     )
@@ -31,7 +32,9 @@ def main(args: argparse.Namespace) -> int:
     from dlc.compiler.frontend import load_spec
     from dlc.compiler.schedules import plateau_of, schedule_values
 
-    resolved = load_spec(args.spec, overrides=args.set)
+    resolved = load_spec(Path(args.spec), overrides=args.set)
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     spec = resolved.spec
     steps_per_epoch = args.steps_per_epoch
     if steps_per_epoch is None:
@@ -66,5 +69,5 @@ def main(args: argparse.Namespace) -> int:
         plot_schedule(
             np.arange(total), np.asarray(lrs), args.plot, f"{resolved.name}: learning rate"
         )
-        con.print(f"plot: {args.plot}")
+        con.print(f"plot: {esc(args.plot)}")
     return 0

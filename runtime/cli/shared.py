@@ -18,6 +18,60 @@ if TYPE_CHECKING:
 RUNS_ROOT = "runs"
 
 
+def esc(text: object) -> str:
+    """`text` with rich markup escaped: a path such as `a[/b]` prints as written."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def int_range(lo: int, hi: int | None = None) -> Any:
+    """An argparse `type`: an integer from `lo` to `hi` (None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not an integer") from None
+        if v < lo or (hi is not None and v > hi):
+            top = f"to {hi:,}" if hi is not None else "or more"
+            raise argparse.ArgumentTypeError(f"{v} is out of range: give {lo} {top}")
+        return v
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse `type`: a finite number above zero."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+    return v
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """A DlcError unless `path` can be a new or replaced file: its folder exists (nothing is
+    created) and it is not itself a folder."""
+    from pathlib import Path
+
+    from dlc.compiler.errors import DlcError
+
+    p = Path(path)
+    if p.is_dir():
+        raise DlcError.single(f"{flag} {path} is a folder", where="dlc", hint="name a file")
+    if not p.parent.is_dir():
+        raise DlcError.single(
+            f"{flag} {path}: the folder {p.parent} does not exist",
+            where="dlc",
+            hint="create the folder first, or name a file in an existing one",
+        )
+
+
 def console(stderr: bool = False) -> Console:
     """A rich Console without syntax highlighting (numbers stay plain)."""
     from rich.console import Console

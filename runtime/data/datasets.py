@@ -10,15 +10,16 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.data.idx import fashion_mnist, load_idx_folder, mnist, read_idx
+from dlc.runtime.data.reading import read_text_file
 
 __all__ = [
     "digits",
@@ -172,16 +173,10 @@ def read_csv(
     """
     where = str(path)
     try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            rows = [(reader.line_num, [v.strip() for v in row]) for row in reader if row]
-    except FileNotFoundError:
-        raise DlcError.single("no such file", where=where, hint="check the path") from None
-    except UnicodeDecodeError as e:
-        raise DlcError.single(
-            f"not UTF-8 text: {e}", where=where, hint="save the file as UTF-8 CSV"
-        ) from None
-    except (OSError, csv.Error) as e:
+        text = read_text_file(path, what="CSV")
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = [(reader.line_num, [v.strip() for v in row]) for row in reader if row]
+    except (OSError, csv.Error, TypeError) as e:
         raise DlcError.single(
             f"cannot read the CSV file: {e}",
             where=where,
@@ -214,7 +209,15 @@ def read_csv(
         values = [row[j] for _, row in body]
         numeric = [_is_number(v) for v in values]
         if all(numeric):
-            columns[name] = np.array([float(v) for v in values], dtype=np.float64)
+            col = np.array([float(v) for v in values], dtype=np.float64)
+            if not np.isfinite(col).all():
+                i = int(np.flatnonzero(~np.isfinite(col))[0])
+                raise DlcError.single(
+                    f"column `{name}` holds `{values[i]}`, not a finite number",
+                    where=f"{where}:row {body[i][0]}",
+                    hint="fix or remove that row: dlc does not guess missing or infinite values",
+                )
+            columns[name] = col
         elif not any(numeric):
             columns[name] = np.array(values, dtype=str)
         elif 2 * sum(numeric) >= len(numeric):

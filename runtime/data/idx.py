@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
 import os
@@ -19,6 +18,7 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.files import atomic_writer, cache_root  # one cache folder ($DLC_CACHE)
+from dlc.runtime.data.reading import read_data_bytes
 
 # IDX type byte -> big-endian numpy dtype ("THE IDX FILE FORMAT", yann.lecun.com/exdb/mnist).
 IDX_DTYPES: dict[int, str] = {
@@ -64,9 +64,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """
     hint = "the file is truncated or is not an IDX file; download it again"
     try:
-        raw = Path(path).read_bytes()
-        if raw[:2] == b"\x1f\x8b":  # gzip magic; an IDX file always starts with two zero bytes
-            raw = gzip.decompress(raw)
+        # gzip magic; an IDX file always starts with two zero bytes
+        raw = read_data_bytes(path, gunzip=True)
     except FileNotFoundError:
         raise _fail(path, "no such file", "check the path") from None
     except (OSError, EOFError, zlib.error) as e:

@@ -22,6 +22,7 @@ from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data import datasets
 from dlc.runtime.data.raw import RawData
+from dlc.runtime.data.reading import check_allocation
 from dlc.runtime.data.tokens import load_conllu, load_seq2seq, load_text
 
 
@@ -86,6 +87,8 @@ def load_digits(source: Digits, base_dir: str | Path) -> RawData:
 
 def load_fizzbuzz(source: FizzBuzz, base_dir: str | Path) -> RawData:
     (lo, hi), (test_lo, test_hi) = source.train, source.test
+    rows = max(0, hi - lo + 1) + max(0, test_hi - test_lo + 1)
+    check_allocation(rows * source.bits * 4, "the fizzbuzz data", "use a smaller number range")
     return RawData(
         {
             "train": datasets.fizzbuzz(lo, hi, bits=source.bits),

@@ -118,6 +118,14 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             Diagnostic(d.message, d.span, d.hint, d.notes + notes, d.where) for d in err.diagnostics
         ]
         raise DlcError(diags, {**resolved.sources, **err.sources}) from None
+    for name, (x, _) in raw.parts.items():
+        if len(x) == 0:
+            part = "" if name == "all" else f" (the {name} part)"
+            raise resolved.error(
+                f"the data source has no rows{part}",
+                "source",
+                "check that the file holds data in the expected format",
+            )
     task = resolved.spec.loss.task
     if task != "regression" and raw.num_classes is None:
         raise resolved.error(

@@ -26,6 +26,7 @@ from typing import TypeVar
 import numpy as np
 
 from dlc.compiler.errors import DlcError
+from dlc.runtime.data.reading import check_allocation
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 T = TypeVar("T")
@@ -99,6 +100,7 @@ class Vocab:
 
 def pad_ids(seqs: Sequence[Sequence[int]], length: int, fill: int = 0) -> np.ndarray:
     """[N, length] int32: each sequence cut to `length` and padded with `fill`."""
+    check_allocation(len(seqs) * length * 4, "the token data", "use a smaller `length=`")
     out = np.full((len(seqs), length), fill, np.int32)
     for i, s in enumerate(seqs):
         s = list(s)[:length]
@@ -136,6 +138,7 @@ def word_features(
 def pad_features(seqs: Sequence[Sequence[Sequence[int]]], length: int) -> np.ndarray:
     """[N, length, F] int32 from sequences of F ids per position, cut/padded with 0."""
     width = next((len(p) for s in seqs for p in s), 1)
+    check_allocation(len(seqs) * length * width * 4, "the token data", "use a smaller `length=`")
     out = np.zeros((len(seqs), length, width), np.int32)
     for i, s in enumerate(seqs):
         s = list(s)[:length]
@@ -150,15 +153,10 @@ def chunks(seq: Sequence[T], length: int) -> list[list[T]]:
 
 
 def _open_text(path: Path) -> list[str]:
-    try:
-        # "\n" only: str.splitlines would also split at U+0085 and U+2028 inside sentences
-        return path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n")
-    except FileNotFoundError:
-        raise DlcError.single(
-            f"data file {path} does not exist",
-            where=str(path),
-            hint="paths are relative to the spec's folder",
-        ) from None
+    from dlc.runtime.data.reading import read_text_file
+
+    # "\n" only: str.splitlines would also split at U+0085 and U+2028 inside sentences
+    return read_text_file(path).split("\n")
 
 
 def read_labelled_lines(path: str | Path, delimiter: str = "\t") -> tuple[list[str], list[str]]:

@@ -24,8 +24,8 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import canonical_json, to_dl
-from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.files import atomic_write_bytes, read_required
+from dlc.compiler.frontend import ResolvedSpec
 from dlc.runtime.runs.checkpoint import list_checkpoints, load_latest, save_checkpoint
 from dlc.runtime.runs.pytree import flatten_params, unflatten_params
 
@@ -38,14 +38,38 @@ class RunDir:
 
     @classmethod
     def create(cls, root: str | Path, name: str) -> RunDir:
+        """A new, empty run folder `root/name-STAMP[-n]`; atomic: two processes starting at
+        once get two folders (`mkdir` without `exist_ok` decides)."""
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise DlcError.single(
+                f"--runs {root} is a file, not a folder",
+                where=str(root),
+                hint="name a folder for the run folders (default: runs)",
+            )
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DlcError.single(
+                f"cannot create the runs folder {root}: {exc.strerror or exc}",
+                where=str(root),
+                hint="choose another --runs folder",
+            ) from None
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(root) / f"{name}-{stamp}"
-        path, n = base, 1
-        while path.exists():
-            n += 1
-            path = Path(f"{base}-{n}")
-        path.mkdir(parents=True)
-        return cls(path)
+        for n in range(1, 10_000):
+            path = root / (f"{name}-{stamp}" if n == 1 else f"{name}-{stamp}-{n}")
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise DlcError.single(
+                    f"cannot create the run folder {path}: {exc.strerror or exc}",
+                    where=str(root),
+                    hint="choose another --runs folder",
+                ) from None
+        raise DlcError.single(f"too many run folders named {name}-{stamp}", where=str(root))
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
