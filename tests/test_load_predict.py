@@ -207,3 +207,65 @@ def test_changed_data_is_warned(series: tuple[Path, Path], tmp_path: Path) -> No
 
     load(moved, warn=seen.append)
     assert seen and "changed since the run was trained" in seen[0]
+
+
+SENTIMENT = """\
+data { text "reviews.txt" length=8; split valid=0.25 }
+model { embedding 8; seqpool mean; dense 2 }
+loss cross_entropy
+optimizer adam lr=0.05
+train { batch 8; epochs 2 }
+"""
+REVIEWS = [
+    ("a great film", "1"),
+    ("awful and boring", "0"),
+    ("great fun", "1"),
+    ("boring plot", "0"),
+    ("I loved it", "1"),
+    ("I hated it", "0"),
+] * 4
+
+
+def test_text_predict_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "reviews.txt").write_text("".join(f"{t}\t{y}\n" for t, y in REVIEWS))
+    spec, run = _train(tmp_path, "sentiment", SENTIMENT)
+    model = dlc.load(run)
+    assert model.class_names == ["0", "1"]
+    prob = model.predict(["a great film", "awful plot"])
+    assert prob.shape == (2, 2)
+    (tmp_path / "in.txt").write_text("a great film\nawful plot\n")
+    out = tmp_path / "pred.csv"
+    args = ["--run", str(run), "--output", str(out), "--input", str(tmp_path / "in.txt")]
+    assert main(["predict", str(spec), *args, "--proba", "--name", "positive"]) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["text", "positive", "p_0", "p_1"] and rows[1][0] == "a great film"
+    np.testing.assert_allclose([float(v) for v in rows[1][2:]], prob[0], rtol=1e-5)
+    capsys.readouterr()
+    args = ["--run", str(run), "--input", str(tmp_path / "reviews.txt"), "--json"]
+    assert main(["evaluate", str(spec), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == len(REVIEWS) and report["classes"] == ["0", "1"]
+
+
+def test_experiment_retrained_model_is_a_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlc.runtime.experiment.runner import run_experiment
+
+    spec = tmp_path / "cv.dl"
+    spec.write_text(
+        SERIES.replace(
+            "train {",
+            'experiment { folds 2; grid "optimizer.lr" [0.01, 0.02]; retrain true }\ntrain {',
+        )
+    )
+    result = run_experiment(spec, runs_root=tmp_path / "runs", say=lambda m: None)
+    run = Path(result.retrain["run"])
+    assert (run / "results.json").is_file() and (run / "env.json").is_file()
+    model = dlc.load(run)
+    x, y = model.data.parts["test"]
+    assert model.evaluate(x, y, prepared=True)["loss"] > 0
+    out = tmp_path / "pred.csv"
+    args = ["--run", str(run), "--input", str(WEATHER), "--output", str(out)]
+    assert main(["predict", str(spec), *args]) == 0  # the experiment's own spec file
+    assert len(list(csv.reader(out.open()))) > 100

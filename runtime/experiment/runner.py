@@ -248,7 +248,15 @@ def _finish(
             epochs = max(1, round(float(np.median(found))))
         seed = (exp.seeds or [spec.train.seed])[0]
         pool = pools[repr(spec.data)]
+        started = time.time()
         result.retrain, result.retrained = retrain(result.best, pool, epochs, seed)
+        if runs_root is not None:  # a normal run folder: predict, evaluate, load, export
+            from dlc.runtime.experiment.retrained import save_retrained
+
+            path = save_retrained(
+                result.retrained, base, runs_root, started=started, setting=result.best
+            )
+            result.retrain["run"] = str(path)
     if runs_root is not None:
         result.path = write_report(result, base, runs_root)
     return result

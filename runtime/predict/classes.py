@@ -13,7 +13,7 @@ import numpy as np
 
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist
-from dlc.compiler.text_sources import Text
+from dlc.compiler.text_sources import UPOS, Conllu, Text
 
 FASHION = [
     "T-shirt/top",
@@ -55,6 +55,8 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
 
         _, labels = _read_text(source, _paths(source.path, resolved.base_dir))
         names = sorted(set(labels), key=_label_key)
+    elif isinstance(source, Conllu):
+        names = list(UPOS)
     elif isinstance(source, FashionMnist):
         names = list(FASHION)
     elif isinstance(source, FizzBuzz):

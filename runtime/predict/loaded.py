@@ -225,7 +225,12 @@ def load(
     run = RunDir.open(run_dir)
     if spec is not None:
         resolved = load_spec(spec, overrides=overrides)
-        run.require_spec(resolved)
+        from dlc.runtime.runs.records import retrained_from
+
+        if retrained_from(run.path, resolved):  # `dlc experiment`'s retrained best setting
+            resolved = spec_of_run(run)
+        else:
+            run.require_spec(resolved)
     else:
         resolved = spec_of_run(run)
     from dlc.runtime.runs.records import changed_data

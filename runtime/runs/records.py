@@ -150,3 +150,13 @@ def changed_data(run_path: Path | Any, resolved: ResolvedSpec) -> list[str]:
         if moved:
             out.append("warning: the data files differ from those the run was trained on")
     return out
+
+
+def retrained_from(run_path: Path, resolved: ResolvedSpec) -> bool:
+    """Whether a run folder holds the model `dlc experiment` of `resolved` retrained (its
+    `retrained.json` names the experiment spec's hash)."""
+    try:
+        meta = json.loads((Path(run_path) / "retrained.json").read_text(encoding="utf-8"))
+        return bool(meta.get("experiment_hash") == resolved.hash())
+    except (OSError, ValueError, AttributeError):
+        return False
