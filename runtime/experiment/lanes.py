@@ -84,6 +84,7 @@ class LaneFunctions:
     epoch: Callable[..., Any]  # (state, order, consts, x, y) -> (state, stats)
     track: Callable[..., Any]  # (state, consts, x, y, epoch) -> (state, valid metrics)
     steps_per_epoch: int
+    shuffles: bool = True  # False: every epoch has the same order (made once)
 
 
 def make_lane_functions(
@@ -95,7 +96,8 @@ def make_lane_functions(
     nb = max(steps_per_epoch(int(n), batch) for n in consts.n)
     groups = [(int(n), np.flatnonzero(consts.n == n)) for n in np.unique(consts.n)]
     c_n = np.asarray(consts.n)
-    n_max, shuffle = consts.rows.shape[1], spec.train.shuffle
+    # one batch holding each lane's rows: the order within it cannot matter, no permutation
+    n_max, shuffle = consts.rows.shape[1], spec.train.shuffle and nb > 1
     es = spec.train.early_stop
     zero = eval_start(program, y_example)
     monitor = es.monitor.removeprefix("valid_") if es else ""
@@ -186,6 +188,7 @@ def make_lane_functions(
         jax.jit(epoch, donate_argnums=(0,)),
         jax.jit(track, donate_argnums=(0,)),
         nb,
+        shuffle,
     )
 
 
@@ -211,8 +214,10 @@ def train_lanes(
     fns = cache.get(key) or cache.setdefault(key, make_lane_functions(program, host, batch, yd))
     state = init_lanes(program, lanes)
     history: list[dict[str, Any]] = []
+    order = None
     for e in range(t.epochs):
-        order = fns.orders(state.train.key, jnp.int32(e))
+        if order is None or fns.shuffles:
+            order = fns.orders(state.train.key, jnp.int32(e))
         state, stats = fns.epoch(state, order, consts, xd, yd)
         record = {
             "epoch": e + 1,

@@ -95,13 +95,15 @@ def train_step(
     y: jax.Array,
     hyper: Hyper,
     state: TrainState,
-    rows: tuple[jax.Array, jax.Array],
+    rows: tuple[jax.Array | None, jax.Array],
 ) -> tuple[TrainState, StepStats]:
-    """One update on the rows `rows = (indices into x/y, example weights)`. Dropout's key is
-    `fold_in(fold_in(key, 1), step)`; an inactive run or an all-padding batch changes nothing."""
+    """One update on the rows `rows = (indices into x/y, example weights)` (indices None: all
+    of `x`/`y` as they are, no gather). Dropout's key is `fold_in(fold_in(key, 1), step)`; an
+    inactive run or an all-padding batch changes nothing."""
     idx, wb = rows
-    xb = normalized(jnp.take(x, idx, axis=0), hyper.shift, hyper.scale)
-    yb = jnp.take(y, idx, axis=0)
+    xb = x if idx is None else jnp.take(x, idx, axis=0)
+    xb = normalized(xb, hyper.shift, hyper.scale)
+    yb = y if idx is None else jnp.take(y, idx, axis=0)
     rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
     grad_fn = jax.value_and_grad(program.loss, has_aux=True)
     (loss, (model_state, _)), grads = grad_fn(
@@ -156,19 +158,25 @@ def train_epoch(
     state: TrainState,
     x: jax.Array,
     y: jax.Array,
-    order: jax.Array,
+    order: jax.Array | None,
     n: int | jax.Array,
     hyper: Hyper,
     *,
     batch: int,
     steps: int | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One epoch over the first `n` rows of `order` (indices into `x`/`y`) in `steps` batches
-    (default `steps_per_epoch(n, batch)`; lanes give the longest lane's count)."""
+    """One epoch over the first `n` rows of `order` (indices into `x`/`y`; None: `0..n-1`) in
+    `steps` batches (default `steps_per_epoch(n, batch)`; lanes give the longest lane's count).
+    When one batch holds all of `x` (`order` None, `n == len(x)`, `batch >= n`) the step takes
+    `x` and `y` as they are: no gather (the order of rows in one batch does not matter)."""
     if steps is None:
         if not isinstance(n, int):
             raise TypeError("train_epoch: a traced row count `n` needs a static `steps`")
         steps = steps_per_epoch(n, batch)
-    idx, w = epoch_batches(order, n, steps, batch)
-    state, stats = train_steps(program, optimizer_of(program, hyper), x, y, hyper, state, idx, w)
+    tx = optimizer_of(program, hyper)
+    if order is None and steps == 1 and isinstance(n, int) and batch >= n == x.shape[0]:
+        state, stat = train_step(program, tx, x, y, hyper, state, (None, jnp.ones(n)))
+        return state, epoch_stats(program, hyper, state, jax.tree.map(lambda a: a[None], stat))
+    idx, w = epoch_batches(jnp.arange(n) if order is None else order, n, steps, batch)
+    state, stats = train_steps(program, tx, x, y, hyper, state, idx, w)
     return state, epoch_stats(program, hyper, state, stats)

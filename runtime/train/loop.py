@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from dlc.compiler.spec import Train
@@ -76,6 +77,32 @@ def evaluate_parts(
     return out
 
 
+def due_epochs(train: Train, parts: dict[str, Any], *, checkpoints: bool) -> Callable[[int], bool]:
+    """Whether the host needs the state right after epoch `e` (from 1): an evaluation of the
+    validation part, an early-stopping decision, a checkpoint (when `checkpoints`) or the end.
+    Between such epochs a run may take several epochs in one jitted call.
+
+    Example:
+        >>> from dlc.compiler.spec import Train
+        >>> due = due_epochs(Train(epochs=10, eval_every=4), {"valid": 0}, checkpoints=False)
+        >>> [e for e in range(1, 11) if due(e)]
+        [4, 8, 10]
+    """
+    es = train.early_stop
+    every_epoch = es is not None and not es.monitor.startswith("valid_")
+    evaluates = "valid" in parts
+
+    def due(e: int) -> bool:
+        return (
+            e >= train.epochs
+            or every_epoch
+            or (evaluates and e % train.eval_every == 0)
+            or (checkpoints and e % train.checkpoint_every == 0)
+        )
+
+    return due
+
+
 def train_loop(
     fns: Functions,
     state: TrainState,
@@ -88,32 +115,54 @@ def train_loop(
     history: list[dict[str, Any]] | None = None,
 ) -> FitResult:
     """Train from `start_epoch` to `train.epochs`; `parts` hold device arrays. With
-    `restore_best` the result's state holds the best parameters (from `loop` if resumed)."""
+    `restore_best` the result's state holds the best parameters (from `loop` if resumed).
+
+    Epochs after which the host needs nothing (see `due_epochs`; `on_epoch` counts as needing
+    the state at checkpoint epochs) run several to a jitted call (`fns.epochs`); each epoch
+    still gets its record and its `on_epoch` call, whose state is then the state at the end of
+    that call (exact at every due epoch). Each call's numbers come back in one transfer."""
     loop = loop or LoopState()
     es = train.early_stop
     monitor = es.monitor if es else "valid_loss"
     result = FitResult(state, list(history or []))
     x, y = parts["train"]
-    for epoch in range(start_epoch, train.epochs):
+    due = due_epochs(train, parts, checkpoints=on_epoch is not None)
+    epoch = start_epoch
+    while epoch < train.epochs:
         t0 = time.perf_counter()
-        state, stats = fns.epoch(state, x, y, jnp.int32(epoch))
-        if not bool(stats["finite"]):
-            raise Diverged(epoch + 1, int(state.step))
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": int(state.step),
-            "train_loss": float(stats["loss"]),
-            "lr": float(stats["lr"]),
-        }
-        if (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
-            record.update(evaluate_parts(fns, state, parts, ("valid",)))
-        record["time"] = round(time.perf_counter() - t0, 4)
-        result.history.append(record)
+        count = 1
+        if fns.epochs is not None:
+            while count < fns.epochs_per_call and not due(epoch + count):
+                count += 1
+            state, stacked = fns.epochs(state, x, y, jnp.int32(epoch), jnp.int32(count))
+            host = jax.device_get(stacked)  # one transfer for the whole call
+            rows = [{k: v[i] for k, v in host.items()} for i in range(count)]
+        else:
+            state, stats = fns.epoch(state, x, y, jnp.int32(epoch))
+            rows = [jax.device_get(stats)]  # one transfer per epoch
+        seconds = (time.perf_counter() - t0) / count
         stop = False
-        if es is not None and monitor in record:
-            stop = loop.advance(StopRule.of(es), float(record[monitor]), epoch + 1, state)
-        if on_epoch is not None:
-            on_epoch(record, state, loop)
+        for stats in rows:
+            if not bool(stats["finite"]):
+                raise Diverged(epoch + 1, int(stats["step"]))
+            t_rec = time.perf_counter()
+            record: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "step": int(stats["step"]),
+                "train_loss": float(stats["loss"]),
+                "lr": float(stats["lr"]),
+            }
+            if (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
+                record.update(evaluate_parts(fns, state, parts, ("valid",)))
+            record["time"] = round(seconds + time.perf_counter() - t_rec, 4)
+            result.history.append(record)
+            if es is not None and monitor in record:
+                stop = loop.advance(StopRule.of(es), float(record[monitor]), epoch + 1, state)
+            if on_epoch is not None:
+                on_epoch(record, state, loop)
+            epoch += 1
+            if stop:
+                break
         if stop:
             result.stopped_early = True
             break

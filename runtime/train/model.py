@@ -67,6 +67,7 @@ class CompiledModel:
                 self.spec.train.batch,
                 self.spec.train.shuffle,
                 self.spec.train.steps_per_call,
+                self.spec.train.epochs,
             )
             self._n_train = n_train
         return self._fns

@@ -36,6 +36,7 @@ from dlc.runtime.train.engine import (
 )
 
 EVAL_CHUNK = 8192
+STEPS_PER_CALL = 256  # steps one multi-epoch call aims at (see `epochs_per_call`)
 SINGLE = Hyper()  # a single run: the program's own settings, every step active
 
 
@@ -56,6 +57,10 @@ class Functions:
     evaluate: Callable[..., dict[str, jax.Array]]  # (params, model_state, x, y)
     predict: Callable[..., jax.Array]  # (params, model_state, x)
     steps_per_epoch: int
+    # (state, x, y, first epoch, count): up to `epochs_per_call` epochs in one call, stats
+    # stacked per epoch; None: one epoch per call
+    epochs: Callable[..., tuple[TrainState, dict[str, jax.Array]]] | None = None
+    epochs_per_call: int = 1
 
 
 def init_state(program: Program, seed: int) -> TrainState:
@@ -71,20 +76,25 @@ def make_functions(
     batch: int,
     shuffle: bool = True,
     steps_per_call: int | str = "all",
+    epochs: int = 1,
 ) -> Functions:
     """Jitted epoch, evaluation and prediction functions for one program and data size.
     `steps_per_call` (a number, `all` or `auto`, see `chunk_steps`) sets how many training
-    steps one jitted call runs; every form takes the same batches with the same keys."""
+    steps one jitted call runs; every form takes the same batches with the same keys. With
+    small epochs run whole, `Functions.epochs` runs several of a run's `epochs` in one call.
+    A single batch holding every row is neither shuffled nor gathered (`engine.train_epoch`)."""
     tx = program.optimizer()
     batch = min(batch, n_train)
     nb = steps_per_epoch(n_train, batch)
     chunk = chunk_steps(program, nb, steps_per_call)
+    full = nb == 1  # one batch holds every row: no permutation, no gather (order cannot matter)
 
     def whole_epoch(
         state: TrainState, x: jax.Array, y: jax.Array, epoch_index: jax.Array
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        order = data_order(state.key, epoch_index, n_train, shuffle)
-        return train_epoch(program, state, x, y, order, n_train, SINGLE, batch=batch)
+        order = None if full else data_order(state.key, epoch_index, n_train, shuffle)
+        state, stats = train_epoch(program, state, x, y, order, n_train, SINGLE, batch=batch)
+        return state, {**stats, "step": state.step}
 
     def batches(state: TrainState, epoch_index: jax.Array) -> tuple[jax.Array, jax.Array]:
         return epoch_batches(
@@ -115,7 +125,11 @@ def make_functions(
         for start in range(0, nb, chunk):
             state, out = chunk_j(state, x, y, idx, w, jnp.int32(start), min(chunk, nb - start))
             outs.append(out)
-        return state, stats_j(state, jax.tree.map(lambda *a: jnp.concatenate(a), *outs))
+        stats = stats_j(state, jax.tree.map(lambda *a: jnp.concatenate(a), *outs))
+        return state, {**stats, "step": state.step}
+
+    per_call = epochs_per_call(nb, epochs) if chunk >= nb else 1
+    many_j = jax.jit(many_epochs(whole_epoch, per_call), donate_argnums=(0,))
 
     def evaluate(params: Any, model_state: Any, x: jax.Array, y: jax.Array) -> dict[str, Any]:
         n = x.shape[0]
@@ -148,7 +162,44 @@ def make_functions(
         evaluate=jax.jit(evaluate),
         predict=jax.jit(predict),
         steps_per_epoch=nb,
+        epochs=many_j if per_call > 1 else None,
+        epochs_per_call=per_call,
     )
+
+
+def epochs_per_call(epoch_steps: int, epochs: int, target_steps: int = STEPS_PER_CALL) -> int:
+    """How many epochs one jitted call may run (when the host needs nothing in between): about
+    `target_steps` steps a call, so that small full-batch models pay one dispatch and one
+    device-to-host transfer per few hundred steps while a progress bar still moves.
+
+    Example:
+        >>> epochs_per_call(1, 5000), epochs_per_call(4, 10), epochs_per_call(469, 30)
+        (256, 10, 1)
+    """
+    return max(1, min(epochs, target_steps // epoch_steps))
+
+
+def many_epochs(
+    epoch: Callable[..., tuple[TrainState, dict[str, jax.Array]]], most: int
+) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+    """`epoch` repeated `count` (traced, at most `most`) times from epoch index `first` in one
+    program (a `fori_loop`: one compile for every count); each stat is stacked into `most` slots
+    (those past `count` are left zero)."""
+
+    def run(
+        state: TrainState, x: jax.Array, y: jax.Array, first: jax.Array, count: jax.Array
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        shapes = jax.eval_shape(epoch, state, x, y, first)[1]
+        slots = {k: jnp.zeros((most, *v.shape), v.dtype) for k, v in shapes.items()}
+
+        def body(i: jax.Array, carry: Any) -> Any:
+            st, buf = carry
+            st, stats = epoch(st, x, y, first + i)
+            return st, {k: buf[k].at[i].set(v) for k, v in stats.items()}
+
+        return jax.lax.fori_loop(0, count, body, (state, slots))
+
+    return run
 
 
 def eval_start(program: Program, y: Any) -> dict[str, tuple[Any, Any]]:
