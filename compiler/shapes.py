@@ -11,11 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.layers.base import Layer, Shape, ShapeError
+from dlc.compiler.limits import size_problem
 
 
 @dataclass(frozen=True)
@@ -129,4 +131,18 @@ def infer(
         spec.loss.check_output(infos[-1].out_shape, target_shape, num_classes)
     except ShapeError as err:
         raise error(len(infos) - 1, err) from None
+    params = sum(i.params for i in infos)
+    outputs = sum(math.prod(i.out_shape) for i in [*infos, *_inner_infos(spec.model.layers, infos)])
+    problem = size_problem(params, 4 * spec.train.batch * outputs, spec.train.batch)
+    if problem is not None:
+        raise resolved.error(problem[0], "model", problem[1])
     return infos
+
+
+def _inner_infos(layers: Sequence[Layer], infos: list[LayerInfo]) -> list[LayerInfo]:
+    """The infos of the layers inside blocks (`residual { ... }`), for the memory estimate."""
+    return [
+        sub
+        for layer, i in zip(layers, infos, strict=True)
+        for _, sub in inner_rows(layer, i.in_shape, "")
+    ]

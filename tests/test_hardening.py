@@ -201,3 +201,19 @@ def test_bad_flags(
     code, text = run_main(capsys, flags[0], spec, *flags[1:])
     assert code == 2 and message in text
     assert not (tmp_path / "no").exists()
+
+
+# -- resources ----------------------------------------------------------------------------------
+def test_parameter_and_activation_limits_before_allocation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = write(tmp_path, CSV + "model { dense 40000000; dense 1 }\n" + TAIL)
+    code, text = run_main(capsys, "check", spec)
+    assert code == 2 and "more than the limit of 100,000,000" in text and "DLC_MAX_PARAMS" in text
+    monkeypatch.setenv("DLC_MAX_PARAMS", "1e9")
+    code, text = run_main(capsys, "check", spec)
+    assert code == 2 and "GiB of layer outputs" in text  # 40M x 32 rows x 4 bytes
+    monkeypatch.setenv("DLC_MAX_ACTIVATION_BYTES", "1e10")
+    monkeypatch.setenv("DLC_MAX_PARAMS", "nope")
+    code, text = run_main(capsys, "check", spec)
+    assert code == 2 and "DLC_MAX_PARAMS='nope' is not a positive number" in text
