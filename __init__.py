@@ -42,6 +42,10 @@ def __getattr__(name: str) -> Any:  # lazy: `import dlc` must not import JAX
         from dlc.compiler.errors import DlcError
 
         return DlcError
+    if name == "TrainedModel":
+        from dlc.runtime.predict.loaded import TrainedModel
+
+        return TrainedModel
     if name == "load_spec":
         from dlc.compiler.frontend import load_spec
 

@@ -11,6 +11,7 @@ dlc schedule FILE.dl         the learning rate per step (and --plot PNG)
 dlc plot RUN_DIR             redraw a run's PNG plots
 dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv [--proba] [--name COL]
 dlc evaluate FILE.dl --run RUN_DIR --input LABELLED [--json]
+dlc export RUN_DIR --format stablehlo|onnx [--output DIR]
 dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
 
 Example:
@@ -32,6 +33,7 @@ from dlc.runtime.cli import (
     evaluate,
     experiment,
     explain,
+    export,
     fmt,
     plot,
     predict,
@@ -49,6 +51,7 @@ COMMANDS = {
     "plot": plot,
     "predict": predict,
     "evaluate": evaluate,
+    "export": export,
     "analyze": analyze,
     "fmt": fmt,
 }
