@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dlc.compiler.layers.base import Layer
+from dlc.compiler.layers.base import Layer, walk_layers
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.spec import Spec
 
@@ -108,5 +108,25 @@ def run_passes(spec: Spec, facts: DataFacts | None = None) -> Spec:
 def bind_data(resolved: ResolvedSpec, facts: DataFacts) -> ResolvedSpec:
     """The resolved spec rewritten by the passes given the data's facts (a new ResolvedSpec;
     runs hash the spec as written: keep `resolved` for `hash()`)."""
+    _check_vocab(resolved, facts)
     spec = run_passes(resolved.spec, facts)
     return resolved if spec is resolved.spec else dataclasses.replace(resolved, spec=spec)
+
+
+def _check_vocab(resolved: ResolvedSpec, facts: DataFacts) -> None:
+    """A DlcError at the layer when an explicit `vocab=N` is smaller than the data's
+    vocabulary: token ids N and above would be clamped silently."""
+    size = facts.vocab_size
+    if size is None:
+        return
+    for i, top in enumerate(resolved.spec.model.layers):
+        for layer in walk_layers((top,)):
+            vocab = getattr(layer, "vocab", None) if "vocab" in type(layer).model_fields else None
+            if isinstance(vocab, int) and vocab < size:
+                raise resolved.error(
+                    f"`{layer.dl_name}` has vocab={vocab} but the data's token ids go up to "
+                    f"{size - 1} (a vocabulary of {size})",
+                    f"model.layers.{i}",
+                    "leave out `vocab=` to use the data's vocabulary, or cap the vocabulary "
+                    "with `max_vocab=` on the data source",
+                )

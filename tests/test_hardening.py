@@ -217,3 +217,25 @@ def test_parameter_and_activation_limits_before_allocation(
     monkeypatch.setenv("DLC_MAX_PARAMS", "nope")
     code, text = run_main(capsys, "check", spec)
     assert code == 2 and "DLC_MAX_PARAMS='nope' is not a positive number" in text
+
+
+def test_idx_labels_outside_the_ten_classes_are_an_error(tmp_path: Path) -> None:
+    import numpy as np
+    from test_datasets import make_mnist_folder, write_idx
+
+    from dlc.runtime.data import idx
+
+    make_mnist_folder(tmp_path, gz=False)
+    write_idx(tmp_path / idx.SPLIT_FILES["train"][1], np.array([1, 2, 12, 3, 4, 5], np.uint8))
+    with pytest.raises(DlcError, match="label 12 of item 2 is not one of the 10 classes"):
+        idx.load_idx_folder(tmp_path)
+
+
+def test_embedding_vocab_smaller_than_the_data_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text("a b c d e\tpos\nf g h\tneg\n" * 5)
+    model = "model { embedding 4 vocab=3; seqpool; dense 2 }\nloss cross_entropy\noptimizer sgd\n"
+    spec = write(tmp_path, 'data { text "a.txt" length=5 }\n' + model)
+    code, text = run_main(capsys, "check", spec)
+    assert code == 2 and "`embedding` has vocab=3 but the data's token ids go up to" in text

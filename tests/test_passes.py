@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.layers.base import walk_layers
 from dlc.compiler.layers.params import leaves
@@ -35,7 +36,7 @@ def test_passes_run_in_their_declared_order_and_are_idempotent() -> None:
 
 def test_bind_vocab_reaches_blocks_and_keeps_explicit_sizes() -> None:
     r = load_spec(
-        spec(SEQ2SEQ_MODEL.replace("embedding 8; positional", "embedding 8 vocab=9; positional"))
+        spec(SEQ2SEQ_MODEL.replace("embedding 8; positional", "embedding 8 vocab=20; positional"))
     )
     bound = bind_data(r, DataFacts(vocab_size=15))
     vocabs = [
@@ -43,7 +44,7 @@ def test_bind_vocab_reaches_blocks_and_keeps_explicit_sizes() -> None:
         for layer in walk_layers(bound.spec.model.layers)
         if "vocab" in type(layer).model_fields
     ]
-    assert vocabs == [9, 15]
+    assert vocabs == [20, 15]
     assert bind_data(r, DataFacts()) is r
 
 
@@ -113,3 +114,11 @@ def test_learned_positions_and_class_tokens_are_not_penalized() -> None:
         for k, p in params.items()
     }
     assert float(prog.penalty(zeroed)) == 0.0
+
+
+def test_an_explicit_vocab_smaller_than_the_datas_is_an_error() -> None:
+    r = load_spec(
+        spec(SEQ2SEQ_MODEL.replace("embedding 8; positional", "embedding 8 vocab=9; positional"))
+    )
+    with pytest.raises(DlcError, match="vocab=9 but the data's token ids go up to 14"):
+        bind_data(r, DataFacts(vocab_size=15))

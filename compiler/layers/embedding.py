@@ -3,7 +3,8 @@
 `embedding DIM` maps token ids to learned vectors. Its vocabulary size comes from the data: a
 text data source (`text`, `conllu`, `seq2seq`) builds a vocabulary from its training part, and
 the `bind_vocab` pass (`compiler/passes.py`) fills `vocab=` into every layer that left it out
-before shapes are inferred (an explicit `vocab=N` wins; ids ≥ N then share the last row).
+before shapes are inferred (an explicit `vocab=N` wins; smaller than the data's vocabulary it
+is an error, since larger ids would share the last row).
 Token id 0 is padding: the model's first layer reading ids makes `Program.apply` pass the mask
 `ids != 0` to every layer.
 

@@ -113,6 +113,9 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+NUM_CLASSES = 10  # MNIST-format data: labels 0..9
+
+
 def load_idx_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Load the four standard MNIST-named IDX files (each optionally .gz) from a folder.
 
@@ -159,6 +162,14 @@ def load_idx_folder(folder: str | os.PathLike[str]) -> dict[str, tuple[np.ndarra
                 f"{len(y)} labels but {ipath.name} holds {len(x)} images",
                 "the images and labels files come from different releases or one is "
                 "truncated; replace both",
+            )
+        bad = np.flatnonzero((y < 0) | (y >= NUM_CLASSES))
+        if len(bad):
+            raise _fail(
+                lpath,
+                f"label {int(y[bad[0]])} of item {int(bad[0])} is not one of the "
+                f"{NUM_CLASSES} classes 0..{NUM_CLASSES - 1}",
+                "IDX data holds 10 classes (MNIST format); check or replace the labels file",
             )
         out[split] = (x, y.astype(np.int32))
     return out
