@@ -72,3 +72,15 @@ def splice(text: str) -> str:
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
     return f"{head}{BEGIN}\n{registry_tables()}{END}{tail}"
+
+
+def entry_reference(cls: type) -> tuple[str, str]:
+    """A registry entry's (settings, description) as its row in the tables reads them; the
+    language server (`dlc lsp`) shows them on hover.
+
+    Example:
+        >>> from dlc.compiler.registry import LOSSES
+        >>> entry_reference(LOSSES.get("mse"))[1]
+        'Mean squared error: mean((out - y)^2).'
+    """
+    return _settings(cls), _doc(cls)

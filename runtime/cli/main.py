@@ -35,6 +35,7 @@ from dlc.runtime.cli import (
     explain,
     export,
     fmt,
+    lsp,
     plot,
     predict,
     run,
@@ -54,6 +55,7 @@ COMMANDS = {
     "export": export,
     "analyze": analyze,
     "fmt": fmt,
+    "lsp": lsp,
 }
 """name -> the command's module, in `dlc --help` order."""
 

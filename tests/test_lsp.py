@@ -1,0 +1,208 @@
+"""The language server: its answers as data (runtime/lsp/features.py), then `dlc lsp` driven
+over stdio with JSON-RPC messages written here (skipped when pygls is not installed)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlc.runtime.lsp.features import completions, diagnostics, formatting, hover
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = "data { digits }\nmodel {\n  dense 8\n  rleu\n}\nloss mse\noptimizer adam lr=0.01\n"
+GOOD = BAD.replace("rleu", "relu")
+
+
+def test_diagnostics_are_dlcs_located_errors() -> None:
+    [d] = diagnostics(BAD, "m.dl")
+    assert (d.line, d.character, d.end_line, d.end_character) == (3, 2, 3, 6)
+    assert d.message == "unknown layer `rleu`" and d.hint == "did you mean `relu`?"
+    assert diagnostics(GOOD, "m.dl") == []
+    [syntax] = diagnostics("model {\n  dense 8 x=\n", "m.dl")
+    assert syntax.line == 1 and "unexpected" in syntax.message
+
+
+def test_positions_are_utf16() -> None:
+    [d] = diagnostics('data { csv "𝄞é" target=y }\nmodel { rleu }\nloss mse\noptimizer sgd\n', "m")
+    assert (d.line, d.character) == (1, 8)
+    text = '# 𝄞\ndata { csv "𝄞" tar'
+    assert [c.label for c in completions(text, 1, len('data { csv "𝄞" tar') + 1)] == ["target"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", {"data", "model", "loss", "optimizer", "schedule", "train", "block"}),
+        ("loss ", {"mse", "cross_entropy", "huber"}),
+        ("optimizer ad", {"adam", "adamw", "adagrad"}),
+        ("schedule warmup(10) then co", {"cosine", "constant"}),
+        ("model {\n  con", {"conv1d", "conv2d"}),
+        ("model {\n  residual {\n    dro", {"dropout"}),
+        ("data {\n  ", {"csv", "digits", "window", "split", "normalize"}),
+        ("data {\n  normalize ", {"standard", "minmax", "none"}),
+        ("train {\n  early_stop ", {"monitor", "patience", "restore_best"}),
+        ("optimizer adam lr=0.1 ", {"b1", "weight_decay"}),
+    ],
+)
+def test_completion_offers_registry_and_setting_names(text: str, expected: set[str]) -> None:
+    lines = text.split("\n")
+    labels = {c.label for c in completions(text, len(lines) - 1, len(lines[-1]))}
+    assert expected <= labels
+    if text.startswith("optimizer adam lr"):
+        assert "lr" not in labels  # already given
+
+
+def test_hover_shows_the_reference_text() -> None:
+    text = (ROOT / "specs/sigmoids.dl").read_text()
+    lines = text.split("\n")
+
+    def at(word: str) -> str | None:
+        row = next(i for i, line in enumerate(lines) if word in line)
+        return hover(text, row, lines[row].index(word) + 1)
+
+    assert at("dense").startswith("**`dense`** — layer")
+    assert "settings (default): `units`=required (positional)" in at("dense")  # type: ignore[operator]
+    assert "**`adam`** — optimizer" in at("adam")  # type: ignore[operator]
+    assert "(a setting of `early_stop`)" in at("patience")  # type: ignore[operator]
+    assert at("model").startswith("**`model`** — section")  # type: ignore[union-attr]
+    assert hover(text, 0, 0) is None  # a comment
+
+
+def test_formatting_is_dlc_fmt() -> None:
+    [edit] = formatting("loss   mse\n")
+    assert (edit.end_line, edit.end_character, edit.text) == (1, 0, "loss mse\n")
+    assert formatting("loss mse\n") == [] and formatting("model {\n") == []
+
+
+# -- over stdio -----------------------------------------------------------------------------
+
+
+class Client:
+    """A minimal LSP client: framed JSON-RPC over the server's stdin/stdout, read by a thread."""
+
+    def __init__(self) -> None:
+        code = "import sys; from dlc.runtime.cli import main; sys.exit(main(['lsp']))"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        self.inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while (line := out.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if line == b"" or length is None:
+                return
+            self.inbox.put(json.loads(out.read(length)))
+
+    def send(self, method: str, params: Any, request: bool = False) -> int | None:
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if request:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        body = json.dumps(msg).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+        return msg.get("id")
+
+    def wait(self, match: Any, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no answer from the language server in time")
+            msg = self.inbox.get(timeout=left)
+            if match(msg):
+                return msg
+
+    def request(self, method: str, params: Any) -> Any:
+        n = self.send(method, params, request=True)
+        reply = self.wait(lambda m: m.get("id") == n)
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    def diagnostics(self) -> list[dict[str, Any]]:
+        msg = self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics")
+        return msg["params"]["diagnostics"]
+
+
+def test_language_server_over_stdio(tmp_path: Path) -> None:
+    pytest.importorskip("pygls", reason="the lsp extra is not installed: pip install 'dlc[lsp]'")
+    uri = (tmp_path / "m.dl").as_uri()
+    c = Client()
+    try:
+        caps = c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        assert caps["capabilities"]["hoverProvider"]
+        assert caps["capabilities"]["documentFormattingProvider"]
+        c.send("initialized", {})
+        doc = {"uri": uri, "languageId": "dl", "version": 1, "text": BAD}
+        c.send("textDocument/didOpen", {"textDocument": doc})
+        [d] = c.diagnostics()
+        assert d["range"] == {
+            "start": {"line": 3, "character": 2},
+            "end": {"line": 3, "character": 6},
+        }
+        assert d["message"] == "unknown layer `rleu`\nhint: did you mean `relu`?"
+        assert d["severity"] == 1 and d["source"] == "dlc"
+
+        where = {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 2}}
+        items = c.request("textDocument/completion", where)["items"]
+        assert {"relu", "dense", "dropout"} <= {i["label"] for i in items}
+        where["position"] = {"line": 3, "character": 3}  # after `r`: names that start with it
+        items = c.request("textDocument/completion", where)["items"]
+        assert "relu" in {i["label"] for i in items} and "dense" not in {i["label"] for i in items}
+        where["position"] = {"line": 2, "character": 3}
+        assert "— layer" in c.request("textDocument/hover", where)["contents"]["value"]
+
+        start = time.perf_counter()
+        change = {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": GOOD}]}
+        c.send("textDocument/didChange", change)
+        assert c.diagnostics() == []
+        latency = time.perf_counter() - start
+        print(f"diagnostics after a change: {latency * 1000:.1f} ms")
+        assert latency < 5.0
+
+        opts = {"tabSize": 2, "insertSpaces": True}
+        edits = c.request(
+            "textDocument/formatting", {"textDocument": {"uri": uri}, "options": opts}
+        )
+        assert edits == []  # GOOD is formatted
+        c.request("shutdown", None)
+        c.send("exit", None)
+        assert c.proc.wait(timeout=10) == 0
+    finally:
+        if c.proc.poll() is None:
+            c.proc.kill()
+            c.proc.wait()
+
+
+def test_without_pygls_the_command_says_what_to_install(monkeypatch, capsys) -> None:
+    import importlib.util
+
+    from dlc.runtime.cli.main import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pygls" else real(name, *a)
+    )
+    assert main(["lsp"]) == 2
+    assert "pip install 'dlc[lsp]'" in capsys.readouterr().err
