@@ -41,7 +41,7 @@ def test_positions_are_utf16() -> None:
     ("text", "expected"),
     [
         ("", {"data", "model", "loss", "optimizer", "schedule", "train", "block"}),
-        ("loss ", {"mse", "cross_entropy", "huber"}),
+        ("loss ", {"mse", "mae", "cross_entropy"}),
         ("optimizer ad", {"adam", "adamw", "adagrad"}),
         ("schedule warmup(10) then co", {"cosine", "constant"}),
         ("model {\n  con", {"conv1d", "conv2d"}),
