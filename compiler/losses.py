@@ -14,15 +14,29 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dlc.compiler.layers.base import Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp, optax
+from dlc.compiler.metrics import REPORTABLE, expand
 from dlc.compiler.registry import LOSSES, SpecModel, register
 
 
 class Loss(SpecModel):
     task: ClassVar[str] = "regression"  # or "classification" / "binary"
+    # metrics exact over the evaluation set (`compiler/metrics.py`): `report=[f1, roc_auc]`
+    report: tuple[str, ...] = ()
+
+    @field_validator("report")
+    @classmethod
+    def _known_metrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        known = REPORTABLE[cls.task]
+        for name in names:
+            if name not in known:
+                raise ValueError(
+                    f"`{name}` is not a metric of this loss; known: {', '.join(known)}"
+                )
+        return names
 
     def per_example(self, out: Any, y: Any) -> Any:
         raise NotImplementedError
@@ -30,6 +44,19 @@ class Loss(SpecModel):
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
         """Per-example metric values reported besides the loss."""
         return {}
+
+    def classes(self, out_shape: Shape) -> int:
+        """Number of classes the confusion-matrix metrics count (1 for regression)."""
+        return 1
+
+    def exact_names(self, out_shape: Shape) -> list[str]:
+        """The names of the `report` metrics, per-class ones expanded (`f1_0`, `f1_1`, ...)."""
+        return expand(self.report, self.classes(out_shape))
+
+    def exact_inputs(self, out: Any, y: Any) -> dict[str, Any]:
+        """What the exact metrics read from one chunk: `labels`, `pred`, `score`, `binary`
+        (classification) or `y`, `out` (regression)."""
+        return {"y": y, "out": out}
 
     def predict(self, out: Any) -> Any:
         """Model outputs -> what `predict` returns (e.g. probabilities)."""
@@ -91,6 +118,18 @@ class _Classification(Loss):
     def _labels(self, y: Any, out: Any) -> Any:
         return y if y.ndim < out.ndim else jnp.argmax(y, axis=-1)  # indices or one-hot rows
 
+    def classes(self, out_shape: Shape) -> int:
+        return out_shape[-1]
+
+    def exact_inputs(self, out: Any, y: Any) -> dict[str, Any]:
+        score = out[..., -1] - out[..., 0]  # two classes: monotone in the probability of class 1
+        return {
+            "labels": self._labels(y, out),
+            "pred": jnp.argmax(out, axis=-1),
+            "score": score,
+            "binary": jnp.zeros((), bool),
+        }
+
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
         labels = self._labels(y, out)
         m = {"accuracy": (jnp.argmax(out, axis=-1) == labels).astype(jnp.float32)}
@@ -120,6 +159,11 @@ class _Classification(Loss):
                 f"{num_classes} classes",
                 f"end the model with `dense {num_classes}`",
             )
+        if "roc_auc" in self.report and out_shape[-1] != 2:
+            raise ShapeError(
+                f"roc_auc needs two classes, the model outputs {out_shape[-1]}",
+                "report `f1` or `recall_per_class` instead",
+            )
 
 
 @register(LOSSES, "cross_entropy")
@@ -142,30 +186,117 @@ class CrossEntropy(_Classification):
         return jax.nn.softmax(out, axis=-1)
 
 
-@register(LOSSES, "binary_cross_entropy")
-class BinaryCrossEntropy(_Classification):
-    """Sigmoid + binary cross-entropy on one logit per example (the sigmoid is in the loss);
-    labels are 0/1."""
+class _Binary(_Classification):
+    """One output per example, labels 0/1; `threshold` on the output decides the class."""
 
     task = "binary"
 
-    def per_example(self, out: Any, y: Any) -> Any:
-        return optax.sigmoid_binary_cross_entropy(out[..., 0], y.astype(out.dtype))
+    def positive(self, out: Any) -> Any:
+        return out[..., 0] > 0.0
 
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
-        return {"accuracy": ((out[..., 0] > 0) == (y > 0.5)).astype(jnp.float32)}
+        return {"accuracy": (self.positive(out) == (y > 0.5)).astype(jnp.float32)}
 
-    def predict(self, out: Any) -> Any:
-        return jax.nn.sigmoid(out)
+    def classes(self, out_shape: Shape) -> int:
+        return 2
+
+    def exact_inputs(self, out: Any, y: Any) -> dict[str, Any]:
+        return {
+            "labels": (y > 0.5).astype(jnp.int32),
+            "pred": self.positive(out).astype(jnp.int32),
+            "score": out[..., 0],
+            "binary": jnp.ones((), bool),
+        }
 
     def check_output(self, out_shape: Shape, target_shape: Shape, num_classes: int | None) -> None:
         if out_shape != (1,):
             raise ShapeError(
-                f"binary_cross_entropy needs one output logit, got {out_shape}",
+                f"{self.dl_name} needs one output per example, got {out_shape}",
                 "end the model with `dense 1`",
             )
         if num_classes is not None and num_classes > 2:
             raise ShapeError(
-                f"binary_cross_entropy needs 0/1 labels, found {num_classes} classes",
+                f"{self.dl_name} needs 0/1 labels, found {num_classes} classes",
                 "use `loss cross_entropy` with `dense N` for N classes",
             )
+
+
+EPS = 1e-7  # probabilities are clipped into [EPS, 1 - EPS] before the log
+
+
+@register(LOSSES, "binary_cross_entropy")
+class BinaryCrossEntropy(_Binary):
+    """Binary cross-entropy, labels 0/1: on one logit per example (the sigmoid is in the loss),
+    or with `from_logits=false` on a probability (a model ending in `sigmoid`; clipped into
+    [1e-7, 1 - 1e-7])."""
+
+    from_logits: bool = True
+
+    def positive(self, out: Any) -> Any:
+        return out[..., 0] > (0.0 if self.from_logits else 0.5)
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        y = y.astype(out.dtype)
+        if self.from_logits:
+            return optax.sigmoid_binary_cross_entropy(out[..., 0], y)
+        p = jnp.clip(out[..., 0], EPS, 1.0 - EPS)
+        return -(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p))
+
+    def predict(self, out: Any) -> Any:
+        return jax.nn.sigmoid(out) if self.from_logits else out
+
+
+@register(LOSSES, "hinge")
+class Hinge(_Binary):
+    """Hinge loss on one score per example, labels 0/1 (as -1/+1): max(0, 1 - t·out); the
+    class is the score's sign."""
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        t = 2.0 * (y > 0.5).astype(out.dtype) - 1.0
+        return jnp.maximum(0.0, 1.0 - t * out[..., 0])
+
+
+@register(LOSSES, "focal")
+class Focal(CrossEntropy):
+    """Focal loss on logits, -(1 - p)^gamma · log p of the true class (p: its softmax
+    probability): easy examples count less; `gamma=0` is cross-entropy. Labels as for
+    `cross_entropy` (a label per position too)."""
+
+    gamma: float = Field(2.0, ge=0.0)
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        onehot = jax.nn.one_hot(y, out.shape[-1]) if y.ndim < out.ndim else y
+        if self.label_smoothing:
+            onehot = optax.smooth_labels(onehot, self.label_smoothing)
+        logp = jax.nn.log_softmax(out, axis=-1)
+        per = -jnp.sum(onehot * (1.0 - jnp.exp(logp)) ** self.gamma * logp, axis=-1)
+        return per * (y >= 0) if y.ndim == 2 and y.ndim < out.ndim else per
+
+
+@register(LOSSES, "huber")
+class Huber(Loss):
+    """Huber loss, mean over outputs: (out - y)²/2 within `delta` of the target, linear
+    (delta·(|out - y| - delta/2)) beyond: squared error near the target, robust to outliers."""
+
+    delta: float = Field(1.0, gt=0.0)
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        per = optax.huber_loss(out, y, delta=self.delta)
+        return jnp.mean(per.reshape(out.shape[0], -1), axis=-1)
+
+    def metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        return _regression_metrics(out, y, "")
+
+
+@register(LOSSES, "kl_divergence")
+class KLDivergence(Loss):
+    """KL(y ‖ softmax(out)) = Σ y·(log y - log softmax(out)), for targets that are probability
+    rows (soft labels; rows of the targets' width). 0 when the softmax equals the targets."""
+
+    def per_example(self, out: Any, y: Any) -> Any:
+        logq = jax.nn.log_softmax(out, axis=-1)
+        per = jax.scipy.special.xlogy(y, y) - y * logq
+        return jnp.sum(per.reshape(out.shape[0], -1), axis=-1)
+
+    def predict(self, out: Any) -> Any:
+        return jax.nn.softmax(out, axis=-1)

@@ -57,7 +57,8 @@ def monitor_mode(name: str) -> str:
         >>> monitor_mode("valid_accuracy"), monitor_mode("valid_loss")
         ('max', 'min')
     """
-    return "max" if "accuracy" in name else "min"
+    higher = ("accuracy", "precision", "recall", "f1", "roc_auc", "r2")  # higher is better
+    return "max" if any(h in name for h in higher) else "min"
 
 
 def start(lanes: int | None = None) -> EarlyStop:

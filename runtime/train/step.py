@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlc.compiler.losses import element_weights
 from dlc.compiler.lower import Program
 from dlc.runtime.train.batches import data_order, epoch_batches, steps_per_epoch
 from dlc.runtime.train.engine import (
@@ -34,6 +33,7 @@ from dlc.runtime.train.engine import (
     train_epoch,
     train_steps,
 )
+from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start
 
 EVAL_CHUNK = 8192
 STEPS_PER_CALL = 256  # steps one multi-epoch call aims at (see `epochs_per_call`)
@@ -200,36 +200,6 @@ def many_epochs(
         return jax.lax.fori_loop(0, count, body, (state, slots))
 
     return run
-
-
-def eval_start(program: Program, y: Any) -> dict[str, tuple[Any, Any]]:
-    """Zero (sum, weight) for each value an evaluation reports: `loss` and the loss's metrics
-    (`y`: labels of the data, for their shape)."""
-    names = jax.eval_shape(
-        lambda: {
-            "loss": 0.0,
-            **program.spec.loss.metrics(jnp.zeros((1, *program.infos[-1].out_shape)), y[:1]),
-        }
-    )
-    z = jnp.zeros((), jnp.float32)
-    return {k: (z, z) for k in names}
-
-
-def add_eval_sums(
-    program: Program, sums: dict[str, tuple[Any, Any]], out: Any, y: Any, w: Any
-) -> dict[str, tuple[Any, Any]]:
-    """`sums` plus one chunk's (weighted sum, weight) per value, for outputs `out`, labels `y`
-    and example weights `w`: per-token values count real tokens only."""
-    loss = program.spec.loss
-    vals = {"loss": loss.per_example(out, y), **loss.metrics(out, y)}
-    ws = {k: element_weights(v, y, w) for k, v in vals.items()}
-    return {
-        k: (sums[k][0] + jnp.sum(v * ws[k]), sums[k][1] + jnp.sum(ws[k])) for k, v in vals.items()
-    }
-
-
-def eval_means(sums: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
-    return {k: s / jnp.maximum(d, 1.0) for k, (s, d) in sums.items()}
 
 
 def chunk_steps(program: Program, epoch_steps: int, setting: int | str) -> int:
