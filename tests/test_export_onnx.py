@@ -14,6 +14,7 @@ import dlc
 from dlc.runtime.cli.main import main
 from dlc.runtime.runs.session import run_spec
 
+pytestmark = pytest.mark.slow  # three conversions and onnxruntime sessions: about a minute
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("jax2onnx", reason="the onnx extra is not installed")
 

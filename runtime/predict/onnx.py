@@ -57,11 +57,12 @@ def export_onnx(model: TrainedModel, out_dir: str | Path) -> Path:
     from dlc.runtime.predict.export import describe, inference_function, input_dtype
 
     infer = inference_function(model)
-    shape = ("B", *model.data.input_shape)
+    (batch,) = jax.export.symbolic_shape("B")
+    spec = jax.ShapeDtypeStruct((batch, *model.data.input_shape), input_dtype(model))
     arg = jax.ShapeDtypeStruct((2, *model.data.input_shape), input_dtype(model))
     try:
         proto = to_onnx(
-            infer, [shape], input_names=["x"], output_names=["y"], model_name="dlc_model"
+            infer, [spec], input_names=["x"], output_names=["y"], model_name="dlc_model"
         )
     except Exception as exc:  # the converter's own errors: an unsupported primitive, ...
         raise _unsupported(model, exc) from None
@@ -71,8 +72,15 @@ def export_onnx(model: TrainedModel, out_dir: str | Path) -> Path:
     path = out / "model.onnx"
     atomic_write_bytes(path, blob)
     x = np.zeros(arg.shape, arg.dtype)
-    session = onnxruntime.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    got = session.run(None, {"x": x})[0]
+    try:
+        session = onnxruntime.InferenceSession(blob, providers=["CPUExecutionProvider"])
+        got = session.run(None, {"x": x})[0]
+    except Exception as exc:  # onnxruntime's own error types
+        raise DlcError.single(
+            f"onnxruntime cannot run the converted model: {exc}",
+            where=str(path),
+            hint="export with `--format stablehlo` instead",
+        ) from None
     want = np.asarray(jax.jit(infer)(x))
     doc = describe(model, tuple(want.shape), "onnx (jax2onnx)")
     doc["opset"] = 23
