@@ -16,7 +16,12 @@ TAKES_SPEC = True
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    """No options beyond the spec and `--set`."""
+    p.add_argument(
+        "--cost",
+        action="store_true",
+        help="also compile (not run) the training step and print its FLOPs per step and per "
+        "example and its peak memory, from XLA's analyses (imports JAX)",
+    )
 
 
 def _shape(s: tuple[int, ...]) -> str:
@@ -59,4 +64,10 @@ def main(args: argparse.Namespace) -> int:
         f"data: {sizes} rows; loss {resolved.spec.loss.dl_name}; "
         f"optimizer {resolved.spec.optimizer.dl_name}; ok"
     )
+    if getattr(args, "cost", False):
+        from dlc.runtime.analysis.cost import describe, step_cost
+        from dlc.runtime.train.model import CompiledModel
+
+        for line in describe(step_cost(CompiledModel(resolved, data))):
+            con.print(esc(line))
     return 0
