@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,38 @@ def test_cli_prints_to_stdout_and_reports_syntax_errors(tmp_path: Path, capsys) 
     assert capsys.readouterr().out == "loss mse\n"
     assert main(["fmt", str(broken)]) == 2
     assert f"{broken}:" in capsys.readouterr().err
+
+
+def _fuzz() -> Any:
+    """The fuzz tests' spec mutations (tests/test_fuzz.py), if hypothesis is installed."""
+    pytest.importorskip("hypothesis")
+    import test_fuzz
+
+    return test_fuzz
+
+
+def test_mutated_specs_format_idempotently_or_are_syntax_errors() -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fuzz = _fuzz()
+    comment = st.sampled_from(["# c", '# "quoted"', "#", "# a # b"])
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(fuzz.mutated_specs(), st.lists(st.tuples(st.integers(0, 40), comment), max_size=4))
+    def check(text: str, notes: list[tuple[int, str]]) -> None:
+        lines = text.split("\n")
+        for i, note in notes:  # comments at the ends of some lines, or alone
+            i %= len(lines)
+            lines[i] = f"{lines[i]}  {note}" if i % 2 else f"{note}\n{lines[i]}"
+        text = "\n".join(lines)
+        try:
+            once = format_text(text)
+        except DlcError:
+            return  # a syntax error (format_text also raises if it would change the meaning)
+        assert format_text(once) == once
+        assert [c.text for c in comments(once).values()] == [
+            c.text for c in comments(text).values()
+        ]
+
+    check()
