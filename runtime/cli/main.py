@@ -12,6 +12,7 @@ dlc plot RUN_DIR             redraw a run's PNG plots
 dlc predict FILE.dl --run RUN_DIR --input X.csv --output pred.csv [--proba] [--name COL]
 dlc evaluate FILE.dl --run RUN_DIR --input LABELLED [--json]
 dlc export RUN_DIR --format stablehlo|onnx [--output DIR]
+dlc serve RUN_DIR [--port 8000]   GET /health, POST /predict on a loopback address
 dlc analyze FILE.dl [--run RUN_DIR] [--at trained|init|origin]   critical point + surfaces
 
 Example:
@@ -40,6 +41,7 @@ from dlc.runtime.cli import (
     predict,
     run,
     schedule,
+    serve,
 )
 from dlc.runtime.cli.crash import report_internal_error
 
@@ -53,6 +55,7 @@ COMMANDS = {
     "predict": predict,
     "evaluate": evaluate,
     "export": export,
+    "serve": serve,
     "analyze": analyze,
     "fmt": fmt,
     "lsp": lsp,

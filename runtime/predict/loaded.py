@@ -160,8 +160,12 @@ class TrainedModel:
 
         self._check_shape(x)
         x = x if x.dtype.kind in "iu" else x.astype(np.float32)
+        n = len(x)
+        bucket = max(8, 1 << max(n - 1, 0).bit_length())  # few batch sizes: few compiles
+        padded = np.concatenate([x, np.zeros((bucket - n, *x.shape[1:]), x.dtype)])
         state = self.model.state
-        return np.asarray(self.model._fns.predict(state.params, state.model_state, jnp.asarray(x)))
+        out = self.model._fns.predict(state.params, state.model_state, jnp.asarray(padded))
+        return np.asarray(out)[:n]
 
     def evaluate(
         self, inputs: RawInput, y: Any = None, *, prepared: bool = False
