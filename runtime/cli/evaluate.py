@@ -33,12 +33,13 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(title=f"{args.input}: {report['rows']} rows")
+    con = console()
+    con.print(f"{args.input}: {report['rows']} rows")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in report["metrics"].items():
         table.add_row(k, fmt(v))
-    con = console()
     con.print(table)
     if report.get("confusion"):
         names = report["classes"]
