@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
@@ -67,7 +68,6 @@ def confusion_table(counts: np.ndarray, title: str) -> Table:
 def main(args: argparse.Namespace) -> int:
     from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from dlc.runtime.analysis.confusion import part_confusion, write_csv
     from dlc.runtime.runs.plots import plot_run
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
@@ -119,7 +119,20 @@ def main(args: argparse.Namespace) -> int:
         bar.stop()
         if "tb" in state:
             state["tb"].close()
-    plots = plot_run(outcome.run.path)
+    # the plots are drawn beside the final report (matplotlib's object API, this thread only)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        plots_done = pool.submit(plot_run, outcome.run.path)
+        report(con, outcome)
+        plots = plots_done.result()
+    con.print(f"plots: {', '.join(p.name for p in plots)}")
+    con.print(f"run folder: {outcome.run.path}")
+    return 0
+
+
+def report(con: Any, outcome: Any) -> None:
+    """The final metrics table and the per-class counts (with their CSV in the run folder)."""
+    from dlc.runtime.analysis.confusion import part_confusion, write_csv
+
     if outcome.stopped_early:
         con.print(f"early stop: best epoch {outcome.best_epoch} (parameters restored)")
     con.print(final_table(outcome.final, f"{outcome.model.resolved.name}: final metrics"))
@@ -130,6 +143,3 @@ def main(args: argparse.Namespace) -> int:
             if len(counts) <= 20:
                 con.print(confusion_table(counts, f"{part}: per-class counts (rows: true class)"))
             break
-    con.print(f"plots: {', '.join(p.name for p in plots)}")
-    con.print(f"run folder: {outcome.run.path}")
-    return 0

@@ -72,8 +72,8 @@ def evaluate_parts(
     out: dict[str, float] = {}
     for name in names:
         if name in parts:
-            vals = fns.evaluate(state.params, state.model_state, *parts[name])
-            out.update({f"{name}_{k}": float(v) for k, v in vals.items()})
+            vals = jax.device_get(fns.evaluate(state.params, state.model_state, *parts[name]))
+            out.update({f"{name}_{k}": float(v) for k, v in vals.items()})  # one transfer
     return out
 
 

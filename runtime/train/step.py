@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
@@ -63,7 +64,9 @@ class Functions:
     epochs_per_call: int = 1
 
 
-def init_state(program: Program, seed: int) -> TrainState:
+def init_state(program: Program, seed: int | jax.Array) -> TrainState:
+    """The state before the first step (`seed` may be traced: `Functions.init` jits this; the
+    same bits as eager)."""
     key = jax.random.PRNGKey(seed)
     params, model_state = program.init(jax.random.fold_in(key, 0))
     opt_state = program.optimizer().init(params)
@@ -157,7 +160,8 @@ def make_functions(
         return program.spec.loss.predict(out)
 
     return Functions(
-        init=lambda seed: init_state(program, seed),
+        # one compiled program (persistently cached) instead of one small program per op
+        init=jax.jit(partial(init_state, program)),
         epoch=jax.jit(whole_epoch, donate_argnums=(0,)) if chunk >= nb else chunked_epoch,
         evaluate=jax.jit(evaluate),
         predict=jax.jit(predict),
