@@ -17,7 +17,15 @@ import pytest
 from dlc.runtime.lsp.features import completions, diagnostics, formatting, hover
 
 ROOT = Path(__file__).resolve().parents[1]
-BAD = "data { digits }\nmodel {\n  dense 8\n  rleu\n}\nloss mse\noptimizer adam lr=0.01\n"
+BAD = """data { digits }
+model {
+  dense 8
+  rleu
+  dense 10
+}
+loss cross_entropy
+optimizer adam lr=0.01
+"""
 GOOD = BAD.replace("rleu", "relu")
 
 
@@ -28,6 +36,17 @@ def test_diagnostics_are_dlcs_located_errors() -> None:
     assert diagnostics(GOOD, "m.dl") == []
     [syntax] = diagnostics("model {\n  dense 8 x=\n", "m.dl")
     assert syntax.line == 1 and "unexpected" in syntax.message
+
+
+def test_data_and_shape_errors_as_dlc_check_finds_them(tmp_path: Path) -> None:
+    spec = (ROOT / "specs/sigmoids.dl").read_text()
+    path = ROOT / "specs/sigmoids.dl"
+    [d] = diagnostics(spec.replace("seattle-weather", "no-such-file"), path)
+    assert (d.line, d.character) == (3, 2)  # the `csv` statement that names the file
+    assert "no-such-file.csv" in d.message
+    [d] = diagnostics(spec.replace("dense 1 ", "conv2d 1 3 "), path)
+    assert (d.line, d.character) == (11, 2) and "cannot take input of shape (8,)" in d.message
+    assert diagnostics(spec.replace("dense 1 ", "conv2d 1 3 "), path, shapes=False) == []
 
 
 def test_positions_are_utf16() -> None:
@@ -173,14 +192,31 @@ def test_language_server_over_stdio(tmp_path: Path) -> None:
         where["position"] = {"line": 2, "character": 3}
         assert "— layer" in c.request("textDocument/hover", where)["contents"]["value"]
 
-        start = time.perf_counter()
-        change = {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": GOOD}]}
-        c.send("textDocument/didChange", change)
-        assert c.diagnostics() == []
-        latency = time.perf_counter() - start
-        print(f"diagnostics after a change: {latency * 1000:.1f} ms")
-        assert latency < 5.0
+        def change(version: int, text: str) -> float:
+            start = time.perf_counter()
+            edit = {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"text": text}],
+            }
+            c.send("textDocument/didChange", edit)
+            return time.perf_counter() - start
 
+        # the text is right: [] at once, then [] again once the data's shapes are checked
+        change(2, GOOD)
+        assert c.diagnostics() == [] and c.diagnostics() == []
+        # a shape error, now that the data's shapes are known: one answer
+        change(3, GOOD.replace("dense 8", "conv2d 8 3"))
+        [d] = c.diagnostics()
+        assert d["range"]["start"] == {"line": 2, "character": 2}
+        assert d["message"].startswith("layer `conv2d` cannot take input of shape (64,)")
+        times = []
+        for n in range(10):
+            start = time.perf_counter()
+            change(4 + n, GOOD if n % 2 else BAD)
+            assert len(c.diagnostics()) == (0 if n % 2 else 1)
+            times.append(time.perf_counter() - start)
+        print(f"diagnostics after a change: median {sorted(times)[5] * 1000:.1f} ms")
+        assert max(times) < 5.0
         opts = {"tabSize": 2, "insertSpaces": True}
         edits = c.request(
             "textDocument/formatting", {"textDocument": {"uri": uri}, "options": opts}

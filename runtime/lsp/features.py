@@ -12,13 +12,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from dlc.compiler.errors import DlcError, Span
 from dlc.compiler.format import format_text
-from dlc.compiler.frontend import load_spec
+from dlc.compiler.frontend import ResolvedSpec, load_spec
+from dlc.compiler.passes import DataFacts, bind_data
+from dlc.compiler.shapes import infer
 from dlc.compiler.spec import SECTION_DOCS
 from dlc.runtime.lsp.knowledge import Candidate, candidates, context, reference, statement_class
 
@@ -70,15 +73,75 @@ def _range(span: Span | None, lines: list[str]) -> tuple[int, int, int, int]:
     )
 
 
-def diagnostics(text: str, path: str | Path) -> list[Problem]:
-    """dlc's errors for a document's text (parse, expand, resolve; no data is read)."""
+@dataclass(frozen=True)
+class Facts:
+    """What the model's shapes need from the data (not the data itself, which may be large)."""
+
+    input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+    num_classes: int | None
+    vocab_size: int | None
+
+
+_FACTS: dict[str, Facts] = {}  # by the data section (canonical JSON) and folder
+
+
+def _key(resolved: ResolvedSpec) -> str:
+    data = resolved.spec.data  # every field of the source's own class, not only the base's
+    body = data.model_dump(mode="json", serialize_as_any=True)
+    return json.dumps([str(resolved.base_dir), data.source.dl_name, body], sort_keys=True)
+
+
+def data_loaded(text: str, path: str | Path) -> bool:
+    """Whether the data's shapes for this text are known (else `diagnostics` reads the data)."""
+    try:
+        return _key(load_spec(text, base_dir=Path(path).parent)) in _FACTS
+    except DlcError:
+        return True  # nothing to read: the text has errors before the data
+
+
+def data_facts(resolved: ResolvedSpec) -> Facts:
+    """The data's shapes, loaded once per data section (`dlc check` reads the data likewise)."""
+    from dlc.runtime.data.prepare import prepare
+
+    key = _key(resolved)
+    if key not in _FACTS:
+        prepared = prepare(resolved)
+        facts = Facts(
+            prepared.input_shape,
+            prepared.target_shape,
+            prepared.num_classes,
+            prepared.vocab_size,
+        )
+        if len(_FACTS) >= 16:
+            _FACTS.pop(next(iter(_FACTS)))
+        _FACTS[key] = facts
+    return _FACTS[key]
+
+
+def _check(text: str, path: str | Path, shapes: bool) -> None:
+    """Raise dlc's errors for the text: parse, expand, resolve; with `shapes`, also the data
+    source and every layer's shape (as `dlc check`)."""
+    resolved = load_spec(text, base_dir=Path(path).parent)
+    if shapes:
+        facts = data_facts(resolved)
+        bound = bind_data(resolved, DataFacts(facts.vocab_size))
+        infer(bound, facts.input_shape, facts.target_shape, facts.num_classes)
+
+
+def diagnostics(text: str, path: str | Path, shapes: bool = True) -> list[Problem]:
+    """dlc's errors for a document's text, as `dlc check` finds them (its data is read once
+    per data section; `shapes=False`: parse, expand and resolve only)."""
     lines = text.split("\n")
     try:
-        load_spec(text, base_dir=Path(path).parent)
+        _check(text, path, shapes)
     except DlcError as err:
         out = []
         for d in err.diagnostics:
-            first = _range(d.span, lines)
+            here = [span for _, span in d.notes if span.file == SPEC_FILE]
+            elsewhere = d.span is None or d.span.file != SPEC_FILE
+            # an error in a data file: at the statement that names it (its first note)
+            first = _range(here[0] if elsewhere and here else d.span, lines)
             message = d.message
             if d.span is not None and d.span.file != SPEC_FILE:
                 message = f"{d.span}: {message}"  # e.g. a `--set` or another file

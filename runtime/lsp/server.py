@@ -52,20 +52,28 @@ _KINDS = {"section": 14, "entry": 3, "setting": 10, "value": 12, "block": 7}
 
 
 def publish(ls: LanguageServer, uri: str) -> None:
-    """Diagnostics for the document's current text (an empty list clears old ones)."""
+    """Diagnostics for the document's current text (an empty list clears old ones): those of
+    the text at once, then, when the spec's data has not been read yet, those of its shapes."""
     from lsprotocol import types as t
 
     doc = ls.workspace.get_text_document(uri)
+
+    def send(problems: list[features.Problem]) -> None:
+        diags = [_diagnostic(uri, p) for p in problems]
+        ls.text_document_publish_diagnostics(
+            t.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=diags)
+        )
+
     try:
-        problems = features.diagnostics(doc.source, doc.path)
+        problems = features.diagnostics(doc.source, doc.path, shapes=False)
+        if not problems:
+            if not features.data_loaded(doc.source, doc.path):
+                send(problems)  # the text is fine so far; reading the data may take seconds
+            problems = features.diagnostics(doc.source, doc.path)
     except Exception:  # a bug in dlc must not take the editor's server down
         log.exception("diagnostics failed for %s", uri)
         problems = []
-    ls.text_document_publish_diagnostics(
-        t.PublishDiagnosticsParams(
-            uri=uri, version=doc.version, diagnostics=[_diagnostic(uri, p) for p in problems]
-        )
-    )
+    send(problems)
 
 
 def build_server() -> LanguageServer:
