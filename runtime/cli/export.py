@@ -18,7 +18,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run folder")
     p.add_argument("--format", choices=["stablehlo", "onnx"], default="stablehlo")
     p.add_argument("--output", help="the folder to write into (default: RUN_DIR/export)")
-    p.add_argument("--spec", help="the spec file, when the run's own spec.dl cannot find the data")
+    p.add_argument(
+        "--spec",
+        dest="spec_file",
+        help="the spec file, when the run's own spec.dl cannot find the data",
+    )
     p.add_argument(
         "--platforms",
         help="comma-separated jax.export platforms, e.g. cpu,cuda (default: this machine's)",
@@ -32,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.predict.export import export_model
     from dlc.runtime.predict.loaded import load
 
-    model = load(args.run, spec=args.spec, warn=warn)
+    model = load(args.run, spec=args.spec_file, warn=warn)
     out = Path(args.output) if args.output else Path(args.run) / "export"
     platforms = tuple(args.platforms.split(",")) if args.platforms else None
     path = export_model(model, out, fmt=args.format, platforms=platforms)

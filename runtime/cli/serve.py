@@ -18,7 +18,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run folder")
     p.add_argument("--port", type=int, default=8000, help="the TCP port (default 8000)")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    p.add_argument("--spec", help="the spec file, when the run's own spec.dl cannot find the data")
+    p.add_argument(
+        "--spec",
+        dest="spec_file",
+        help="the spec file, when the run's own spec.dl cannot find the data",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -27,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.predict.serve import require_loopback, serve
 
     require_loopback(args.host)
-    model = load(args.run, spec=args.spec, warn=warn)
+    model = load(args.run, spec=args.spec_file, warn=warn)
     print(f"serving {args.run} on http://{args.host}:{args.port} (GET /health, POST /predict)")
     serve(model, host=args.host, port=args.port)
     return 0
