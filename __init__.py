@@ -12,7 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["DlcError", "__version__", "compile", "load", "load_spec"]
+# the plugin API (`dlc.layer`, `dlc.loss`, `dlc.metric` and what they build on)
+PLUGIN_API = (
+    "Context",
+    "Layer",
+    "Loss",
+    "Param",
+    "ShapeError",
+    "layer",
+    "load_plugin",
+    "loss",
+    "metric",
+)
+__all__ = ["DlcError", "__version__", "compile", "load", "load_spec", *PLUGIN_API]
 
 if TYPE_CHECKING:
     from dlc.compiler.errors import DlcError
@@ -50,4 +62,13 @@ def __getattr__(name: str) -> Any:  # lazy: `import dlc` must not import JAX
         from dlc.compiler.frontend import load_spec
 
         return load_spec
+    if name in PLUGIN_API:  # your own layers, losses, metrics: see dlc.compiler.plugins
+        from dlc.compiler import plugins
+        from dlc.compiler.layers.base import Context, Layer, Param, ShapeError
+        from dlc.compiler.losses import Loss
+
+        api: dict[str, Any] = {"Context": Context, "Layer": Layer, "Param": Param}
+        api["ShapeError"] = ShapeError
+        api |= {"Loss": Loss, "layer": plugins.layer, "loss": plugins.loss}
+        return {**api, "metric": plugins.metric, "load_plugin": plugins.load_plugin}[name]
     raise AttributeError(name)

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from dlc.compiler.layers.base import Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp, optax
-from dlc.compiler.metrics import REPORTABLE, expand
+from dlc.compiler.metrics import METRICS, REPORTABLE, expand, is_exact
 from dlc.compiler.registry import LOSSES, SpecModel, register
 
 
@@ -32,7 +32,7 @@ class Loss(SpecModel):
     def _known_metrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         known = REPORTABLE[cls.task]
         for name in names:
-            if name not in known:
+            if name not in known and name not in METRICS:
                 raise ValueError(
                     f"`{name}` is not a metric of this loss; known: {', '.join(known)}"
                 )
@@ -51,7 +51,13 @@ class Loss(SpecModel):
 
     def exact_names(self, out_shape: Shape) -> list[str]:
         """The names of the `report` metrics, per-class ones expanded (`f1_0`, `f1_1`, ...)."""
-        return expand(self.report, self.classes(out_shape))
+        return [n for n in expand(self.report, self.classes(out_shape)) if is_exact(n)]
+
+    def custom_metrics(self, out: Any, y: Any) -> dict[str, Any]:
+        """Per-example values of the plugin metrics (`dlc.metric`) in `report`."""
+        return {
+            n: jnp.asarray(METRICS[n](out, y), jnp.float32) for n in self.report if n in METRICS
+        }
 
     def exact_inputs(self, out: Any, y: Any) -> dict[str, Any]:
         """What the exact metrics read from one chunk: `labels`, `pred`, `score`, `binary`

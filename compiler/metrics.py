@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dlc.compiler.lazy import jax, jnp
@@ -33,6 +34,8 @@ REPORTABLE = {
     "binary": (*CONFUSION, *(f"{m}_per_class" for m in CONFUSION), "roc_auc"),
     "regression": ("r2",),
 }
+# metrics of plugins (`dlc.metric`): name -> fn(out, y) giving one value per example
+METRICS: dict[str, Callable[[Any, Any], Any]] = {}
 _NAME = re.compile(r"(precision|recall|f1)(?:_(\d+))?|roc_auc|r2")
 
 

@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="KEY=VALUE",
                 help="override a setting, e.g. --set train.epochs=5",
             )
+            c.add_argument(
+                "--plugin",
+                action="append",
+                default=[],
+                metavar="FILE.py",
+                help="load your own layers, losses or metrics from a Python file first",
+            )
         command.arguments(c)
     return p
 
@@ -95,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "plugin", None):  # run only when named on the command line
+            from dlc.compiler.plugins import load_plugin
+
+            for path in args.plugin:
+                load_plugin(path)
         return COMMANDS[args.command].main(args)
     except DlcError as err:
         print(err.render(), file=sys.stderr)

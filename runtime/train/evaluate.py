@@ -34,7 +34,10 @@ def eval_start(program: Program, y: Any) -> Sums:
     bounds the number of scores `roc_auc` keeps)."""
     loss = program.spec.loss
     out_shape = tuple(program.infos[-1].out_shape)
-    names = jax.eval_shape(lambda: {"loss": 0.0, **loss.metrics(jnp.zeros((1, *out_shape)), y[:1])})
+    out0 = jnp.zeros((1, *out_shape))
+    names = jax.eval_shape(
+        lambda: {"loss": 0.0, **loss.metrics(out0, y[:1]), **loss.custom_metrics(out0, y[:1])}
+    )
     z = jnp.zeros((), jnp.float32)
     sums: Sums = {k: (z, z) for k in names}
     sizes = {"classes": loss.classes(out_shape), "rows": int(y.size)}
@@ -48,7 +51,7 @@ def add_eval_sums(program: Program, sums: Sums, out: Any, y: Any, w: Any) -> Sum
     `w` (0: a padding row): per-token values count real tokens only."""
     loss = program.spec.loss
     per = loss.per_example(out, y)
-    vals = {"loss": per, **loss.metrics(out, y)}
+    vals = {"loss": per, **loss.metrics(out, y), **loss.custom_metrics(out, y)}
     ws = {k: element_weights(v, y, w) for k, v in vals.items()}
     new = {
         k: (sums[k][0] + jnp.sum(v * ws[k]), sums[k][1] + jnp.sum(ws[k])) for k, v in vals.items()
