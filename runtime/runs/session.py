@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.runs.folder import RunDir, flatten_params
 from dlc.runtime.runs.records import changed_data, write_env, write_results
+from dlc.runtime.runs.resume import restored_loop
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
 from dlc.runtime.train.step import Diverged
@@ -87,7 +88,7 @@ def run_spec(
         loaded = run.restore(_checkpoint_tree(state, initial), spec_hash, warn)
         if loaded is not None:
             state = loaded.state["train"]
-            loop = LoopState(**loaded.extra["loop"], best_weights=loaded.state["best"])
+            loop = restored_loop(loaded, spec.train.epochs)
             start_epoch = loaded.epoch
             history = run.truncate_metrics(start_epoch)
         else:
@@ -98,7 +99,7 @@ def run_spec(
     def after_epoch(record: dict[str, Any], st: Any, lp: LoopState) -> None:
         run.append_metrics(record)
         ep = record["epoch"]
-        if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs:
+        if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs or lp.stopped:
             run.checkpoint(
                 _checkpoint_tree(st, lp.best_weights or initial),
                 epoch=ep,

@@ -31,9 +31,15 @@ class LoopState:
     best_epoch: int = -1
     bad_epochs: int = 0
     best_weights: tuple[Tree, Tree] | None = None
+    stopped: bool = False  # the rule stopped training (a resumed run then trains no more)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "stopped": self.stopped,
+        }
 
     def rule_state(self) -> EarlyStop:
         best = math.nan if self.best is None else self.best
@@ -53,7 +59,8 @@ class LoopState:
         self.best_epoch = int(new.best_epoch) or -1
         self.bad_epochs = int(new.bad)
         self.best_weights = keep_best(better, (state.params, state.model_state), self.best_weights)
-        return bool(new.stopped)
+        self.stopped = bool(new.stopped)
+        return self.stopped
 
 
 @dataclass
@@ -128,7 +135,8 @@ def train_loop(
     x, y = parts["train"]
     due = due_epochs(train, parts, checkpoints=on_epoch is not None)
     epoch = start_epoch
-    while epoch < train.epochs:
+    result.stopped_early = loop.stopped  # resumed after the stopping epoch's checkpoint
+    while epoch < train.epochs and not loop.stopped:
         t0 = time.perf_counter()
         count = 1
         if fns.epochs is not None:
