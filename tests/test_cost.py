@@ -38,3 +38,11 @@ def test_check_cost_prints_flops_and_memory(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "compiled for batches of 32; nothing run" in out
     assert "FLOP per example" in out and "step memory: peak" in out
+
+
+def test_off_cpu_the_report_says_what_xla_leaves_out() -> None:
+    from dlc.runtime.analysis.cost import GPU_NOTE, Cost, describe
+
+    cost = Cost(32, 2e6, 4e5, 1e6, 4000, 4000, 0, 1000, "cpu")
+    assert GPU_NOTE not in describe(cost)
+    assert describe(Cost(**{**cost.__dict__, "backend": "gpu"}))[-1] == GPU_NOTE

@@ -2,6 +2,9 @@
 FLOPs of one training step (forward, backward and optimizer update on a full batch) and of a
 prediction, per step and per example, and the memory the compiled step needs (`dlc check
 --cost`). Nothing runs: the step is traced on abstract arrays, lowered and compiled only.
+XLA counts what it compiles: the body of a loop once (a recurrent layer's scan over time), and on
+a GPU not the library calls (cuDNN convolutions: seen on an H200, a small CNN's count was 1/20 of
+the CPU's), so there the FLOPs are a lower bound; memory is the backend's own.
 
 Example:
     >>> from dlc.runtime.train.model import CompiledModel
@@ -98,6 +101,12 @@ def step_cost(model: CompiledModel) -> Cost:
     )
 
 
+GPU_NOTE = (
+    "  note: XLA leaves out the FLOPs of library calls on this backend (cuDNN convolutions, for "
+    "one); JAX_PLATFORMS=cpu dlc check --cost counts every operation"
+)
+
+
 def _si(v: float, unit: str) -> str:
     """`v` with an SI prefix: 1.3e7 FLOP -> '13.0 MFLOP'."""
     for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -121,4 +130,5 @@ def describe(c: Cost) -> list[str]:
         f"  step memory: peak {_si(c.peak_bytes, 'B')} (inputs {_si(c.argument_bytes, 'B')}, "
         f"outputs {_si(c.output_bytes - c.alias_bytes, 'B')}, scratch {_si(c.temp_bytes, 'B')})",
         f"  memory traffic: {_si(c.bytes_accessed, 'B')} per step",
+        *([GPU_NOTE] if c.backend != "cpu" else []),
     ]
