@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from dlc.compiler.errors import DlcError
+from dlc.runtime.runs.folder import RunDir
 from dlc.runtime.runs.session import run_spec
 
 WEATHER = Path(__file__).resolve().parents[1] / "specs" / "data" / "seattle-weather.csv"
@@ -114,3 +115,56 @@ def test_edited_checkpoint_metadata_is_a_located_error(
     with pytest.raises(DlcError, match="checkpoint metadata") as e:
         run_spec(source, runs_root=tmp_path, resume=folder, warn=lambda m: None)
     assert message in str(e.value) and ckpt.name in str(e.value)
+
+
+# -- run folders --------------------------------------------------------------------------------
+def test_a_locked_run_folder_is_refused(tmp_path: Path) -> None:
+    first = RunDir.create(tmp_path, "a")
+    first.lock()
+    with pytest.raises(DlcError, match=r"in use by another dlc process \(pid \d+\)"):
+        RunDir(first.path).lock()
+    first.unlock()
+    RunDir(first.path).lock()  # free again
+
+
+def test_a_second_resume_while_one_trains_is_refused(tmp_path: Path) -> None:
+    source = spec("false")
+    folder = run(source, tmp_path, kill_at=1)
+    holder = RunDir(folder)
+    holder.lock()
+    with pytest.raises(DlcError, match="in use by another dlc process"):
+        run_spec(source, runs_root=tmp_path, resume=folder, warn=lambda m: None)
+    holder.unlock()
+
+
+def test_run_folder_creation_is_atomic_and_never_reuses_a_folder(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: RunDir.create(tmp_path, "a").path, range(40)))
+    assert len(set(made)) == 40
+
+
+def test_resume_picks_the_newest_run_of_exactly_this_spec(tmp_path: Path) -> None:
+    import os
+
+    def make(name: str, spec_hash: str, mtime: float) -> Path:
+        p = tmp_path / name
+        p.mkdir()
+        (p / "spec.json").write_text(json.dumps({"hash": spec_hash}))
+        os.utime(p, (mtime, mtime))
+        return p
+
+    mine = make("lin-20260101-000000", "h1", 100)
+    make("lin-20260102-000000", "h2", 200)  # newer, another spec
+    make("linear-20260103-000000", "h1", 300)  # another name that starts with `lin`
+    broken = tmp_path / "lin-20260104-000000"
+    broken.mkdir()
+    (broken / "spec.json").write_text("{not json")
+    assert RunDir.latest(tmp_path, "lin", "h1") == RunDir(mine)
+    assert RunDir.latest(tmp_path, "lin", "h3") is None
+    with pytest.raises(DlcError, match=r"spec\.json is not valid JSON"):
+        RunDir(broken).spec_hash()
+    (broken / "spec.json").write_text("[1, 2]")
+    with pytest.raises(DlcError, match=r"spec\.json has no spec `hash`"):
+        RunDir(broken).spec_hash()

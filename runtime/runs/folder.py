@@ -12,11 +12,13 @@ Example:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,13 @@ from dlc.runtime.runs.pytree import flatten_params, unflatten_params
 
 __all__ = ["RunDir", "flatten_params", "unflatten_params"]
 
+RUN_NAME = re.compile(r"\d{8}-\d{6}(-\d+)?")  # the stamp after `name-` in a run folder's name
+
 
 @dataclass
 class RunDir:
     path: Path
+    _lock: Any = field(default=None, init=False, repr=False, compare=False)  # see `lock`
 
     @classmethod
     def create(cls, root: str | Path, name: str) -> RunDir:
@@ -83,12 +88,55 @@ class RunDir:
         return cls(p)
 
     @staticmethod
-    def latest(root: str | Path, name: str) -> RunDir | None:
-        runs = sorted(
-            (p for p in Path(root).glob(f"{name}-*") if (p / "spec.json").is_file()),
-            key=lambda p: p.stat().st_mtime,
-        )
-        return RunDir(runs[-1]) if runs else None
+    def latest(root: str | Path, name: str, spec_hash: str | None = None) -> RunDir | None:
+        """The newest run folder `root/name-*` (of exactly the spec with `spec_hash`, when
+        given: same text, `--set` values and compile options); folders with a broken
+        spec.json are passed over."""
+        root = Path(root)
+        if not root.is_dir():
+            return None
+        runs = []
+        for p in root.glob(f"{glob.escape(name)}-*"):
+            if not (p / "spec.json").is_file() or not RUN_NAME.fullmatch(p.name[len(name) + 1 :]):
+                continue
+            try:
+                if spec_hash is not None and RunDir(p).spec_hash() != spec_hash:
+                    continue
+                runs.append((p.stat().st_mtime, p.name, p))
+            except (DlcError, OSError):
+                continue
+        return RunDir(max(runs)[2]) if runs else None
+
+    def lock(self) -> None:
+        """Hold `RUN/.lock` while this process trains here: a second `dlc run --resume` of
+        the same folder is refused until this process ends (the lock dies with it)."""
+        import fcntl
+
+        f = open(self.path / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip()[:40]
+            f.close()
+            raise DlcError.single(
+                f"run folder {self.path} is in use by another dlc process"
+                + (f" (pid {holder})" if holder.isdigit() else ""),
+                where=str(self.path),
+                hint="wait for it to finish, or stop it first; a killed process frees the folder",
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock = f
+
+    def unlock(self) -> None:
+        """Release the lock taken by `lock` (also released when the process ends)."""
+        f = getattr(self, "_lock", None)
+        if f is not None:
+            f.close()
+            self._lock = None
 
     def write_spec(self, resolved: ResolvedSpec) -> None:
         atomic_write_bytes(self.path / "spec.dl", to_dl(resolved.spec).encode())
@@ -101,8 +149,23 @@ class RunDir:
         }
         atomic_write_bytes(self.path / "spec.json", json.dumps(meta, indent=1).encode())
 
+    def spec_meta(self) -> dict[str, Any]:
+        """spec.json, validated as untrusted input: an object with a string `hash`."""
+        path = self.path / "spec.json"
+        hint = "this run folder is damaged: start a new run"
+        try:
+            text = read_required(path, hint=hint).decode("utf-8")
+            meta = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DlcError.single(
+                f"spec.json is not valid JSON ({exc})", where=str(path), hint=hint
+            ) from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("hash"), str):
+            raise DlcError.single("spec.json has no spec `hash`", where=str(path), hint=hint)
+        return meta
+
     def spec_hash(self) -> str:
-        return json.loads((self.path / "spec.json").read_text())["hash"]
+        return str(self.spec_meta()["hash"])
 
     def require_spec(self, resolved: ResolvedSpec, *, resuming: bool = False) -> None:
         """Raise a DlcError unless this run was trained with `resolved` (same `--set` values).

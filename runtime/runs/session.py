@@ -61,18 +61,21 @@ def run_spec(
         run = (
             RunDir.open(resume)
             if not isinstance(resume, bool)
-            else RunDir.latest(runs_root, resolved.name)
+            else RunDir.latest(runs_root, resolved.name, spec_hash)
         )
         if run is None:
             raise DlcError.single(
-                f"no earlier run of `{resolved.name}` under {runs_root}/",
+                f"no earlier run of `{resolved.name}` with this spec under {runs_root}/ "
+                "(the same text, --set values and options)",
                 hint="start one with `dlc run` first, or name the folder",
             )
+        run.lock()
         run.require_spec(resolved, resuming=True)
         for message in changed_data(run.path, resolved):
             warn(message)
     else:
         run = RunDir.create(runs_root, resolved.name)
+        run.lock()
         run.write_spec(resolved)
         write_env(run.path, resolved)
     run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
@@ -136,4 +139,5 @@ def run_spec(
         history=result.history,
         started=started,
     )
+    run.unlock()
     return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)
