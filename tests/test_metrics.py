@@ -170,3 +170,20 @@ def test_huber_weather_r2_equals_scikit_learn(specs_dir) -> None:
     got = model.evaluate("test")["test_r2"]
     assert got == pytest.approx(skm.r2_score(y, np.asarray(model.predict(x))), abs=1e-4)
     assert got > 0.6
+
+
+@pytest.mark.slow
+def test_experiment_lanes_select_by_an_exact_metric(tmp_path, capsys) -> None:
+    from dlc.runtime.cli.main import main
+
+    spec = tmp_path / "grid.dl"
+    spec.write_text(
+        "data { digits; divide 16; split valid=0.15 test=0.15 }\n"
+        "model { dense 32; relu; dense 10 }\n"
+        "loss cross_entropy report=[f1, recall_per_class]\n"
+        "optimizer adam lr=0.001\n"
+        "train { batch 64; epochs 4; early_stop patience=3 monitor=valid_f1 }\n"
+        'experiment { seeds [0]; grid "optimizer.lr" [0.001, 0.01]; monitor valid_f1 }\n'
+    )
+    assert main(["experiment", str(spec), "--runs", str(tmp_path / "runs"), "--quiet"]) == 0
+    assert "best by valid_f1: optimizer.lr=0.01" in capsys.readouterr().out

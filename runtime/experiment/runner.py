@@ -98,9 +98,12 @@ def _monitor(base: ResolvedSpec, pool: Pool) -> str:
     monitor = spec.experiment.monitor or (es.monitor if es else "valid_loss")
     p = pool.prepared
     out = CompiledModel(base, p).infos[-1].out_shape  # shape errors point at the layer
+    out0, y0 = jnp.zeros((1, *out)), jnp.asarray(pool.y[:1])
     names = [
         "loss",
-        *jax.eval_shape(lambda: spec.loss.metrics(jnp.zeros((1, *out)), jnp.asarray(pool.y[:1]))),
+        *jax.eval_shape(lambda: spec.loss.metrics(out0, y0)),
+        *jax.eval_shape(lambda: spec.loss.custom_metrics(out0, y0)),  # plugin metrics
+        *spec.loss.exact_names(tuple(out)),  # report=[f1, roc_auc, ...]
     ]
     choices = [f"valid_{n}" for n in names]
     if monitor not in choices:
