@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dlc.compiler.errors import DlcError
@@ -25,7 +26,11 @@ def compile(source: str | Path, *, overrides: list[str] | None = None) -> Compil
 
 
 def load(
-    run_dir: str | Path, *, spec: str | Path | None = None, overrides: list[str] | None = None
+    run_dir: str | Path,
+    *,
+    spec: str | Path | None = None,
+    overrides: list[str] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> TrainedModel:
     """The trained model in a run folder (`dlc run` or `dlc experiment`'s retrained model), with
     `predict` and `evaluate` on raw inputs or prepared arrays.
@@ -34,7 +39,7 @@ def load(
         >>> model = load("runs/linear-20261122-193000")        # doctest: +SKIP
         >>> model.predict("specs/data/seattle-weather.csv")    # doctest: +SKIP
     """
-    return load_run(run_dir, spec=spec, overrides=overrides)
+    return load_run(run_dir, spec=spec, overrides=overrides, warn=warn)
 
 
 __all__ = [

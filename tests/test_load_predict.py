@@ -269,3 +269,59 @@ def test_experiment_retrained_model_is_a_run_folder(
     args = ["--run", str(run), "--input", str(WEATHER), "--output", str(out)]
     assert main(["predict", str(spec), *args]) == 0  # the experiment's own spec file
     assert len(list(csv.reader(out.open()))) > 100
+
+
+def _write_idx(path: Path, images: np.ndarray) -> None:
+    """An IDX file of uint8 images (magic 0x0803, then the dimensions big-endian)."""
+    head = bytes([0, 0, 0x08, images.ndim]) + np.array(images.shape, ">u4").tobytes()
+    path.write_bytes(head + images.astype(np.uint8).tobytes())
+
+
+def test_idx_images_and_fizzbuzz_numbers(tmp_path: Path) -> None:
+    _, run = _train(tmp_path, "digits", DIGITS)
+    model = dlc.load(run)
+    x = model.data.parts["test"][0][:20]
+    images = np.rint(x * 16).reshape(-1, 8, 8)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    np.testing.assert_allclose(
+        model.predict(tmp_path / "t10k-images-idx3-ubyte"),
+        model.predict(images.reshape(-1, 64) / 16, prepared=True),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    fizz = tmp_path / "fizz"
+    fizz.mkdir()
+    text = "data { fizzbuzz train=[16, 255] test=[1, 15] bits=8; split valid=0 }\n"
+    text += "model { dense 4 }\nloss cross_entropy\noptimizer adam\ntrain { epochs 1 }\n"
+    spec, run = _train(fizz, "fizz", text)
+    (fizz / "n.txt").write_text("3\n5\n15\n7\n")
+    out = fizz / "pred.csv"
+    assert (
+        main(
+            [
+                "predict",
+                str(spec),
+                "--run",
+                str(run),
+                "--input",
+                str(fizz / "n.txt"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.reader(out.open()))
+    assert len(rows) == 5 and {r[0] for r in rows[1:]} <= {"number", "fizz", "buzz", "fizzbuzz"}
+
+
+def test_resume_warns_when_the_data_changed(tmp_path: Path) -> None:
+    spec = tmp_path / "series.dl"
+    spec.write_text(SERIES)
+    run = run_spec(spec, runs_root=tmp_path / "runs").run.path
+    env = json.loads((run / "env.json").read_text())
+    env["data"] = {k: "0" * 64 for k in env["data"]}
+    (run / "env.json").write_text(json.dumps(env))
+    seen: list[str] = []
+    run_spec(spec, runs_root=tmp_path / "runs", resume=run, warn=seen.append)
+    assert any("changed since the run was trained" in m for m in seen)

@@ -143,6 +143,13 @@ def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None,
             x = z["x"] if "x" in z else z[keys[0]]
             labels: np.ndarray | None = z.get("y")
         return x, labels, None
+    if name.endswith(".txt"):  # numbers, one row per line (e.g. fizzbuzz's numbers)
+        try:
+            return np.loadtxt(path, ndmin=1), None, None
+        except ValueError as exc:
+            raise DlcError.single(
+                f"{path}: not a table of numbers: {exc}", where=str(path)
+            ) from None
     if "idx" in name and "ubyte" in name:
         from dlc.runtime.data.idx import read_idx
 

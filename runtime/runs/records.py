@@ -39,6 +39,8 @@ def data_files(resolved: ResolvedSpec) -> list[Path]:
         if not isinstance(value, str | list):
             continue
         for p in [value] if isinstance(value, str) else value:
+            if not isinstance(p, str):  # e.g. fizzbuzz's `test=[1, 100]`: a range, not files
+                continue
             path = Path(p) if Path(p).is_absolute() else base / p
             if path.is_dir():
                 found += sorted(q for q in path.iterdir() if q.is_file())
