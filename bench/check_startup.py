@@ -59,6 +59,11 @@ def cpu_children() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+# what any checker of this language must import: arrays, validation, the parser, the terminal
+FLOOR = "import numpy, pydantic, lark, rich.table, rich.console"
+FLOOR_MARGIN_S = 0.15
+
+
 def run(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall time and CPU time (user + system) of one process, and its result (a non-zero exit
     stops the benchmark)."""
@@ -153,7 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     run(wrapped)  # warm-up: fills the Lark grammar cache and the OS file cache
-    times: dict[str, list[tuple[float, float]]] = {"entry": [], "wrapped": [], "bare": []}
+    times: dict[str, list[tuple[float, float]]] = {
+        "entry": [],
+        "wrapped": [],
+        "floor": [],
+        "bare": [],
+    }
     in_python: list[float] = []
     jax_seen: list[bool] = []
     for _ in range(args.runs):
@@ -167,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         fields = dict(kv.split("=") for kv in marks[-1].split()[1:])
         jax_seen.append(fields["jax"] == "True")
         in_python.append(float(fields["in_python"]))
+        wall, cpu, _ = run([py, "-c", FLOOR])
+        times["floor"].append((wall, cpu))
         wall, cpu, _ = run([py, "-c", "pass"])
         times["bare"].append((wall, cpu))
 
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (
         ("entry", "dlc check (console script)"),
         ("wrapped", "same main() in a -c wrapper"),
+        ("floor", "import floor (numpy, pydantic...)"),
         ("bare", "bare interpreter (-c pass)"),
     ):
         walls, cpus = [w for w, _ in times[key]], [c for _, c in times[key]]
@@ -189,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  {verdict} the < {TARGET_S} s target (median wall time {wall_med:.3f} s; "
         f"CPU time, which another process's load hardly changes: {cpu_med:.3f} s)"
+    )
+    pairs = zip(times["entry"], times["floor"], strict=True)
+    over = [(w - fw, c - fc) for (w, c), (fw, fc) in pairs]
+    print(
+        f"  dlc check above the import floor: median {med(o[0] for o in over):.3f} s wall, "
+        f"{med(o[1] for o in over):.3f} s CPU (target: within {FLOOR_MARGIN_S} s)"
     )
     print(f"  jax imported: {'YES in some run' if any(jax_seen) else 'no (in every run)'}")
 

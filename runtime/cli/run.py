@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
@@ -66,6 +65,8 @@ def confusion_table(counts: np.ndarray, title: str) -> Table:
 
 
 def main(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from dlc.runtime.runs.plots import plot_run
