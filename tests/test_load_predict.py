@@ -325,3 +325,22 @@ def test_resume_warns_when_the_data_changed(tmp_path: Path) -> None:
     seen: list[str] = []
     run_spec(spec, runs_root=tmp_path / "runs", resume=run, warn=seen.append)
     assert any("changed since the run was trained" in m for m in seen)
+
+
+@pytest.mark.slow  # a transformer seq2seq compiles for about half a minute
+def test_seq2seq_evaluate_reports_exact_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "specs" / "seq2seq.dl").read_text()
+    text = text.replace("n=20000 test=1000", "n=300 test=20").replace("epochs 4", "epochs 1")
+    spec, run = _train(tmp_path, "s2s", text)
+    (tmp_path / "pairs.txt").write_text("312\t123\n98765\t56789\n")
+    args = ["--run", str(run), "--input", str(tmp_path / "pairs.txt"), "--json"]
+    assert main(["evaluate", str(spec), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 2 and 0 <= report["metrics"]["exact_match"] <= 1
+    assert report["metrics"]["loss"] > 0 and "confusion" not in report
+    (tmp_path / "bad.txt").write_text("312\n")
+    args = ["--run", str(run), "--input", str(tmp_path / "bad.txt")]
+    assert main(["evaluate", str(spec), *args]) == 2
+    assert "source<TAB>target" in capsys.readouterr().err

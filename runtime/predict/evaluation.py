@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dlc.compiler.text_sources import Seq2Seq
 from dlc.runtime.predict.inputs import read_inputs
 from dlc.runtime.predict.loaded import TrainedModel
 
@@ -36,6 +37,11 @@ def evaluate_file(model: TrainedModel, path: str) -> dict[str, Any]:
     assert got.y is not None
     metrics = model.evaluate(got.x, got.y, prepared=True)
     report: dict[str, Any] = {"input": str(path), "rows": len(got.x), "metrics": metrics}
+    if isinstance(model.source, Seq2Seq) and got.texts is not None and got.targets is not None:
+        outputs = model.predict(got.texts)  # greedy decoding, as `dlc predict` does
+        hits = [o == t for o, t in zip(outputs, got.targets, strict=True)]
+        metrics["exact_match"] = float(np.mean(hits))
+        return report
     if model.class_names is not None:
         out = model.predict_arrays(got.x)
         k = len(model.class_names)

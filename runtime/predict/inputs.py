@@ -33,6 +33,7 @@ class Inputs:
     rows: list[int] | None = None  # windowed series: the data row (1-based) each one predicts
     texts: list[str] | None = None  # token data: the input lines
     decoded: list[str] | None = None  # seq2seq: the greedy outputs
+    targets: list[str] | None = None  # seq2seq, labelled: the expected outputs
     pieces: list[tuple[int, list[str]]] | None = None  # tagging: (line, words) per row of x
 
 
@@ -203,16 +204,36 @@ def _lines(inputs: Any) -> list[str]:
     return [str(s) for s in inputs]
 
 
+def _pairs(model: Any, lines: list[str], where: str) -> Inputs:
+    from dlc.runtime.data.seqtasks import encode_pairs
+
+    pairs = [ln.split("\t") if "\t" in ln else ln.split() for ln in lines]
+    bad = [i + 1 for i, p in enumerate(pairs) if len(p) != 2]
+    if bad:
+        raise DlcError.single(
+            f"{where}: line(s) {bad[:5]} are not `source<TAB>target`",
+            where=where,
+            hint="one pair per line: the source string, a tab, the expected output",
+        )
+    length = model.data.input_shape[-1]
+    long = [i + 1 for i, (s, t) in enumerate(pairs) if len(s) > length or len(t) + 1 > length]
+    if long:
+        raise DlcError.single(
+            f"{where}: line(s) {long[:5]} are longer than the model's {length} positions",
+            where=where,
+        )
+    sources, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+    x, y = encode_pairs(model.vocab, sources, targets, length)
+    return Inputs(x, y, texts=sources, targets=targets)
+
+
 def _token_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
     from dlc.runtime.data.tokens import _objects, _read_text, split_line, token_features, token_ids
 
     source = model.source
     if isinstance(source, Seq2Seq):
-        if labelled:
-            raise DlcError.single(
-                "evaluating a seq2seq run on a file is not supported yet",
-                hint="use `dlc run`'s test metrics (results.json) or the Python API's decode",
-            )
+        if labelled:  # `source<TAB>target` per line: teacher-forced loss and metrics
+            return _pairs(model, _lines(inputs), str(inputs))
         from dlc.runtime.predict.sequences import decode_with
 
         lines = _lines(inputs)
