@@ -102,6 +102,7 @@ def test_series_mlp_export_matches_predict(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # compiling a CNN / an attention layer: about 20 s on 2 cores
 def test_cnn_export_folds_divide_and_returns_probabilities(tmp_path: Path) -> None:
     spec, run, artifact = _export(tmp_path, "cnn", CNN)
     model = dlc.load(run)
@@ -117,6 +118,7 @@ def test_cnn_export_folds_divide_and_returns_probabilities(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.slow  # compiling a CNN / an attention layer: about 20 s on 2 cores
 def test_transformer_encoder_export_takes_token_ids(tmp_path: Path) -> None:
     reviews = [("a great film", "1"), ("awful and boring", "0"), ("great fun", "1")] * 6
     (tmp_path / "reviews.txt").write_text("".join(f"{t}\t{y}\n" for t, y in reviews))

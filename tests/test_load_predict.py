@@ -247,6 +247,7 @@ def test_text_predict_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture
     assert report["rows"] == len(REVIEWS) and report["classes"] == ["0", "1"]
 
 
+@pytest.mark.slow  # an experiment of 4 lanes plus the retraining
 def test_experiment_retrained_model_is_a_run_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
