@@ -239,3 +239,13 @@ def test_embedding_vocab_smaller_than_the_data_is_an_error(
     spec = write(tmp_path, 'data { text "a.txt" length=5 }\n' + model)
     code, text = run_main(capsys, "check", spec)
     assert code == 2 and "`embedding` has vocab=3 but the data's token ids go up to" in text
+
+
+def test_a_metrics_file_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    from dlc.runtime.runs.plots import read_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b'{"epoch": 1}\n{"epoch": 2}\n\xff\xfe\n')
+    with pytest.raises(DlcError, match="metrics file is not UTF-8 text") as e:
+        read_metrics(path)
+    assert "metrics.jsonl:3" in str(e.value)

@@ -203,7 +203,7 @@ class RunDir:
         from dlc.runtime.runs.plots import read_metrics
 
         rows = read_metrics(self.metrics_path) if self.metrics_path.is_file() else []
-        rows = [r for r in rows if r.get("epoch", 0) <= epoch]
+        rows = [r for r in rows if isinstance(r.get("epoch"), int) and r["epoch"] <= epoch]
         atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows).encode())
         return rows
 

@@ -39,7 +39,15 @@ def read_metrics(jsonl_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """
     path = Path(jsonl_path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DlcError.single(
+            "metrics file is not UTF-8 text",
+            where=f"{path}:{line}",
+            hint="the run folder is damaged: fix or remove that line, or start a new run",
+        ) from None
     except FileNotFoundError:
         raise DlcError.single(
             f"no metrics file at `{path}`",
