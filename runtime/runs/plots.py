@@ -42,10 +42,10 @@ def read_metrics(jsonl_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        bad_line = raw[: e.start].count(b"\n") + 1
         raise DlcError.single(
             "metrics file is not UTF-8 text",
-            where=f"{path}:{line}",
+            where=f"{path}:{bad_line}",
             hint="the run folder is damaged: fix or remove that line, or start a new run",
         ) from None
     except FileNotFoundError:
