@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from dlc.compiler.spec import Train
 from dlc.runtime.train.early_stop import EarlyStop, StopRule, improved, keep_best, update_jit
@@ -43,17 +44,18 @@ class LoopState:
 
     def rule_state(self) -> EarlyStop:
         best = math.nan if self.best is None else self.best
-        return EarlyStop(
-            jnp.float32(best),
-            jnp.int32(max(self.best_epoch, 0)),
-            jnp.int32(self.bad_epochs),
-            jnp.bool_(False),
+        return EarlyStop(  # host numbers: no small device programs per epoch
+            np.float32(best),
+            np.int32(max(self.best_epoch, 0)),
+            np.int32(self.bad_epochs),
+            np.bool_(False),
         )
 
     def advance(self, rule: StopRule, value: float, epoch: int, state: TrainState) -> bool:
         """Apply the early-stopping rule to `value` at `epoch` (from 1); keep a copy of the
         state's parameters if it improved. True: stop now."""
-        new = update_jit(rule, self.rule_state(), jnp.float32(value), epoch, jnp.bool_(True))
+        new = update_jit(rule, self.rule_state(), np.float32(value), epoch, np.bool_(True))
+        new = jax.device_get(new)  # one transfer
         better = bool(improved(new, epoch))
         self.best = float(new.best) if math.isfinite(float(new.best)) else None
         self.best_epoch = int(new.best_epoch) or -1
