@@ -16,6 +16,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+MAX_SNIPPET = 120  # characters of a source line shown under an error
+
 
 @dataclass(frozen=True)
 class Span:
@@ -88,8 +90,22 @@ def _snippet(span: Span, sources: dict[str, str]) -> list[str]:
     width = 1
     if span.end_line == span.line and span.end_column and span.end_column > span.column:
         width = span.end_column - span.column
+    col = span.column
+    if len(src) > MAX_SNIPPET:  # a window around the caret: never a whole long line
+        start = max(0, min(col - 1 - MAX_SNIPPET // 2, len(src) - MAX_SNIPPET))
+        src = ("…" if start else "") + src[start : start + MAX_SNIPPET] + "…"
+        col = col - start + (1 if start else 0)
+        width = max(1, min(width, MAX_SNIPPET - col + 2))
     gutter = " " * len(str(span.line))
-    return [f"  {span.line} | {src}", f"  {gutter} | {' ' * (span.column - 1)}{'^' * width}"]
+    return [f"  {span.line} | {src}", f"  {gutter} | {' ' * (col - 1)}{'^' * width}"]
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters (with `…`), for echoing file content in a message.
+
+    Example: `excerpt("x" * 100, 5) == "xxxxx…"`.
+    """
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def render_diagnostic(d: Diagnostic, sources: dict[str, str]) -> str:

@@ -249,3 +249,13 @@ def test_a_metrics_file_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> N
     with pytest.raises(DlcError, match="metrics file is not UTF-8 text") as e:
         read_metrics(path)
     assert "metrics.jsonl:3" in str(e.value)
+
+
+def test_errors_echo_a_short_excerpt_of_a_long_line() -> None:
+    with pytest.raises(DlcError) as e:
+        load_spec("model { " + "relu; " * 100 + "rleu }\n" + TAIL)
+    text = str(e.value)
+    assert max(len(line) for line in text.splitlines()) < 200 and "rleu" in text
+    caret = next(line for line in text.splitlines() if "^" in line)
+    source = text.splitlines()[text.splitlines().index(caret) - 1]
+    assert source[caret.index("^") : caret.index("^") + 4] == "rleu"

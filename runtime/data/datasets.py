@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dlc.compiler.errors import DlcError
+from dlc.compiler.errors import DlcError, excerpt
 from dlc.runtime.data.idx import fashion_mnist, load_idx_folder, mnist, read_idx
 from dlc.runtime.data.reading import read_text_file
 
@@ -213,7 +213,7 @@ def read_csv(
             if not np.isfinite(col).all():
                 i = int(np.flatnonzero(~np.isfinite(col))[0])
                 raise DlcError.single(
-                    f"column `{name}` holds `{values[i]}`, not a finite number",
+                    f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
                     where=f"{where}:row {body[i][0]}",
                     hint="fix or remove that row: dlc does not guess missing or infinite values",
                 )
@@ -222,7 +222,7 @@ def read_csv(
             columns[name] = np.array(values, dtype=str)
         elif 2 * sum(numeric) >= len(numeric):
             i = numeric.index(False)
-            cell = "is empty" if not values[i] else f"holds `{values[i]}`"
+            cell = "is empty" if not values[i] else f"holds `{excerpt(values[i])}`"
             raise DlcError.single(
                 f"column `{name}` is numeric but this row {cell}",
                 where=f"{where}:row {body[i][0]}",
@@ -231,7 +231,7 @@ def read_csv(
         else:
             i = numeric.index(True)
             raise DlcError.single(
-                f"column `{name}` holds text but this row holds the number `{values[i]}`",
+                f"column `{name}` holds text but this row holds the number `{excerpt(values[i])}`",
                 where=f"{where}:row {body[i][0]}",
                 hint="a column must be all numbers or all text",
             )
