@@ -259,3 +259,27 @@ def test_errors_echo_a_short_excerpt_of_a_long_line() -> None:
     caret = next(line for line in text.splitlines() if "^" in line)
     source = text.splitlines()[text.splitlines().index(caret) - 1]
     assert source[caret.index("^") : caret.index("^") + 4] == "rleu"
+
+
+def test_data_root_confines_data_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DLC_DATA_ROOT", raising=False)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.csv").write_text("a,y\n1,2\n2,3\n3,4\n4,5\n")
+    inside = write(
+        tmp_path, f'data {{ csv "{root / "a.csv"}" target=y }}\nmodel {{ dense 1 }}\n{TAIL}'
+    )
+    escape = write(
+        tmp_path,
+        f'data {{ csv "root/../../{DATA.name}/houses.csv" target=price }}\n'
+        f"model {{ dense 1 }}\n{TAIL}",
+        "e.dl",
+    )
+    code, text = run_main(capsys, "--data-root", str(root), "check", inside)
+    assert code == 0, text
+    code, text = run_main(capsys, "--data-root", str(root), "check", escape)
+    assert code == 2 and "is outside the data root" in text
+    code, text = run_main(capsys, "--data-root", str(root / "nope"), "check", inside)
+    assert code == 2 and "is not a folder" in text

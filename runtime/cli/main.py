@@ -76,6 +76,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dlc", description="Train deep-learning models described in .dl files.")
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="read data files only inside DIR (and dlc's cache): for specs you did not write",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, command in COMMANDS.items():
         c = sub.add_parser(name, help=command.HELP)
@@ -102,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.data_root is not None:
+            if not os.path.isdir(args.data_root):
+                raise DlcError.single(
+                    f"--data-root {args.data_root} is not a folder", where="dlc", hint="name one"
+                )
+            os.environ["DLC_DATA_ROOT"] = args.data_root
         if getattr(args, "plugin", None):  # run only when named on the command line
             from dlc.compiler.plugins import load_plugin
 

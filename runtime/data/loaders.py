@@ -22,14 +22,14 @@ from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data import datasets
 from dlc.runtime.data.raw import RawData
-from dlc.runtime.data.reading import check_allocation
+from dlc.runtime.data.reading import check_allocation, check_confined
 from dlc.runtime.data.tokens import load_conllu, load_seq2seq, load_text
 
 
 def spec_path(path: str, base_dir: str | Path) -> Path:
     """A path written in a spec: relative to the spec's folder."""
     p = Path(path)
-    return p if p.is_absolute() else Path(base_dir) / p
+    return check_confined(p if p.is_absolute() else Path(base_dir) / p)
 
 
 def load_csv(source: Csv, base_dir: str | Path) -> RawData:

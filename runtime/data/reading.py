@@ -46,10 +46,33 @@ def _too_big(path: Path, size: int, limit: int) -> DlcError:
     )
 
 
-def check_regular(path: str | os.PathLike[str]) -> Path:
-    """`path` if it is an existing regular file (not a folder, pipe or device); else a
-    DlcError naming what it is."""
+def check_confined(path: str | os.PathLike[str]) -> Path:
+    """`path`, unless `$DLC_DATA_ROOT` (`dlc --data-root DIR`) is set and `path`, with its
+    links resolved, lies outside that folder and outside dlc's cache folder: then a DlcError.
+
+    Example: with DLC_DATA_ROOT=/data, `check_confined("/etc/passwd")` raises.
+    """
+    root = os.environ.get("DLC_DATA_ROOT")
     p = Path(path)
+    if not root:
+        return p
+    from dlc.compiler.files import cache_root
+
+    real = p.resolve()
+    allowed = [Path(root).resolve(), cache_root().resolve()]
+    if not any(real == a or a in real.parents for a in allowed):
+        raise DlcError.single(
+            f"data path {p} is outside the data root {root}",
+            where=str(p),
+            hint="with --data-root (DLC_DATA_ROOT) specs may read only files inside that folder",
+        )
+    return p
+
+
+def check_regular(path: str | os.PathLike[str]) -> Path:
+    """`path` if it is an existing regular file (not a folder, pipe or device) inside the data
+    root (see `check_confined`); else a DlcError naming what it is."""
+    p = check_confined(path)
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
