@@ -131,6 +131,7 @@ def test_monitor_modes() -> None:
     assert {monitor_mode(f"valid_{m}") for m in ("f1", "recall_2", "roc_auc", "r2")} == {"max"}
 
 
+@pytest.mark.slow
 def test_digits_report_equals_scikit_learn_on_the_whole_test_part(specs_dir, monkeypatch) -> None:
     """Through `evaluate` in chunks of 64 rows; early stopping monitors the macro F1."""
     monkeypatch.setattr(step, "EVAL_CHUNK", 64)
