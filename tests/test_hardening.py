@@ -283,3 +283,22 @@ def test_data_root_confines_data_reads(
     assert code == 2 and "is outside the data root" in text
     code, text = run_main(capsys, "--data-root", str(root / "nope"), "check", inside)
     assert code == 2 and "is not a folder" in text
+
+
+def test_a_resumed_runs_tensorboard_file_purges_the_retrained_epochs(tmp_path: Path) -> None:
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    from dlc.runtime.runs.tblog import TensorBoardLogger
+
+    with TensorBoardLogger(tmp_path, purge_step=4) as tb:
+        tb.log({"train_loss": 0.5}, 4)
+    data = next(tmp_path.iterdir()).read_bytes()
+    events, i = [], 0
+    while i < len(data):
+        (n,) = struct.unpack("<Q", data[i : i + 8])
+        events.append(event_pb2.Event.FromString(data[i + 12 : i + 12 + n]))
+        i += 12 + n + 4
+    starts = [e.step for e in events if e.HasField("session_log")]
+    assert starts == [4]  # TensorBoard hides the older files' events from epoch 4 on

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
+from dlc.runtime.cli.shared import add_runs_options, esc, fmt, training_display
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,10 +85,12 @@ def main(args: argparse.Namespace) -> int:
     state: dict[str, Any] = {}
 
     def on_start(run: Any, model: Any, start_epoch: int) -> None:
-        con.print(f"run folder: {run.path}")
+        con.print(f"run folder: {esc(run.path)}")
         if start_epoch:
             con.print(f"resuming after epoch {start_epoch}")
-        state["tb"] = TensorBoardLogger(run.path / "tensorboard")
+        state["tb"] = TensorBoardLogger(
+            run.path / "tensorboard", purge_step=start_epoch + 1 if args.resume else None
+        )
         state["steps"] = model.functions(len(model.data.parts["train"][0])).steps_per_epoch
         state["batch"] = model.spec.train.batch
         state["task"] = bar.add_task(
@@ -126,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
         report(con, outcome)
         plots = plots_done.result()
     con.print(f"plots: {', '.join(p.name for p in plots)}")
-    con.print(f"run folder: {outcome.run.path}")
+    con.print(f"run folder: {esc(outcome.run.path)}")
     return 0
 
 

@@ -33,7 +33,9 @@ class TensorBoardLogger:
     Example: `TensorBoardLogger("runs/a/tb").log({"train_loss": 0.5}, step=10)`.
     """
 
-    def __init__(self, logdir: str | os.PathLike[str]) -> None:
+    def __init__(self, logdir: str | os.PathLike[str], purge_step: int | None = None) -> None:
+        """`purge_step`: a resumed run's first epoch; TensorBoard hides the events of that
+        epoch and later ones written before the kill, so no epoch shows twice."""
         try:
             from tensorboardX import SummaryWriter
         except ImportError as e:
@@ -43,7 +45,7 @@ class TensorBoardLogger:
             ) from None
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self._writer: Any = SummaryWriter(logdir=str(self.logdir))
+        self._writer: Any = SummaryWriter(logdir=str(self.logdir), purge_step=purge_step)
 
     def log(self, epoch_metrics: dict[str, Any], step: int) -> list[str]:
         """Write every numeric value (bools, strings are skipped); return the tags written."""
