@@ -159,3 +159,15 @@ def test_return_sequences_false_drops_the_mask_and_keeps_it_otherwise() -> None:
     seq = Lstm(units=2, return_sequences=True)
     seq.apply(seq.init_params(jax.random.PRNGKey(0), (3, 1)), jnp.ones((1, 3, 1)), ctx)
     assert ctx.mask is not None
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_padded_inputs_get_no_gradient(kind: str) -> None:
+    layer, params, x, mask = setup(kind, seq=True, bi=True)
+
+    def loss(x):
+        return jnp.sum(jax_apply(layer, params, x, mask) ** 2)
+
+    g = np.asarray(jax.grad(loss)(jnp.asarray(x, jnp.float32)))
+    assert np.all(g[1, 3:] == 0.0)  # the second sequence's two pads
+    assert np.all(np.abs(g[1, :3]).sum(-1) > 0) and np.all(np.abs(g[0]).sum(-1) > 0)
