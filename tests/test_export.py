@@ -55,6 +55,15 @@ assert not any(m == "dlc" or m.startswith("dlc.") for m in sys.modules), "dlc wa
 """
 
 
+def parts_of(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The prepared train/valid/test parts of a run's data (`dlc.load` does not read them)."""
+    from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.predict.loaded import spec_of_run
+    from dlc.runtime.runs.folder import RunDir
+
+    return prepare(spec_of_run(RunDir.open(run))).parts
+
+
 def _reload(artifact: Path, x: np.ndarray, tmp_path: Path) -> np.ndarray:
     """Run the artifact in a fresh process that imports only jax and numpy."""
     np.save(tmp_path / "x.npy", x)
@@ -105,8 +114,7 @@ def test_series_mlp_export_matches_predict(tmp_path: Path) -> None:
 @pytest.mark.slow  # compiling a CNN / an attention layer: about 20 s on 2 cores
 def test_cnn_export_folds_divide_and_returns_probabilities(tmp_path: Path) -> None:
     spec, run, artifact = _export(tmp_path, "cnn", CNN)
-    model = dlc.load(run)
-    raw = model.data.parts["test"][0] * 16  # pixels 0..16 as the source gives them
+    raw = parts_of(run)["test"][0] * 16  # pixels 0..16 as the source gives them
     np.save(tmp_path / "raw.npy", raw)
     got = _reload(artifact, raw.astype(np.float32), tmp_path)
     want = _predicted(spec, run, tmp_path / "raw.npy", tmp_path, slice(1, None))
@@ -124,7 +132,7 @@ def test_transformer_encoder_export_takes_token_ids(tmp_path: Path) -> None:
     (tmp_path / "reviews.txt").write_text("".join(f"{t}\t{y}\n" for t, y in reviews))
     _, run, artifact = _export(tmp_path, "enc", ENCODER)
     model = dlc.load(run)
-    x = model.data.parts["train"][0][:5]
+    x = parts_of(run)["train"][0][:5]
     got = _reload(artifact, x, tmp_path)
     np.testing.assert_allclose(got, model.predict(x, prepared=True), rtol=1e-6, atol=1e-6)
     assert json.loads((artifact.parent / "model.json").read_text())["input"]["dtype"] == "int32"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export import CNN, ENCODER, SERIES
+from test_export import CNN, ENCODER, SERIES, parts_of
 
 import dlc
 from dlc.runtime.cli.main import main
@@ -33,7 +33,7 @@ def test_onnx_matches_predict(kind: str, tmp_path: Path) -> None:
         reviews = [("a great film", "1"), ("awful and boring", "0"), ("great fun", "1")] * 6
         (tmp_path / "reviews.txt").write_text("".join(f"{t}\t{y}\n" for t, y in reviews))
     model, path = _onnx(tmp_path, {"mlp": SERIES, "cnn": CNN, "encoder": ENCODER}[kind])
-    x = model.data.parts["train"][0][:7]
+    x = parts_of(model.run.path)["train"][0][:7]
     raw = x if kind == "encoder" else None
     if kind == "cnn":
         raw = (x * 16).astype(np.float32)  # the export takes raw pixels (divide folded in)

@@ -51,6 +51,15 @@ train { batch 256; epochs 1 }
 """
 
 
+def parts_of(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The prepared train/valid/test parts of a run's data (`dlc.load` does not read them)."""
+    from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.predict.loaded import spec_of_run
+    from dlc.runtime.runs.folder import RunDir
+
+    return prepare(spec_of_run(RunDir.open(run))).parts
+
+
 def _train(tmp_path: Path, name: str, text: str) -> tuple[Path, Path]:
     spec = tmp_path / f"{name}.dl"
     spec.write_text(text)
@@ -82,8 +91,8 @@ def test_load_predicts_raw_series_and_prepared_arrays(series: tuple[Path, Path])
     _, run = series
     model = dlc.load(run)
     raw = model.predict(WEATHER)
-    n = len(model.data.parts["train"][0]) + len(model.data.parts["valid"][0])
-    x_test, y_test = model.data.parts["test"]
+    n = len(parts_of(run)["train"][0]) + len(parts_of(run)["valid"][0])
+    x_test, y_test = parts_of(run)["test"]
     # the last windows of the file are the test part; one more predicts the day after the file
     np.testing.assert_allclose(
         raw[n : n + len(x_test)], model.predict(x_test, prepared=True), rtol=1e-6
@@ -135,7 +144,7 @@ def test_classification_names_probabilities_and_confusion(
 def test_digits_arrays(tmp_path: Path) -> None:
     spec, run = _train(tmp_path, "digits", DIGITS)
     model = dlc.load(run)
-    x, y = model.data.parts["test"]
+    x, y = parts_of(run)["test"]
     raw = x * 16  # pixels 0..16 as the source gives them
     np.save(tmp_path / "x.npy", raw)
     np.savez(tmp_path / "xy.npz", x=raw, y=y)
@@ -264,7 +273,7 @@ def test_experiment_retrained_model_is_a_run_folder(
     run = Path(result.retrain["run"])
     assert (run / "results.json").is_file() and (run / "env.json").is_file()
     model = dlc.load(run)
-    x, y = model.data.parts["test"]
+    x, y = parts_of(run)["test"]
     assert model.evaluate(x, y, prepared=True)["loss"] > 0
     out = tmp_path / "pred.csv"
     args = ["--run", str(run), "--input", str(WEATHER), "--output", str(out)]
@@ -281,7 +290,7 @@ def _write_idx(path: Path, images: np.ndarray) -> None:
 def test_idx_images_and_fizzbuzz_numbers(tmp_path: Path) -> None:
     _, run = _train(tmp_path, "digits", DIGITS)
     model = dlc.load(run)
-    x = model.data.parts["test"][0][:20]
+    x = parts_of(run)["test"][0][:20]
     images = np.rint(x * 16).reshape(-1, 8, 8)
     _write_idx(tmp_path / "t10k-images-idx3-ubyte", images)
     np.testing.assert_allclose(
@@ -345,3 +354,23 @@ def test_seq2seq_evaluate_reports_exact_match(
     args = ["--run", str(run), "--input", str(tmp_path / "bad.txt")]
     assert main(["evaluate", str(spec), *args]) == 2
     assert "source<TAB>target" in capsys.readouterr().err
+
+
+def test_load_needs_no_training_data(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(WEATHER, tmp_path / "w.csv")
+    _, run = _train(tmp_path, "moved", CLASSES.replace(str(WEATHER), "w.csv"))
+    want = dlc.load(run).predict(WEATHER)
+    (tmp_path / "w.csv").unlink()  # the run folder alone is enough now
+    model = dlc.load(run)
+    assert model.class_names == ["drizzle", "fog", "rain", "snow", "sun"]
+    np.testing.assert_allclose(model.predict(WEATHER), want, rtol=1e-6)
+    assert "accuracy" in model.evaluate(WEATHER)
+    facts = json.loads((run / "data.json").read_text())
+    (run / "data.json").write_text(json.dumps({**facts, "class_names": ["a"]}))
+    with pytest.raises(DlcError, match=r"data\.json"):
+        dlc.load(run)
+    (run / "data.json").write_text(json.dumps({**facts, "input_shape": "x"}))
+    with pytest.raises(DlcError, match=r"data\.json"):
+        dlc.load(run)

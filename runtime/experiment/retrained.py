@@ -19,7 +19,7 @@ import numpy as np
 from dlc.compiler.files import atomic_write_bytes
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.runtime.runs.folder import RunDir, flatten_params
-from dlc.runtime.runs.records import write_env, write_results
+from dlc.runtime.runs.records import write_data_facts, write_env, write_results
 
 
 def save_retrained(
@@ -35,6 +35,7 @@ def save_retrained(
     run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
     if model.data.vocab is not None:
         model.data.vocab.save(run.path / "vocab.json")
+    write_data_facts(run.path, model.resolved, model.data)
     final = model.evaluate()
     history = model.result.history if model.result is not None else []
     write_results(

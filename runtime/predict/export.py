@@ -36,7 +36,7 @@ def inference_function(model: TrainedModel) -> Any:
 
     state = model.model.state
     params, model_state = state.params, state.model_state
-    program = model.model.program(len(model.data.parts["train"][0]))
+    program = model.model.program(model.n_train)
     divide = model.spec.data.divide
     shift = scale = None
     if model.stats:

@@ -73,10 +73,10 @@ def _labels(model: Any, values: np.ndarray, where: str) -> np.ndarray:
             raise DlcError.single(
                 f"{where}: the target column is not numeric", where=where
             ) from None
-    from dlc.runtime.predict.classes import _number_name
+    from dlc.runtime.data.classes import number_name
 
     index = {n: i for i, n in enumerate(model.class_names)}
-    names = [_number_name(v) for v in values.tolist()]
+    names = [number_name(v) for v in values.tolist()]
     unknown = sorted(set(names) - set(index))
     if unknown:
         raise DlcError.single(
@@ -237,7 +237,7 @@ def _token_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
         from dlc.runtime.predict.sequences import decode_with
 
         lines = _lines(inputs)
-        program = model.model.program(len(model.data.parts["train"][0]))
+        program = model.model.program(model.n_train)
         st = model.model.state
         out = decode_with(
             program, st.params, st.model_state, model.vocab, model.data.input_shape[-1], lines

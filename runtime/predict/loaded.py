@@ -85,7 +85,13 @@ class TrainedModel:
         import jax
 
         self.run, self.resolved = run, resolved
-        self.model = CompiledModel(resolved, _prepare(resolved))
+        facts = read_facts(run, resolved)
+        if facts is not None:  # no need for the training data
+            data, self.n_train, names = facts
+        else:  # a run folder from before data.json: prepare the training data again
+            data = _prepare(resolved)
+            self.n_train, names = len(data.parts["train"][0]), None
+        self.model = CompiledModel(resolved, data)
         self.spec = self.model.spec
         self.data = self.model.data
         self.source = self.spec.data.source
@@ -93,14 +99,14 @@ class TrainedModel:
         if isinstance(self.source, TokenSource | Seq2Seq):
             from dlc.runtime.data.text import Vocab
 
-            self.vocab = Vocab.load(run.path / "vocab.json")
+            self.vocab = self.data.vocab if facts else Vocab.load(run.path / "vocab.json")
             if len(self.vocab) != len(self.data.vocab):
                 raise DlcError.single(
                     f"{run.path / 'vocab.json'} holds {len(self.vocab)} tokens, the data gives "
                     f"{len(self.data.vocab)}",
                     where=str(run.path / "vocab.json"),
                 )
-        fns = self.model.functions(len(self.data.parts["train"][0]))
+        fns = self.model.functions(self.n_train)
         state = fns.init(self.spec.train.seed)
         where = str(run.path / "params.safetensors")
         stored = run.load_arrays("params.safetensors")
@@ -121,9 +127,9 @@ class TrainedModel:
             model_state = jax.tree.map(jax.numpy.asarray, unflatten_params(stored))
         self.model.state = state._replace(params=params, model_state=model_state)
         self.stats = self._stats()
-        from dlc.runtime.predict.classes import class_names
+        from dlc.runtime.data.classes import class_names
 
-        self.class_names = class_names(resolved, self.data.num_classes)
+        self.class_names = names if facts else class_names(resolved, self.data.num_classes)
 
     def _stats(self) -> dict[str, np.ndarray]:
         stored = {k: v for k, v in self.run.load_arrays("stats.safetensors").items() if k != "none"}
@@ -205,6 +211,63 @@ class TrainedModel:
                 hint="pass raw inputs (a file or a table) without prepared=True, "
                 "or arrays shaped [N, *input_shape]",
             )
+
+
+def _facts_error(path: Path, problem: str) -> DlcError:
+    return DlcError.single(
+        f"{path} is not a valid description of the training data: {problem}",
+        where=str(path),
+        hint="the run folder was changed; delete data.json to read the training data instead",
+    )
+
+
+def read_facts(run: RunDir, resolved: ResolvedSpec) -> tuple[Any, int, list[str] | None] | None:
+    """(the data facts as a `Prepared` without rows, training rows, class names) from the run's
+    data.json; None when the folder has none. Stored statistics are checked against the input
+    shape here (`_stats` checks them again against these facts)."""
+    from dlc.runtime.data.prepare import Prepared
+
+    path = run.path / "data.json"
+    if not path.is_file():
+        return None
+    try:
+        f = json.loads(path.read_text(encoding="utf-8"))
+        input_shape = tuple(int(d) for d in f["input_shape"])
+        target_shape = tuple(int(d) for d in f["target_shape"])
+        k = f["num_classes"]
+        num_classes = None if k is None else int(k)
+        names = f["class_names"]
+        features = [str(c) for c in f["feature_names"]]
+        n_train = int(f["n_train"])
+        x0 = np.zeros((1, *input_shape), np.dtype(str(f["input_dtype"])))
+        y0 = np.zeros((1, *target_shape), np.dtype(str(f["target_dtype"])))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _facts_error(path, f"{type(exc).__name__}: {exc}") from None
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != num_classes
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise _facts_error(path, "class_names must list one name per class")
+    if n_train < 1 or any(d < 1 for d in input_shape):
+        raise _facts_error(path, "shapes and row counts must be positive")
+    if resolved.spec.data.normalize.method == "none":
+        stats: dict[str, np.ndarray] = {}
+    else:
+        width = input_shape[-1:]
+        stats = {"shift": np.zeros(width, np.float32), "scale": np.ones(width, np.float32)}
+    vocab = None
+    if isinstance(resolved.spec.data.source, TokenSource | Seq2Seq):
+        from dlc.runtime.data.text import Vocab
+
+        try:
+            vocab = Vocab.load(run.path / "vocab.json")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _facts_error(run.path / "vocab.json", f"{type(exc).__name__}: {exc}") from None
+    data = Prepared(
+        {"train": (x0, y0)}, input_shape, target_shape, num_classes, stats, features, {}, vocab
+    )
+    return data, n_train, names
 
 
 def _prepare(resolved: ResolvedSpec) -> Any:

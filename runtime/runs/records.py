@@ -162,3 +162,22 @@ def retrained_from(run_path: Path, resolved: ResolvedSpec) -> bool:
         return bool(meta.get("experiment_hash") == resolved.hash())
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def write_data_facts(run_path: Path, resolved: ResolvedSpec, data: Any) -> None:
+    """data.json: what predicting needs to know about the training data (input and target
+    shapes, classes and their names, feature names, training rows), so that `dlc.load` works
+    without the training files."""
+    from dlc.runtime.data.classes import class_names
+
+    facts = {
+        "input_shape": list(data.input_shape),
+        "target_shape": list(data.target_shape),
+        "num_classes": data.num_classes,
+        "class_names": class_names(resolved, data.num_classes),
+        "feature_names": list(data.feature_names),
+        "n_train": len(data.parts["train"][0]),
+        "input_dtype": str(data.parts["train"][0].dtype),
+        "target_dtype": str(data.parts["train"][1].dtype),
+    }
+    atomic_write_bytes(Path(run_path) / "data.json", json.dumps(facts, indent=1).encode())

@@ -22,7 +22,7 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.runs.folder import RunDir, flatten_params
-from dlc.runtime.runs.records import changed_data, write_env, write_results
+from dlc.runtime.runs.records import changed_data, write_data_facts, write_env, write_results
 from dlc.runtime.runs.resume import restored_loop
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
@@ -81,6 +81,7 @@ def run_spec(
     run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
     if model.data.vocab is not None:  # token data: `dlc predict` encodes its inputs with it
         model.data.vocab.save(run.path / "vocab.json")
+    write_data_facts(run.path, resolved, model.data)  # `dlc.load` without the training files
 
     fns = model.functions(len(model.data.parts["train"][0]))
     state = fns.init(spec.train.seed)

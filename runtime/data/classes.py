@@ -49,7 +49,7 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
         _, cols = read_csv(spec_path(source.path, resolved.base_dir), delimiter=source.delimiter)
         col = cols[source.target]
         values = np.unique(col.astype(str) if col.dtype.kind != "f" else col)
-        names = [_number_name(v) for v in values]
+        names = [number_name(v) for v in values]
     elif isinstance(source, Text):
         from dlc.runtime.data.tokens import _paths, _read_text
 
@@ -68,7 +68,7 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
     return names
 
 
-def _number_name(v: object) -> str:
+def number_name(v: object) -> str:
     if isinstance(v, float | np.floating) and float(v).is_integer():
         return str(int(v))
     return str(v)
