@@ -186,6 +186,7 @@ def test_data_size_limits(
         (["analyze", "--span", "nan"], "--span: nan must be a finite number"),
         (["analyze", "--out", "FILE"], "is a file, not a folder"),
         (["run", "--runs", "FILE"], "is a file, not a folder"),
+        (["plot"], "is not a run folder"),  # the spec file given as the run folder
     ],
 )
 def test_bad_flags(

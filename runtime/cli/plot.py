@@ -17,8 +17,17 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dlc.compiler.errors import DlcError
     from dlc.runtime.runs.plots import plot_run
 
+    if not Path(args.run).is_dir():
+        raise DlcError.single(
+            f"{args.run} is not a run folder",
+            where="dlc",
+            hint="pass the folder that `dlc run` printed, e.g. runs/NAME-STAMP",
+        )
     for p in plot_run(args.run):
         print(p)
     return 0
