@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ def save_traceback(exc: BaseException, argv: list[str] | None = None) -> Path | 
     no folder is writable."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     head = f"dlc {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
-    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}.txt"
     for folder in _crash_folders():
         try:
             folder.mkdir(parents=True, exist_ok=True)
