@@ -35,9 +35,11 @@ def warn(message: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from dlc.runtime.cli.shared import check_output_file
     from dlc.runtime.predict.loaded import load
     from dlc.runtime.predict.table import predict_file
 
+    check_output_file(args.output, "--output")
     model = load(args.run, spec=args.spec, overrides=args.set, warn=warn)
     n = predict_file(model, args.input, args.output, name=args.name, proba=args.proba)
     print(f"wrote {n} predictions to {args.output}")
