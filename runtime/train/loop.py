@@ -45,10 +45,10 @@ class LoopState:
     def rule_state(self) -> EarlyStop:
         best = math.nan if self.best is None else self.best
         return EarlyStop(  # host numbers: no small device programs per epoch
-            np.float32(best),
-            np.int32(max(self.best_epoch, 0)),
-            np.int32(self.bad_epochs),
-            np.bool_(False),
+            np.array(best, np.float32),
+            np.array(max(self.best_epoch, 0), np.int32),
+            np.array(self.bad_epochs, np.int32),
+            np.array(False),
         )
 
     def advance(self, rule: StopRule, value: float, epoch: int, state: TrainState) -> bool:

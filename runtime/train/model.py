@@ -38,6 +38,7 @@ class CompiledModel:
         self.result: Any = None
         self._fns: Any = None
         self._n_train = -1
+        self._device: dict[str, Any] | None = None  # the spec's parts on the device, from `fit`
 
     @classmethod
     def from_source(
@@ -107,6 +108,7 @@ class CompiledModel:
         from dlc.runtime.train.step import to_device
 
         parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
+        self._device = dict(parts) if x is None else None  # kept for `evaluate`
         fns = self.functions(len(parts["train"][0]))
         self.state = state if state is not None else fns.init(self.spec.train.seed)
         if mesh is not None:
@@ -130,7 +132,8 @@ class CompiledModel:
     def evaluate(self, part: str | None = None, x: Any = None, y: Any = None) -> dict[str, float]:
         """Loss and metrics on a part of the spec's data ("train"/"valid"/"test"; default all),
         or on arrays `x`, `y` (preprocessed)."""
-        from dlc.runtime.train.loop import evaluate_parts
+        import jax
+
         from dlc.runtime.train.step import to_device
 
         self._require_trained()
@@ -138,9 +141,15 @@ class CompiledModel:
         if x is not None:
             parts, names = {"eval": to_device(np.asarray(x, np.float32), np.asarray(y))}, ("eval",)
         else:
-            parts = {k: to_device(*v) for k, v in self.data.parts.items()}
             names = (part,) if part else ("train", "valid", "test")
-        return evaluate_parts(self._fns, self.state, parts, names)
+            parts = self._device or {
+                k: to_device(*v) for k, v in self.data.parts.items() if k in names
+            }
+        wanted = {k: parts[k] for k in names if k in parts}
+        # every part in one compiled program, its numbers back in one transfer
+        st = self.state
+        vals = jax.device_get(self._fns.evaluate_many(st.params, st.model_state, wanted))
+        return {f"{k}_{m}": float(v) for k in names if k in vals for m, v in vals[k].items()}
 
     def predict(self, x: Any, *, preprocess: bool = False) -> np.ndarray:
         """Outputs for inputs `x` (probabilities for classification). With `preprocess=True`

@@ -62,6 +62,8 @@ class Functions:
     # stacked per epoch; None: one epoch per call
     epochs: Callable[..., tuple[TrainState, dict[str, jax.Array]]] | None = None
     epochs_per_call: int = 1
+    # (params, model_state, {part: (x, y)}) -> {part: values}: several parts in one program
+    evaluate_many: Callable[..., dict[str, dict[str, jax.Array]]] | None = None
 
 
 def init_state(program: Program, seed: int | jax.Array) -> TrainState:
@@ -164,6 +166,11 @@ def make_functions(
         init=jax.jit(partial(init_state, program)),
         epoch=jax.jit(whole_epoch, donate_argnums=(0,)) if chunk >= nb else chunked_epoch,
         evaluate=jax.jit(evaluate),
+        evaluate_many=jax.jit(
+            lambda params, model_state, parts: {
+                name: evaluate(params, model_state, *xy) for name, xy in parts.items()
+            }
+        ),
         predict=jax.jit(predict),
         steps_per_epoch=nb,
         epochs=many_j if per_call > 1 else None,
