@@ -374,3 +374,12 @@ def test_load_needs_no_training_data(tmp_path: Path) -> None:
     (run / "data.json").write_text(json.dumps({**facts, "input_shape": "x"}))
     with pytest.raises(DlcError, match=r"data\.json"):
         dlc.load(run)
+
+
+def test_image_arrays_must_be_whole_rows(tmp_path: Path) -> None:
+    _, run = _train(tmp_path, "digits", DIGITS)
+    model = dlc.load(run)
+    assert model.predict(np.zeros(64)).shape == (1, 10)  # one image
+    assert model.predict(np.zeros((3, 8, 8))).shape == (3, 10)  # IDX-like images
+    with pytest.raises(DlcError, match="cannot be rows of shape"):
+        model.predict(np.zeros((1, 128)))  # never silently two images

@@ -112,6 +112,14 @@ def test_bad_requests_get_4xx(server: Any, body: bytes, status: int, words: str)
     assert code == status and words in doc["error"]
 
 
+def test_array_inputs_must_be_whole_rows(server: Any) -> None:
+    _, url = server
+    code, doc = _post(url + "/predict", json.dumps({"inputs": [[1.0] * 8]}).encode())
+    assert code == 422 and "must hold the 4 feature values" in doc["error"]
+    code, doc = _post(url + "/predict", json.dumps({"inputs": [[1.0] * 4] * 2}).encode())
+    assert code == 200 and len(doc["predictions"]) == 2
+
+
 def test_only_loopback() -> None:
     require_loopback("127.0.0.1")
     require_loopback("::1")

@@ -87,10 +87,28 @@ def _labels(model: Any, values: np.ndarray, where: str) -> np.ndarray:
     return np.array([index[n] for n in names], np.int32)
 
 
+def _rows_table(inputs: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """An array of rows of feature values (in the spec's feature order) as a table."""
+    try:
+        arr = np.asarray(inputs, np.float64)
+    except (ValueError, TypeError):
+        arr = np.zeros(0)
+    if arr.ndim != 2 or arr.shape[1] != len(names):
+        raise DlcError.single(
+            f"the input rows have shape {tuple(arr.shape)}; each row must hold the "
+            f"{len(names)} feature values {', '.join(names)}",
+            where="the input array",
+            hint="or pass a table: column name -> values",
+        )
+    return {n: arr[:, i] for i, n in enumerate(names)}
+
+
 def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
+    names = list(model.data.feature_names)
+    if not isinstance(inputs, Mapping | str | Path):
+        inputs = _rows_table(inputs, names)
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
     cols, text = _table(inputs, source.delimiter)
-    names = list(model.data.feature_names)
     _need(cols, names, where, "feature")
     if labelled:
         _need(cols, [source.target], where, "target")
@@ -173,12 +191,20 @@ def _array_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
         x = ((n[:, None] >> np.arange(source.bits)) & 1).astype(np.float32)
     shape = tuple(model.data.input_shape)
     try:
-        x = np.asarray(x, np.float32).reshape(-1, *shape)
-    except ValueError:
+        x = np.asarray(x, np.float32)
+    except (ValueError, TypeError):
+        raise DlcError.single(f"{where}: the inputs are not numbers", where=where) from None
+    per_row = int(np.prod(shape))
+    if x.ndim >= 2 and int(np.prod(x.shape[1:])) == per_row:
+        x = x.reshape(len(x), *shape)  # e.g. IDX images [N, 8, 8] for rows of 64 pixels
+    elif x.ndim == 1 and x.size == per_row:
+        x = x.reshape(1, *shape)  # one input
+    else:
         raise DlcError.single(
-            f"{where}: inputs of shape {tuple(np.shape(x))} cannot be rows of shape {shape}",
+            f"{where}: inputs of shape {tuple(x.shape)} cannot be rows of shape {shape}",
             where=where,
-        ) from None
+            hint=f"give one row of {per_row} values per input",
+        )
     if labelled:
         if y is None:
             raise DlcError.single(
