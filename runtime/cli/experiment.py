@@ -110,6 +110,8 @@ def _print_outcome(con: Console, result: ExperimentResult) -> None:
             f"retrained on train + valid for {result.retrain['epochs']} epochs: "
             f"{metrics or 'no test part'}"
         )
+        if "run" in result.retrain:  # a normal run folder: predict, evaluate, export, serve
+            con.print(f"retrained model: {result.retrain['run']}")
     for p in result.programs:
         con.print(
             f"program {p['program']} chunk {p['chunk']}: {p['lanes']} lanes in "
