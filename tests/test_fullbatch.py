@@ -15,7 +15,7 @@ from testutil import max_diff
 
 from dlc.runtime.train.batches import data_order
 from dlc.runtime.train.engine import train_epoch
-from dlc.runtime.train.loop import due_epochs, train_loop
+from dlc.runtime.train.loop import due_epochs, evaluate_parts, train_loop
 from dlc.runtime.train.model import CompiledModel
 from dlc.runtime.train.step import SINGLE, Diverged
 
@@ -110,3 +110,16 @@ def test_divergence_inside_a_call_names_its_epoch() -> None:
         m.fit()
     ep = err.value.epoch
     assert 1 < ep < 400 and err.value.step == ep
+
+
+def test_final_evaluation_in_one_program_equals_one_part_at_a_time() -> None:
+    text = SPEC.format(drop=0.0, epochs=2, shuffle="true").replace("valid=0 ", "valid=0.2 ")
+    m = CompiledModel.from_source(text.replace("test=0", "test=0.2"), base_dir=SPECS)
+    m.fit()
+    parts = {k: tuple(jnp.asarray(a) for a in v) for k, v in m.data.parts.items()}
+    one_by_one = evaluate_parts(m._fns, m.state, parts, ("train", "valid", "test"))
+    together = m.evaluate()
+    assert together.keys() == one_by_one.keys() and "test_loss" in together
+    for k, v in together.items():
+        assert v == pytest.approx(one_by_one[k], rel=1e-6)
+    assert m.evaluate("valid") == {k: v for k, v in together.items() if k.startswith("valid_")}
