@@ -19,6 +19,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["stablehlo", "onnx"], default="stablehlo")
     p.add_argument("--output", help="the folder to write into (default: RUN_DIR/export)")
     p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="load the layers, losses or metrics the run's spec uses from a Python file first",
+    )
+    p.add_argument(
         "--spec",
         dest="spec_file",
         help="the spec file, when the run's own spec.dl cannot find the data",
