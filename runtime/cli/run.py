@@ -108,6 +108,14 @@ def main(args: argparse.Namespace) -> int:
             state["task"], completed=record["epoch"], info=info, rate=f"{rate:,.0f} samples/s"
         )
 
+    # the plots are drawn in a thread from the end of training on, beside the final evaluation
+    # and report (matplotlib's object API, used by that thread only)
+    pool = ThreadPoolExecutor(max_workers=1)
+    drawn: list[Any] = []
+
+    def on_trained(run: Any) -> None:
+        drawn.append(pool.submit(plot_run, run.path))
+
     try:
         outcome = run_spec(
             args.spec,
@@ -117,16 +125,15 @@ def main(args: argparse.Namespace) -> int:
             on_epoch=on_epoch,
             on_start=on_start,
             warn=lambda m: con.print(f"[yellow]warning:[/] {m}"),
+            on_trained=on_trained,
         )
     finally:
         bar.stop()
         if "tb" in state:
             state["tb"].close()
-    # the plots are drawn beside the final report (matplotlib's object API, this thread only)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        plots_done = pool.submit(plot_run, outcome.run.path)
-        report(con, outcome)
-        plots = plots_done.result()
+        pool.shutdown(wait=False)
+    report(con, outcome)
+    plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
     con.print(f"plots: {', '.join(p.name for p in plots)}")
     con.print(f"run folder: {esc(outcome.run.path)}")
     return 0

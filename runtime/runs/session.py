@@ -52,6 +52,7 @@ def run_spec(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
     warn: Callable[[str], None] = print,
+    on_trained: Callable[[RunDir], None] | None = None,
 ) -> RunOutcome:
     started = time.time()
     model = CompiledModel.from_source(source, overrides=overrides)
@@ -131,6 +132,8 @@ def run_spec(
     run.save_arrays("params.safetensors", flatten_params(model.params))
     if model.state.model_state:  # batchnorm running statistics: `dlc predict` needs them
         run.save_arrays("model_state.safetensors", flatten_params(model.state.model_state))
+    if on_trained is not None:  # metrics.jsonl is complete: e.g. start drawing the plots
+        on_trained(run)
     final = model.evaluate()
     write_results(
         run.path,
