@@ -383,3 +383,22 @@ def test_image_arrays_must_be_whole_rows(tmp_path: Path) -> None:
     assert model.predict(np.zeros((3, 8, 8))).shape == (3, 10)  # IDX-like images
     with pytest.raises(DlcError, match="cannot be rows of shape"):
         model.predict(np.zeros((1, 128)))  # never silently two images
+
+
+def test_png_images(tmp_path: Path) -> None:
+    from matplotlib.image import imsave
+
+    spec, run = _train(tmp_path, "digits", DIGITS.replace("divide 16", "divide 255"))
+    model = dlc.load(run)
+    x = np.rint(parts_of(run)["test"][0][:4] * 255).reshape(-1, 8, 8)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, im in enumerate(x):
+        imsave(folder / f"img{i}.png", im, cmap="gray", vmin=0, vmax=255)
+    np.testing.assert_allclose(
+        model.predict(folder), model.predict(x.reshape(-1, 64) / 255, prepared=True), atol=1e-4
+    )
+    out = tmp_path / "pred.csv"
+    args = ["--run", str(run), "--input", str(folder), "--output", str(out)]
+    assert main(["predict", str(spec), *args]) == 0
+    assert [r[0] for r in csv.reader(out.open())][1:] == [f"img{i}.png" for i in range(4)]

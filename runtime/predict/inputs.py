@@ -140,12 +140,38 @@ def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
     return Inputs(x, y, ids, rows)
 
 
+def _read_pngs(paths: list[Path]) -> np.ndarray:
+    """Grayscale PNGs as pixels 0..255 (like IDX images): [N, H, W]."""
+    from matplotlib.image import imread
+
+    images = []
+    for p in paths:
+        try:
+            a = np.asarray(imread(p), np.float32)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DlcError.single(f"{p} is not a readable PNG image: {exc}", where=str(p)) from None
+        a = a * 255 if a.max(initial=0) <= 1 else a  # matplotlib reads 8-bit PNGs as 0..1
+        if a.ndim == 3:  # RGB(A) -> luminance
+            a = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+        images.append(a)
+    if len({im.shape for im in images}) > 1:
+        raise DlcError.single(
+            f"the images have different sizes: {sorted({im.shape for im in images})}",
+            where=str(paths[0].parent),
+        )
+    return np.stack(images)
+
+
 def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """(x, y, ids) of array-like raw inputs: .npy, .npz (x, y), IDX files or folder, CSV."""
+    """(x, y, ids) of array-like raw inputs: .npy, .npz (x, y), IDX files or folder, CSV, PNG
+    images (a file or a folder of them; the file names are the ids)."""
     if not isinstance(inputs, str | Path):
         return np.asarray(inputs), None, None
     path = Path(inputs)
     name = path.name
+    pngs = sorted(path.glob("*.png")) if path.is_dir() else [path] * name.endswith(".png")
+    if pngs:
+        return _read_pngs(pngs), None, [p.name for p in pngs]
     if path.is_dir():
         from dlc.runtime.data.idx import load_idx_folder
 
