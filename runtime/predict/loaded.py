@@ -177,7 +177,7 @@ class TrainedModel:
         self, inputs: RawInput, y: Any = None, *, prepared: bool = False
     ) -> dict[str, float]:
         """The spec's loss and metrics on a labelled file / table (raw), or on preprocessed
-        arrays `inputs`, `y` with `prepared=True`.
+        arrays `inputs` and labels `y` (class indices; passing `y` means prepared arrays).
 
         Example: `dlc.load(run).evaluate("test.csv")` -> `{"loss": ..., "mae": ...}`."""
         yy: np.ndarray | None
