@@ -62,9 +62,17 @@ def check_output_file(path: str, flag: str) -> None:
     from dlc.compiler.errors import DlcError
 
     p = Path(path)
-    if p.is_dir():
+    try:
+        is_dir, parent_ok = p.is_dir(), p.parent.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise DlcError.single(
+            f"{flag}: cannot use this path ({exc.strerror or type(exc).__name__})",
+            where="dlc",
+            hint="name a shorter path",
+        ) from None
+    if is_dir:
         raise DlcError.single(f"{flag} {path} is a folder", where="dlc", hint="name a file")
-    if not p.parent.is_dir():
+    if not parent_ok:
         raise DlcError.single(
             f"{flag} {path}: the folder {p.parent} does not exist",
             where="dlc",
