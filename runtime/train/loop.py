@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from dlc.compiler.spec import Train
@@ -144,11 +143,12 @@ def train_loop(
         if fns.epochs is not None:
             while count < fns.epochs_per_call and not due(epoch + count):
                 count += 1
-            state, stacked = fns.epochs(state, x, y, jnp.int32(epoch), jnp.int32(count))
+            # numpy scalars as the epoch/count: no eager device program per call
+            state, stacked = fns.epochs(state, x, y, np.int32(epoch), np.int32(count))
             host = jax.device_get(stacked)  # one transfer for the whole call
             rows = [{k: v[i] for k, v in host.items()} for i in range(count)]
         else:
-            state, stats = fns.epoch(state, x, y, jnp.int32(epoch))
+            state, stats = fns.epoch(state, x, y, np.int32(epoch))
             rows = [jax.device_get(stats)]  # one transfer per epoch
         seconds = (time.perf_counter() - t0) / count
         stop = False
