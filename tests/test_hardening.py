@@ -188,6 +188,7 @@ def test_data_size_limits(
         (["run", "--runs", "FILE"], "is a file, not a folder"),
         (["plot"], "is not a run folder"),  # the spec file given as the run folder
         (["schedule", "--steps-per-epoch", "2", "--plot", "x" * 300], "File name too long"),
+        (["analyze", "--out", "x" * 300], "File name too long"),
     ],
 )
 def test_bad_flags(

@@ -101,6 +101,15 @@ def main(args: argparse.Namespace) -> int:
         raise DlcError.single(
             f"--out {args.out} is a file, not a folder", where="dlc", hint="name a folder"
         )
+    if args.out:
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as exc:
+            raise DlcError.single(
+                f"--out: cannot create the folder ({exc.strerror or type(exc).__name__})",
+                where="dlc",
+                hint="name another folder",
+            ) from None
     options = AnalyzeOptions(
         at=args.at,
         surface=surface_options(args.surface, args.span, args.n),
