@@ -134,7 +134,7 @@ def main() -> int:
         kinds: Counter[str] = Counter()
         for i in range(count):
             argv, made = STAGES[name](rng, work, i)
-            kind, text = judge(argv)
+            kind, text = judge(argv, seconds=120 if name in ("train", "runs") else 20)
             kinds[kind] += 1
             if kind in FAILURES:
                 keep = cases_dir / f"{name}-{i}"
