@@ -119,8 +119,10 @@ def main() -> int:
     p.add_argument("--out", default="fuzz-report.json")
     p.add_argument("--stages", default=",".join(STAGES))
     args = p.parse_args()
-    cases_dir = Path(args.out + ".cases")
+    cases_dir = Path(args.out + ".cases").resolve()
+    out_path = Path(args.out).resolve()
     work_root = Path(tempfile.mkdtemp(prefix="dlc-fuzz-"))
+    os.chdir(work_root)  # relative paths in random flags (`--plot 0`) land in the work folder
     os.environ["DLC_CACHE"] = str(cases_dir / "cache")  # the tracebacks of internal errors
     os.environ.setdefault("DLC_MAX_PARAMS", "2000000")
     report: dict[str, dict[str, int]] = {}
@@ -150,7 +152,7 @@ def main() -> int:
         "stages": report,
         "failures": failures,
     }
-    Path(args.out).write_text(json.dumps(summary, indent=1))
+    out_path.write_text(json.dumps(summary, indent=1))
     shutil.rmtree(work_root, ignore_errors=True)
     print(f"{summary['inputs']} inputs, {len(failures)} failures ({summary['seconds']} s)")
     return 1 if failures else 0
