@@ -72,6 +72,7 @@ def flags_stage(rng: random.Random, work: Path, i: int) -> tuple[list[str], Path
     if not spec.exists():
         spec.write_text(grammar_spec(random.Random(1), data="data { digits }\n"))
         (work / "FILE").write_text("x")
+        os.mkfifo(work / "pipe")
     return random_argv(rng, str(spec), work), spec
 
 

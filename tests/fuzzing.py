@@ -322,7 +322,7 @@ FLAG_VALUES = [
     "/",
     ".",
     "a[/b]",
-    "/dev/null",
+    "pipe",  # a FIFO in the work folder (never /dev/null: a bug could replace it)
     "no/such/dir/f.png",
     "FILE",
     "x" * 300,

@@ -82,6 +82,7 @@ def test_random_command_lines(tmp_path: Path) -> None:
     spec = tmp_path / "s.dl"
     spec.write_text(grammar_spec(random.Random(1), data="data { digits }\n"))
     (tmp_path / "FILE").write_text("x")
+    os.mkfifo(tmp_path / "pipe")
     check_all([random_argv(rng, str(spec), tmp_path) for _ in range(n(60))])
     assert not (tmp_path / "no").exists()  # --plot/--out never create folders
 

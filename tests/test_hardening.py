@@ -189,6 +189,7 @@ def test_data_size_limits(
         (["plot"], "is not a run folder"),  # the spec file given as the run folder
         (["schedule", "--steps-per-epoch", "2", "--plot", "x" * 300], "File name too long"),
         (["analyze", "--out", "x" * 300], "File name too long"),
+        (["schedule", "--steps-per-epoch", "2", "--plot", "pipe"], "not a regular file"),
     ],
 )
 def test_bad_flags(
@@ -200,6 +201,7 @@ def test_bad_flags(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("x")
+    os.mkfifo(tmp_path / "pipe")  # as /dev/null would be: an atomic write must not replace it
     spec = write(tmp_path, CSV + "model { dense 1 }\n" + TAIL)
     code, text = run_main(capsys, flags[0], spec, *flags[1:])
     assert code == 2 and message in text

@@ -72,6 +72,12 @@ def check_output_file(path: str, flag: str) -> None:
         ) from None
     if is_dir:
         raise DlcError.single(f"{flag} {path} is a folder", where="dlc", hint="name a file")
+    if p.exists() and not p.is_file():  # a device or a pipe: never replaced by a file
+        raise DlcError.single(
+            f"{flag} {path} is not a regular file (a device or a pipe?)",
+            where="dlc",
+            hint="name a new or regular file",
+        )
     if not parent_ok:
         raise DlcError.single(
             f"{flag} {path}: the folder {p.parent} does not exist",
