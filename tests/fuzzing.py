@@ -319,8 +319,7 @@ FLAG_VALUES = [
     "100000",
     "",
     "x",
-    "/",
-    ".",
+    ".",  # relative: flags write only inside the work folder (never `/`)
     "a[/b]",
     "pipe",  # a FIFO in the work folder (never /dev/null: a bug could replace it)
     "no/such/dir/f.png",
