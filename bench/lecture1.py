@@ -5,7 +5,7 @@ and the best parameters kept on the host. Both sides use dlc's prepared arrays; 
 raised so that both run every epoch. Warm (compiled) runs, interleaved rounds, wall and CPU.
 
 Usage:
-    python bench/lecture1.py                 # 150 epochs, 3 rounds
+    python bench/lecture1.py                 # 150 epochs, 3 rounds of 5 fits each
     python bench/lecture1.py --rounds 5
 """
 
@@ -94,6 +94,7 @@ def make_hand(m: CompiledModel) -> Callable[[], Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--fits", type=int, default=5, help="fits per timing (CPU time: 10 ms ticks)")
     a = ap.parse_args(argv)
     print(f"lecture 1: specs/sigmoids.dl, all epochs; load {os.getloadavg()}")
     dlc_go, m = make_dlc()
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(a.rounds):
         for name in list(sides) if r % 2 == 0 else list(sides)[::-1]:
             w0, c0 = time.perf_counter(), cpu_time()
-            sides[name]()
+            for _ in range(a.fits):
+                sides[name]()
             times[name].append((time.perf_counter() - w0, cpu_time() - c0))
     ref = times["hand JAX"]
     print(f"{'side':10} {'wall s':>8} {'cpu s':>8} {'wall ratio':>10} {'cpu ratio':>9}")

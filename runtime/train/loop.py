@@ -135,22 +135,32 @@ def train_loop(
     result = FitResult(state, list(history or []))
     x, y = parts["train"]
     due = due_epochs(train, parts, checkpoints=on_epoch is not None)
+
+    def evaluates(e: int) -> bool:  # validation after epoch e (from 1)
+        return "valid" in parts and (e % train.eval_every == 0 or e == train.epochs)
+
     epoch = start_epoch
     result.stopped_early = loop.stopped  # resumed after the stopping epoch's checkpoint
     while epoch < train.epochs and not loop.stopped:
         t0 = time.perf_counter()
-        count = 1
+        count, fused = 1, dict[str, float]()
         if fns.epochs is not None:
             while count < fns.epochs_per_call and not due(epoch + count):
                 count += 1
             # numpy scalars as the epoch/count: no eager device program per call
-            state, stacked = fns.epochs(state, x, y, np.int32(epoch), np.int32(count))
-            host = jax.device_get(stacked)  # one transfer for the whole call
+            args = (state, x, y, np.int32(epoch), np.int32(count))
+            if fns.epochs_eval is not None and evaluates(epoch + count):  # fused validation
+                state, stacked, vals = fns.epochs_eval(*args, *parts["valid"])
+                host, vals = jax.device_get((stacked, vals))  # one transfer for the whole call
+                fused = {f"valid_{k}": float(v) for k, v in vals.items()}
+            else:
+                state, stacked = fns.epochs(*args)
+                host = jax.device_get(stacked)  # one transfer for the whole call
             rows = [{k: v[i] for k, v in host.items()} for i in range(count)]
         else:
             state, stats = fns.epoch(state, x, y, np.int32(epoch))
             rows = [jax.device_get(stats)]  # one transfer per epoch
-        seconds = (time.perf_counter() - t0) / count
+        seconds, last = (time.perf_counter() - t0) / count, epoch + count
         stop = False
         for stats in rows:
             if not bool(stats["finite"]):
@@ -162,7 +172,9 @@ def train_loop(
                 "train_loss": float(stats["loss"]),
                 "lr": float(stats["lr"]),
             }
-            if (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
+            if fused and epoch + 1 == last:
+                record.update(fused)
+            elif (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
                 record.update(evaluate_parts(fns, state, parts, ("valid",)))
             record["time"] = round(seconds + time.perf_counter() - t_rec, 4)
             result.history.append(record)

@@ -62,6 +62,11 @@ class Functions:
     # stacked per epoch; None: one epoch per call
     epochs: Callable[..., tuple[TrainState, dict[str, jax.Array]]] | None = None
     epochs_per_call: int = 1
+    # (state, x, y, first, count, x_valid, y_valid): `epochs`, then the validation values of
+    # its last state, in one program (a call ending at an evaluation)
+    epochs_eval: Callable[..., tuple[TrainState, dict[str, jax.Array], dict[str, Any]]] | None = (
+        None
+    )
     # (params, model_state, {part: (x, y)}) -> {part: values}: several parts in one program
     evaluate_many: Callable[..., dict[str, dict[str, jax.Array]]] | None = None
 
@@ -134,7 +139,8 @@ def make_functions(
         return state, {**stats, "step": state.step}
 
     per_call = epochs_per_call(nb, epochs) if chunk >= nb else 1
-    many_j = jax.jit(many_epochs(whole_epoch, per_call), donate_argnums=(0,))
+    many = many_epochs(whole_epoch, per_call)
+    many_j = jax.jit(many, donate_argnums=(0,))
 
     def evaluate(params: Any, model_state: Any, x: jax.Array, y: jax.Array) -> dict[str, Any]:
         n = x.shape[0]
@@ -157,6 +163,14 @@ def make_functions(
         sums, _ = jax.lax.scan(body, eval_start(program, y), (xp, yp, w))
         return eval_means(sums)
 
+    def epochs_then_eval(
+        state: TrainState, x: jax.Array, y: jax.Array, first: Any, count: Any, xv: Any, yv: Any
+    ) -> tuple[TrainState, dict[str, jax.Array], dict[str, Any]]:
+        state, stacked = many(state, x, y, first, count)
+        return state, stacked, evaluate(state.params, state.model_state, xv, yv)
+
+    many_eval_j = jax.jit(epochs_then_eval, donate_argnums=(0,))
+
     def predict(params: Any, model_state: Any, x: jax.Array) -> jax.Array:
         out, _ = program.apply(params, model_state, x, train=False)
         return program.spec.loss.predict(out)
@@ -174,6 +188,7 @@ def make_functions(
         predict=jax.jit(predict),
         steps_per_epoch=nb,
         epochs=many_j if per_call > 1 else None,
+        epochs_eval=many_eval_j if per_call > 1 else None,
         epochs_per_call=per_call,
     )
 
