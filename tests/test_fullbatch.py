@@ -123,3 +123,16 @@ def test_final_evaluation_in_one_program_equals_one_part_at_a_time() -> None:
     for k, v in together.items():
         assert v == pytest.approx(one_by_one[k], rel=1e-6)
     assert m.evaluate("valid") == {k: v for k, v in together.items() if k.startswith("valid_")}
+
+
+def test_validation_fused_into_the_call_equals_a_separate_evaluation() -> None:
+    text = SPEC.format(drop=0.0, epochs=6, shuffle="true").replace("valid=0 ", "valid=0.2 ")
+    m = CompiledModel.from_source(text.replace("batch 5000", "batch 64"), base_dir=SPECS)
+    t = m.spec.train.model_copy(update={"eval_every": 3})
+    fns = m.functions(len(m.data.parts["train"][0]))
+    assert fns.epochs_eval is not None and fns.steps_per_epoch > 1
+    parts = {k: tuple(jnp.asarray(a) for a in v) for k, v in m.data.parts.items()}
+    result = train_loop(fns, fns.init(1), parts, t)
+    assert [("valid_loss" in r) for r in result.history] == [False, False, True] * 2
+    separate = evaluate_parts(fns, result.state, parts, ("valid",))["valid_loss"]
+    assert result.history[-1]["valid_loss"] == pytest.approx(separate, rel=1e-6)
