@@ -269,7 +269,7 @@ def test_errors_echo_a_short_excerpt_of_a_long_line() -> None:
 def test_data_root_confines_data_reads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("DLC_DATA_ROOT", raising=False)
+    monkeypatch.setenv("DLC_DATA_ROOT", "")  # `main` sets it: undone after the test
     root = tmp_path / "root"
     root.mkdir()
     (root / "a.csv").write_text("a,y\n1,2\n2,3\n3,4\n4,5\n")
