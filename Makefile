@@ -45,6 +45,12 @@ test-fast: check
 bench: $(STAMP)
 	$(BIN)/python bench/mlp_throughput.py
 	$(BIN)/python bench/cnn_throughput.py
+	$(BIN)/python bench/w3_fullbatch.py
+	$(BIN)/python bench/lecture1.py
+	$(BIN)/python bench/whole_process.py
+	$(BIN)/python bench/first_step.py
+	$(BIN)/python bench/vmap_lanes.py
+	$(BIN)/python bench/lstm_scan.py
 	$(BIN)/python bench/check_startup.py
 
 clean:
