@@ -132,7 +132,7 @@ def main() -> int:
     for name in args.stages.split(","):
         count = max(1, round(args.total * SHARES[name]))
         rng = random.Random(f"{args.seed}-{name}")
-        work = work_root / name
+        work = work_root / f"stage-{name}"  # not `runs`: a default folder name
         work.mkdir(parents=True)
         kinds: Counter[str] = Counter()
         for i in range(count):
