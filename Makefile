@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.dlc-installed
 # checkout's folder is called.
 LINK   := $(VENV)/src/dlc
 
-.PHONY: run test test-fast check lint types contracts bench clean
+.PHONY: run test test-fast check lint types contracts bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/vmap_lanes.py
 	$(BIN)/python bench/lstm_scan.py
 	$(BIN)/python bench/check_startup.py
+
+# the long fuzz campaign (every stage, >= 20,000 inputs) and the kill-and-resume matrix
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_campaign.py --total 20400
+	$(BIN)/python tests/kill_matrix.py --trials 7
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
