@@ -306,7 +306,7 @@ def test_predict_refuses_another_spec_and_missing_columns(
         (["check", "no-such-spec.dl"], "no-such-spec.dl` does not exist"),
         (["run", "no-such-spec.dl", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
         (["predict", "x.dl", "--run", "r"], "--input"),
-        (["plot", "no-such-run"], "no metrics file"),
+        (["plot", "no-such-run"], "no-such-run is not a run folder"),
     ],
 )
 def test_bad_command_lines_are_dlc_errors(
