@@ -402,3 +402,12 @@ def test_engines_import_no_terminal_code_and_the_report_not_the_runner() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# -- CLI conventions (issue 17 item 5) --------------------------------------------------------
+def test_version_prints_dlcs_version_and_exits_0() -> None:
+    import dlc
+
+    proc = subprocess.run(dlc_command("--version"), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"dlc {dlc.__version__}"

@@ -74,8 +74,21 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+def _version() -> str:
+    """dlc's version: the installed distribution's, else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlc")
+    except PackageNotFoundError:
+        from dlc import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dlc", description="Train deep-learning models described in .dl files.")
+    p.add_argument("--version", action="version", version=f"dlc {_version()}")
     p.add_argument(
         "--data-root",
         metavar="DIR",
