@@ -25,13 +25,17 @@ class Source(SpecModel):
 @register(SOURCES, "csv")
 class Csv(Source):
     """A CSV file with a header. `target` is the column to predict; `features` the inputs
-    (default: every numeric column but the target and the id); `id` a column carried to
-    predictions. Paths are relative to the spec's folder."""
+    (default: every numeric column but the target, the id and any column named `id`);
+    `exclude` columns never used as features; `id` a column carried to predictions. Columns
+    are names (a repeated header name gets pandas' suffixes `cli`, `cli.1`, ...), positions
+    (`3` or `"#3"`, from 1), ranges `"a:b"` (inclusive, file order) and globs `"tested_*"`.
+    Paths are relative to the spec's folder."""
 
     path: str
-    target: str
-    features: list[str] | None = None
-    id: str | None = None
+    target: str | int
+    features: list[str | int] | None = None
+    exclude: list[str | int] = Field(default_factory=list)
+    id: str | int | None = None
     delimiter: str = Field(",", min_length=1, max_length=1)  # one character
     classes: bool = False  # the target holds class labels (integers or names)
     positional = ("path",)

@@ -351,7 +351,7 @@ def test_read_csv(tmp_path):
             "column `a` holds text but this row holds the number `3`",
         ),
         ("a,b\n1,2\n3,4,5\n", "row 3", "row has 3 fields, the header has 2"),
-        ("a,a\n1,2\n", "row 1", "repeats the name `a`"),
+        (",a\n1,2\n", "row 1", "header column 1 has no name"),
         ("", "d.csv", "the CSV file is empty"),
     ],
 )

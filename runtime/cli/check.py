@@ -64,6 +64,8 @@ def main(args: argparse.Namespace) -> int:
         f"data: {sizes} rows; loss {resolved.spec.loss.dl_name}; "
         f"optimizer {resolved.spec.optimizer.dl_name}; ok"
     )
+    for note in data.notes:  # e.g. the CSV features used, an undeclared `id` column
+        con.print(esc(note))
     if getattr(args, "cost", False):
         from dlc.runtime.analysis.cost import describe, step_cost
         from dlc.runtime.train.model import CompiledModel

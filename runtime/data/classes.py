@@ -43,11 +43,13 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
     source = resolved.spec.data.source
     names: list[str] | None = None
     if isinstance(source, Csv):
+        from dlc.runtime.data.columns import column
         from dlc.runtime.data.datasets import read_csv
         from dlc.runtime.data.loaders import spec_path
 
-        _, cols = read_csv(spec_path(source.path, resolved.base_dir), delimiter=source.delimiter)
-        col = cols[source.target]
+        path = spec_path(source.path, resolved.base_dir)
+        header, cols = read_csv(path, delimiter=source.delimiter)
+        col = cols[column(source.target, header, str(path))]
         values = np.unique(col.astype(str) if col.dtype.kind != "f" else col)
         names = [number_name(v) for v in values]
     elif isinstance(source, Text):

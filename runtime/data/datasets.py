@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from dlc.compiler.errors import DlcError, excerpt
+from dlc.runtime.data.columns import unique_header
 from dlc.runtime.data.idx import fashion_mnist, load_idx_folder, mnist, read_idx
 from dlc.runtime.data.reading import read_text_file
 
@@ -163,8 +164,9 @@ def read_csv(
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Read a CSV with a header row: numeric columns become float64, all-text columns strings.
 
-    Values are stripped of surrounding spaces. A column mixing numbers with text or empty
-    cells is an error naming the row (the header is row 1) and the column.
+    Values are stripped of surrounding spaces. A name the header repeats gets pandas'
+    suffixes (`cli`, `cli.1`, `cli.2`, ... in file order). A column mixing numbers with text
+    or empty cells is an error naming the row (the header is row 1) and the column.
 
     Example:
         >>> header, cols = read_csv("prices.csv")       # doctest: +SKIP
@@ -187,16 +189,14 @@ def read_csv(
             "the CSV file is empty", where=where, hint="the first row must name the columns"
         )
     header, body = rows[0][1], rows[1:]
-    seen: set[str] = set()
     for i, name in enumerate(header, 1):
-        if not name or name in seen:
-            what = "has no name" if not name else f"repeats the name `{name}`"
+        if not name:
             raise DlcError.single(
-                f"header column {i} {what}",
+                f"header column {i} has no name",
                 where=f"{where}:row 1",
-                hint="give every column a distinct name",
+                hint="name every column (or address it by position: " + f'{i} or "#{i}")',
             )
-        seen.add(name)
+    header = unique_header(header)
     for line, row in body:
         if len(row) != len(header):
             raise DlcError.single(

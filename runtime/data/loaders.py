@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from dlc.compiler.errors import DlcError, suggest
+from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist, Source
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
-from dlc.runtime.data import datasets
+from dlc.runtime.data import columns, datasets
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_allocation, check_confined
 from dlc.runtime.data.tokens import load_conllu, load_seq2seq, load_text
@@ -32,43 +32,66 @@ def spec_path(path: str, base_dir: str | Path) -> Path:
     return check_confined(p if p.is_absolute() else Path(base_dir) / p)
 
 
+def csv_columns(source: Csv, header: list[str], where: str) -> tuple[str, list[str], str | None]:
+    """The target, feature and id column names a `csv` source chooses from `header` (before
+    checking their types): see `dlc.runtime.data.columns` for the reference forms."""
+    target = columns.column(source.target, header, where)
+    ident = columns.column(source.id, header, where) if source.id is not None else None
+    excluded = set(columns.select(header, source.exclude, where))
+    if source.features is not None:
+        features = []
+        for ref in source.features:  # a pattern never picks the target or the id
+            found = columns.select(header, [ref], where)
+            if columns.is_pattern(ref, header):
+                found = [c for c in found if c not in (target, ident)]
+            features += [c for c in found if c not in excluded and c not in features]
+    else:
+        features = [
+            c
+            for c in header
+            if c not in (target, ident) and c not in excluded and not columns.is_id_name(c)
+        ]
+    return target, features, ident
+
+
 def load_csv(source: Csv, base_dir: str | Path) -> RawData:
     path = spec_path(source.path, base_dir)
     header, cols = datasets.read_csv(path, delimiter=source.delimiter)
-    wanted = [source.target, *(source.features or []), *([source.id] if source.id else [])]
-    for name in wanted:
-        if name not in cols:
-            raise DlcError.single(
-                f"column `{name}` is not in {path}", where=str(path), hint=suggest(name, header)
-            )
-    if source.features is not None:
-        features = list(source.features)
-    else:
-        features = [
-            c for c in header if c not in (source.target, source.id) and cols[c].dtype.kind == "f"
-        ]
+    target, features, ident = csv_columns(source, header, str(path))
+    if source.features is None:
+        features = [c for c in features if cols[c].dtype.kind == "f"]
     for name in features:
         if cols[name].dtype.kind != "f":
             raise DlcError.single(
                 f"feature column `{name}` of {path} is not numeric",
                 where=str(path),
-                hint="list numeric columns in features=[...]",
+                hint="list numeric columns in features=[...] or drop it with exclude=[...]",
             )
     x = (
         np.stack([cols[c] for c in features], axis=1)
         if features
-        else np.zeros((len(cols[source.target]), 0))
+        else np.zeros((len(cols[target]), 0))
     ).astype(np.float32)
-    y, num_classes = _csv_target(source, cols[source.target], path)
-    ids = {"all": cols[source.id]} if source.id else {}
-    return RawData({"all": (x, y)}, num_classes, feature_names=features, ids=ids)
+    y, num_classes = _csv_target(source, target, cols[target], path)
+    ids = {"all": cols[ident]} if ident else {}
+    notes = [f"features ({len(features)}): {columns.compact(features, header) or 'none'}"]
+    undeclared = [c for c in header if columns.is_id_name(c) and c != ident]
+    for c in undeclared:
+        state = "used as a feature" if c in features else "left out of the features"
+        notes.append(
+            f"warning: column `{c}` looks like an identifier and is {state}; "
+            f'declare it with id="{c}" to carry it to predictions'
+        )
+    return RawData({"all": (x, y)}, num_classes, feature_names=features, ids=ids, notes=notes)
 
 
-def _csv_target(source: Csv, col: np.ndarray, path: Path) -> tuple[np.ndarray, int | None]:
+def _csv_target(
+    source: Csv, target: str, col: np.ndarray, path: Path
+) -> tuple[np.ndarray, int | None]:
     if not source.classes:
         if col.dtype.kind != "f":
             raise DlcError.single(
-                f"target column `{source.target}` of {path} is not numeric",
+                f"target column `{target}` of {path} is not numeric",
                 where=str(path),
                 hint="add classes=true for class labels",
             )

@@ -35,6 +35,7 @@ class Prepared:
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     vocab: Any = None  # token data: the vocabulary of the training part (`runtime.text.Vocab`)
+    notes: list[str] = field(default_factory=list)  # about the data, printed by `dlc check`
 
     def summary(self) -> dict[str, int]:
         return {k: len(v[0]) for k, v in self.parts.items()}
@@ -164,4 +165,5 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         raw.feature_names,
         raw.ids,
         vocab,
+        raw.notes,
     )

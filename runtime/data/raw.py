@@ -26,6 +26,7 @@ class RawData:
     ordered: bool = False  # rows are a time series: split in order
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what `dlc check` prints about the data
     vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.data.text.Vocab`)
     # token sources whose vocabulary is built after the split, from the training part only:
     # parts of token lists -> (parts of padded id arrays, vocabulary)

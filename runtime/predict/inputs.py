@@ -22,6 +22,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, FizzBuzz
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
+from dlc.runtime.data.columns import name_of
 from dlc.runtime.data.prepare import apply_features
 
 
@@ -42,6 +43,7 @@ def _table(inputs: Any, delimiter: str) -> tuple[dict[str, np.ndarray], dict[str
     if isinstance(inputs, Mapping):
         cols = {str(k): np.asarray(v) for k, v in inputs.items()}
         return cols, {k: [str(v) for v in c.tolist()] for k, c in cols.items()}
+    from dlc.runtime.data.columns import unique_header
     from dlc.runtime.data.datasets import read_csv
 
     path = Path(inputs)
@@ -50,7 +52,8 @@ def _table(inputs: Any, delimiter: str) -> tuple[dict[str, np.ndarray], dict[str
     _, cols = read_csv(path, delimiter=delimiter)
     with path.open(newline="", encoding="utf-8-sig") as f:
         rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
-    text = {name: [r[i] if i < len(r) else "" for r in rows[1:]] for i, name in enumerate(rows[0])}
+    header = unique_header(rows[0])  # repeated names: `cli`, `cli.1`, ... as in read_csv
+    text = {name: [r[i] if i < len(r) else "" for r in rows[1:]] for i, name in enumerate(header)}
     return cols, text
 
 
@@ -110,16 +113,18 @@ def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
     cols, text = _table(inputs, source.delimiter)
     _need(cols, names, where, "feature")
+    target = name_of(source.target, list(cols))  # a position: in the input file's header
+    ident = name_of(source.id, list(cols)) if source.id is not None else None
     if labelled:
-        _need(cols, [source.target], where, "target")
-    n = len(cols[names[0]]) if names else len(cols.get(source.target, []))
+        _need(cols, [target], where, "target")
+    n = len(cols[names[0]]) if names else len(cols.get(target, []))
     try:
         x = np.stack([cols[c] for c in names], axis=1) if names else np.zeros((n, 0))
         x = x.astype(np.float32)
     except ValueError:
         raise DlcError.single(f"{where}: a feature column is not numeric", where=where) from None
-    y = _labels(model, cols[source.target], where) if labelled else None
-    ids = text.get(source.id) if source.id else None
+    y = _labels(model, cols[target], where) if labelled else None
+    ids = text.get(ident) if ident else None
     window = model.spec.data.window
     rows: list[int] | None = None
     if window is not None:
