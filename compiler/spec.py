@@ -38,26 +38,35 @@ class Window(SpecModel):
 
 
 class Split(SpecModel):
-    """Fractions of the rows; `train` defaults to the rest. `order`: time (in order, for
-    series), shuffle, or stratified (per class, for classification); default by task."""
+    """Fractions of the rows; `train` defaults to the rest. With no fraction written, valid
+    and test are 0.1 each; once any fraction is written, the omitted ones are 0. `order`:
+    time (in order, for series), shuffle, or stratified (per class, for classification);
+    default by task. `seed` draws the shuffle (default: `train.seed`)."""
 
     train: float | None = Field(None, gt=0.0, le=1.0)
-    valid: float = Field(0.1, ge=0.0, lt=1.0)
-    test: float = Field(0.1, ge=0.0, lt=1.0)
+    valid: float | None = Field(None, ge=0.0, lt=1.0)
+    test: float | None = Field(None, ge=0.0, lt=1.0)
     order: Literal["time", "shuffle", "stratified"] | None = None
+    seed: int | None = None
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Split:
-        total = (self.train or 0.0) + self.valid + self.test
-        if total > 1.0 + 1e-9 or (self.train is not None and abs(total - 1.0) > 1e-6):
-            raise ValueError(f"split fractions must add up to 1, they add up to {total:g}")
-        if self.train is None and total >= 1.0:
+        f = self.fractions()
+        total = sum(f.values())
+        if abs(total - 1.0) > 1e-6:
+            written = " + ".join(f"{k}={v:g}" for k, v in f.items() if v)
+            raise ValueError(f"split fractions must add up to 1: {written} = {total:g}")
+        if f["train"] <= 0:
             raise ValueError("split leaves no rows for training")
         return self
 
     def fractions(self) -> dict[str, float]:
-        train = self.train if self.train is not None else 1.0 - self.valid - self.test
-        return {"train": train, "valid": self.valid, "test": self.test}
+        written = (self.train, self.valid, self.test) != (None, None, None)
+        default = 0.0 if written else 0.1
+        valid = self.valid if self.valid is not None else default
+        test = self.test if self.test is not None else default
+        train = self.train if self.train is not None else 1.0 - valid - test
+        return {"train": train, "valid": valid, "test": test}
 
 
 class Normalize(SpecModel):

@@ -87,7 +87,7 @@ def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[An
         base: dict[str, tuple[Any, Any]] = {}
     else:
         x, y = raw.parts["train"]
-        valid = data.split.valid
+        valid = data.split.fractions()["valid"]
         fractions = {"train": 1.0 - valid, "valid": valid}
         base = {k: v for k, v in raw.parts.items() if k != "train"}
     order = data.split.order or (
@@ -147,9 +147,17 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             raw.parts = {k: window(x, y, data.window.size) for k, (x, y) in raw.parts.items()}
         except ValueError as err:
             raise resolved.error(str(err), "window", "use a smaller window") from None
-    parts = _split(raw, data, task, resolved.spec.train.seed)
+    seed = data.split.seed if data.split.seed is not None else resolved.spec.train.seed
+    parts = _split(raw, data, task, seed)
     if "train" not in parts:
         raise resolved.error("the split leaves no training rows", "split")
+    if resolved.spec.train.early_stop is not None and "valid" not in parts:
+        key = "early_stop" if "early_stop" in resolved.spans else "split"
+        raise resolved.error(
+            "early_stop needs a validation part, but the split leaves none",
+            key,
+            "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
+        )
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
