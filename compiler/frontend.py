@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dlc.compiler.ast import KwArg, Statement, Value, build_ast
+from dlc.compiler.checks import check_grid, check_spec
 from dlc.compiler.errors import Diagnostic, DlcError, Span
 from dlc.compiler.expand import expand
 from dlc.compiler.options import CompileOptions
@@ -137,6 +138,20 @@ def _override_hint(d: Diagnostic, overrides: list[str]) -> Diagnostic:
     return replace(d, hint=hint)
 
 
+def _trial(stmts: tuple[Statement, ...], file: str) -> Any:
+    """`try_set(text)`: the diagnostics of the spec with one more `--set text` (grid values)."""
+
+    def try_set(text: str) -> list[Diagnostic]:
+        try:
+            path_parts, value, _ = _override_statement(text, 0)
+            spec, r = resolve(_apply(stmts, path_parts, value, value.span), file)
+        except DlcError as err:
+            return list(err.diagnostics)
+        return [] if spec is not None else list(r.diags)
+
+    return try_set
+
+
 def load_spec(
     source: str | Path, *, overrides: list[str] | None = None, base_dir: str | Path | None = None
 ) -> ResolvedSpec:
@@ -162,5 +177,7 @@ def load_spec(
     spec, r = resolve(stmts, file)
     if spec is None:
         raise DlcError([_override_hint(d, overrides or []) for d in r.diags], sources)
+    if diags := [*check_spec(spec, r.spans), *check_grid(spec, r.spans, _trial(stmts, file))]:
+        raise DlcError([_override_hint(d, overrides or []) for d in diags], sources)
     options = CompileOptions.from_env()
     return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources, options)

@@ -77,6 +77,9 @@ class CompiledModel:
     def _parts(self, x: Any, y: Any, valid: tuple[Any, Any] | None) -> dict[str, Any]:
         if x is None:
             return dict(self.data.parts)
+        self._check_targets("train", x, y)
+        if valid is not None:
+            self._check_targets("valid", *valid)
         parts = {"train": (np.asarray(x, np.float32), np.asarray(y))}
         if valid is not None:
             parts["valid"] = (np.asarray(valid[0], np.float32), np.asarray(valid[1]))
@@ -87,6 +90,33 @@ class CompiledModel:
                     f"the model expects {self.data.input_shape}"
                 )
         return parts
+
+    def _check_targets(self, name: str, x: Any, y: Any) -> None:
+        """`y` against the spec's targets: rows, shape per row (a (N,) array against outputs
+        (N, 1) would broadcast and train to the mean) and dtype (strings are no labels)."""
+        x, y = np.asarray(x), np.asarray(y)
+        if y.dtype.kind in "USO":
+            kind = "strings" if y.dtype.kind in "US" else "Python objects"
+            raise DlcError.single(
+                f"{name} targets are {kind}, not numbers",
+                hint="map labels to class indices first, e.g. "
+                "`classes, y = np.unique(y, return_inverse=True)`; or train on the spec's "
+                "data source (`csv ... classes=true` reads names)",
+            )
+        if len(y) != len(x):
+            raise DlcError.single(f"{name} has {len(x)} input rows but {len(y)} target rows")
+        want, got = self.data.target_shape, tuple(y.shape[1:])
+        one_hot = self.data.num_classes is not None and got == (*want, self.data.num_classes)
+        if got != want and not one_hot:
+            fix = (
+                f"reshape them: `y.reshape({', '.join(map(str, (-1, *want)))})`"
+                if int(np.prod(got, dtype=int)) == int(np.prod(want, dtype=int))
+                else "the targets must match the spec's data (`dlc check` shows its shapes)"
+            )
+            raise DlcError.single(
+                f"{name} targets have shape {got} per row, the model's outputs {want}",
+                hint=fix,
+            )
 
     def fit(
         self,
@@ -139,6 +169,7 @@ class CompiledModel:
         self._require_trained()
         names: tuple[str, ...]
         if x is not None:
+            self._check_targets("eval", x, y)
             parts, names = {"eval": to_device(np.asarray(x, np.float32), np.asarray(y))}, ("eval",)
         else:
             names = (part,) if part else ("train", "valid", "test")
