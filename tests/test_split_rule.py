@@ -49,3 +49,13 @@ def test_early_stop_without_valid_is_an_error_at_its_line(tmp_path):
     d = err.value.diagnostics[0]
     assert "early_stop needs a validation part" in d.message
     assert d.span is not None and d.span.line == 8  # the `train { ... early_stop }` line
+
+
+def test_check_warns_about_a_large_regression_target(tmp_path):
+    rows = "".join(f"{i},{1000 + 50 * i}\n" for i in range(20))
+    (tmp_path / "d.csv").write_text("x,y\n" + rows)
+    spec = tmp_path / "s.dl"
+    spec.write_text('data { csv "d.csv" target=y }\nmodel { dense 1 }\nloss mse\noptimizer adam\n')
+    notes = prepare(load_spec(str(spec))).notes
+    assert any("warning: the target has training mean" in n for n in notes)
+    assert not any("target has" in n for n in prepare(load_spec(_spec(tmp_path, ""))).notes)

@@ -16,8 +16,8 @@ Example:
     ['id', 'a', 'cli', 'cli.1', 'y']
     >>> select(header, ["a:cli.1"]), select(header, ["cli*"]), select(header, [2, "#5"])
     (['a', 'cli', 'cli.1'], ['cli', 'cli.1'], ['a', 'y'])
-    >>> compact(["a", "cli", "cli.1", "y"], header)
-    'a .. cli.1, y'
+    >>> compact(["id", "a", "cli", "y"], header)
+    'id .. cli, y'
 """
 
 from __future__ import annotations

@@ -78,6 +78,30 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
     return x
 
 
+def target_scale_warning(y: np.ndarray, limit: float = 10.0) -> list[str]:
+    """A `dlc check` warning when a regression target's training mean or standard deviation
+    passes `limit`: an untrained network's outputs are near 0 and of scale about 1, so such a
+    target needs many steps at a default learning rate before the loss says anything.
+
+    Example:
+        >>> target_scale_warning(np.array([[100.0], [120.0]]))[0][:41]
+        'warning: the target has training mean 110'
+        >>> target_scale_warning(np.array([[0.5], [-1.0]]))
+        []
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0 or not np.isfinite(y).all():
+        return []
+    mean, std = float(np.abs(y.mean(axis=0)).max()), float(y.std(axis=0).max())
+    if max(mean, std) <= limit:
+        return []
+    return [
+        f"warning: the target has training mean {mean:.4g} and standard deviation {std:.4g}; "
+        "a new network predicts values near 0, so training at the default learning rate "
+        "starts far off: rescale the target column (e.g. into units where it is about 1)"
+    ]
+
+
 def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[Any, Any]]:
     from dlc.runtime.data.datasets import ordered_split, shuffled_split, stratified_split
 
@@ -158,6 +182,8 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             key,
             "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
         )
+    notes = list(raw.notes)
+    notes += target_scale_warning(parts["train"][1]) if task == "regression" else []
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
@@ -173,5 +199,5 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         raw.feature_names,
         raw.ids,
         vocab,
-        raw.notes,
+        notes,
     )
