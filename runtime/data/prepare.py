@@ -182,8 +182,8 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             key,
             "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
         )
-    notes = list(raw.notes)
-    notes += target_scale_warning(parts["train"][1]) if task == "regression" else []
+    data_notes = list(raw.notes)
+    data_notes += target_scale_warning(parts["train"][1]) if task == "regression" else []
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
@@ -199,5 +199,5 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         raw.feature_names,
         raw.ids,
         vocab,
-        notes,
+        data_notes,
     )
