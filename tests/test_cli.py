@@ -411,3 +411,142 @@ def test_version_prints_dlcs_version_and_exits_0() -> None:
     proc = subprocess.run(dlc_command("--version"), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"dlc {dlc.__version__}"
+
+
+ANSI = "\x1b["
+
+
+def _plain_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR", "TERM")}
+    return {**env, "JAX_PLATFORMS": "cpu", "COLUMNS": "200", **extra}
+
+
+def test_run_through_a_pipe_prints_plain_epoch_lines_on_stderr(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        dlc_command("run", str(spec_file), "--runs", str(tmp_path), "--set", "train.epochs=3"),
+        capture_output=True,  # both outputs are pipes: no bar, plain lines
+        text=True,
+        env=_plain_env(DLC_PROGRESS_EVERY="0"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ANSI not in proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"], proc.stderr
+    assert all("train " in ln and "samples/s" in ln for ln in lines)
+    assert "━" not in proc.stderr  # no progress bar
+    assert "epoch 1/3" not in proc.stdout  # the result only on stdout
+    assert "final metrics" in proc.stdout and "run folder:" in proc.stdout
+
+
+def test_no_color_means_no_ansi_escape_even_in_a_forced_terminal(spec_file: Path) -> None:
+    def check(**env: str) -> str:
+        proc = subprocess.run(
+            dlc_command("check", str(spec_file)),
+            capture_output=True,
+            text=True,
+            env=_plain_env(**env),
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert ANSI in check(FORCE_COLOR="1")  # the test can see escapes at all
+    assert ANSI not in check(FORCE_COLOR="1", NO_COLOR="1")
+
+
+def test_quiet_prints_only_the_result(run: Path) -> None:
+    # the module's `run` fixture ran with --quiet: stderr empty, the result on stdout
+    assert (run / "results.json").is_file()
+
+
+def test_run_json_prints_a_line_per_epoch_and_a_result(
+    spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", str(spec_file), "--runs", str(tmp_path), "--json", "--set", "train.epochs=3"]
+    code, out, _ = run_main(capsys, *args)
+    assert code == 0
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert [d["epoch"] for d in docs if d["event"] == "epoch"] == [1, 2, 3]
+    [result] = [d for d in docs if d["event"] == "result"]
+    assert docs[-1] is result
+    assert Path(result["run"]).parent == tmp_path
+    assert set(result["final"]) >= {"train_loss", "valid_loss", "test_loss"}
+    assert all(Path(p).is_file() for p in result["plots"])
+
+
+def test_check_json_is_one_document(spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "check", str(spec_file), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] is True and doc["loss"] == "mse" and doc["optimizer"] == "adam"
+    assert [layer["name"] for layer in doc["layers"]] == ["dense", "batchnorm", "relu", "dense"]
+    assert doc["params"] == sum(layer["params"] for layer in doc["layers"]) > 0
+    assert doc["layers"][-1]["output_shape"] == [1]
+
+
+def test_evaluate_json_is_one_document(
+    run: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["evaluate", str(spec_file), "--run", str(run), "--input", str(DATA / "houses.csv")]
+    code, out, err = run_main(capsys, *args, "--set", f"train.epochs={EPOCHS}", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["rows"] > 0 and set(doc["metrics"]) >= {"loss", "mae"}
+
+
+def test_experiment_json_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "grid.dl"
+    spec.write_text(
+        f'data {{ csv "{DATA / "houses.csv"}" target=price id=id; split valid=0.2 test=0.1;'
+        " normalize standard }\n"
+        "model { dense 4; relu; dense 1 }\nloss mse\noptimizer adam lr=0.01\n"
+        "train { batch 32; epochs 2 }\n"
+        'experiment { seeds [0]; grid "optimizer.lr" [0.01, 0.1] }\n'
+    )
+    code, out, _ = run_main(
+        capsys, "experiment", str(spec), "--runs", str(tmp_path / "runs"), "--json", "--quiet"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert len(doc["lanes"]) == 2 and len(doc["settings"]) == 2
+    assert doc["best"].startswith("optimizer.lr=")
+    assert Path(doc["report"]).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (PermissionError(13, "Permission denied", "/data/locked.csv"), "Permission denied"),
+        (OSError(30, "Read-only file system", "/mnt/ro/runs"), "read-only"),
+        (OSError(28, "No space left on device", "/tmp/full"), "disk is full"),
+    ],
+)
+def test_os_errors_become_dlc_errors_naming_the_path(
+    exc: OSError, words: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlc.runtime.cli import plot
+
+    def fail(args: object) -> int:
+        raise exc
+
+    monkeypatch.setattr(plot, "main", fail)
+    code, _, err = run_main(capsys, "plot", "somewhere")
+    assert code == 2
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.startswith(f"{exc.filename}: error: cannot ")
+    assert words in err
+
+
+def test_an_unwritable_plot_path_is_a_dlc_error(
+    spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs /proc")
+    code, _, err = run_main(capsys, "schedule", str(spec_file), "--plot", "/proc/x.png")
+    assert code == 2
+    assert "/proc/" in err and "error: cannot" in err and "Traceback" not in err

@@ -224,12 +224,10 @@ def test_cv_sigmoids_spec_trains_and_reports(tmp_path: Path) -> None:
 def test_dlc_experiment_command_on_grid_digits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        ["experiment", str(GRID), "--set", "train.epochs=2", "--runs", str(tmp_path), "--quiet"]
-    )
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "18 lanes (6 settings × 3 seeds × 1 split)" in out
+    code = main(["experiment", str(GRID), "--set", "train.epochs=2", "--runs", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "18 lanes (6 settings × 3 seeds × 1 split)" in err  # a note: stderr, not with --quiet
     assert "best by valid_accuracy: optimizer.lr=" in out and "test_accuracy" in out
     (run,) = tmp_path.glob("grid_digits-experiment-*")
     with open(run / "summary.csv") as f:

@@ -137,7 +137,8 @@ def test_killed_run_resumes_to_the_identical_end(
     done = len(checkpoints(run))
     assert 1 <= done < EPOCHS
 
-    out = dlc(env, "run", str(spec), "--runs", str(runs), "--quiet", "--resume", str(run)).stdout
+    # notes and warnings go to stderr, and not with --quiet
+    out = dlc(env, "run", str(spec), "--runs", str(runs), "--resume", str(run)).stderr
     assert "resuming after epoch" in out
     resumed_from = int(out.split("resuming after epoch")[1].split()[0])
     assert 1 <= resumed_from < EPOCHS
@@ -164,8 +165,8 @@ def test_corrupt_newest_checkpoints_fall_back_to_an_older_one(
     data[-40:-20] = bytes(b ^ 0xFF for b in data[-40:-20])  # flipped tensor bytes
     second.write_bytes(bytes(data))
 
-    proc = dlc(env, "run", str(spec), "--runs", str(runs), "--quiet", "--resume")
-    out = " ".join(proc.stdout.split())  # rich wraps long lines
+    proc = dlc(env, "run", str(spec), "--runs", str(runs), "--resume")  # warnings: stderr
+    out = " ".join(proc.stderr.split())  # rich wraps long lines
     assert f"skipped checkpoint {newest.name}" in out
     assert f"skipped checkpoint {second.name}" in out
     assert "SHA-256" in out  # the flipped bytes fail the checksum

@@ -7,7 +7,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
+from typing import Any
 
 from dlc.runtime.cli.shared import console, esc
 
@@ -21,6 +24,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also compile (not run) the training step and print its FLOPs per step and per "
         "example and its peak memory, from XLA's analyses (imports JAX)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout: layers, data sizes, loss, optimizer (and cost)",
     )
 
 
@@ -40,6 +48,38 @@ def main(args: argparse.Namespace) -> int:
     data = prepare(resolved)
     resolved = bind_data(resolved, DataFacts(data.vocab_size))
     infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
+    if getattr(args, "json", False):
+        doc: dict[str, Any] = {
+            "spec": str(resolved.file),
+            "ok": True,
+            "input_shape": list(data.input_shape),
+            "layers": [
+                {
+                    "index": i.index,
+                    "name": i.name,
+                    "output_shape": list(i.out_shape),
+                    "params": i.params,
+                }
+                for i in infos
+            ],
+            "params": sum(i.params for i in infos),
+            "data": data.summary(),
+            "loss": resolved.spec.loss.dl_name,
+            "optimizer": resolved.spec.optimizer.dl_name,
+        }
+        if getattr(args, "cost", False):
+            from dlc.runtime.analysis.cost import step_cost
+            from dlc.runtime.train.model import CompiledModel
+
+            c = step_cost(CompiledModel(resolved, data))
+            doc["cost"] = {
+                **dataclasses.asdict(c),
+                "train_flops_per_example": c.train_flops_per_example,
+                "predict_flops_per_example": c.predict_flops_per_example,
+                "peak_bytes": c.peak_bytes,
+            }
+        print(json.dumps(doc, default=str))
+        return 0
     table = Table(title=f"{esc(resolved.file)}: model")
     for col, just in (
         ("#", "right"),

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
@@ -28,27 +29,64 @@ SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     add_runs_options(p)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout: every lane, the settings, the best, the report",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     from rich.progress import TimeElapsedColumn
 
+    from dlc.runtime.cli.shared import esc, progress_lines
     from dlc.runtime.experiment.runner import run_experiment
 
-    con, bar = training_display(args.quiet, "[bold]{task.description}", TimeElapsedColumn())
+    out, err, bar = training_display(args.quiet, "[bold]{task.description}", TimeElapsedColumn())
+    say = progress_lines(err, args.quiet)
     tasks: dict[str, Any] = {}
 
     def on_epoch(name: str, epoch: int, epochs: int, active: int) -> None:
         if name not in tasks:
             tasks[name] = bar.add_task(name, total=epochs, info="")
         bar.update(tasks[name], completed=epoch, info=f"{active} lanes training")
+        say(f"{name}: epoch {epoch}/{epochs}  {active} lanes training", epoch == epochs)
+
+    def note(message: str) -> None:
+        if not args.quiet:
+            err.print(esc(message), soft_wrap=True)
 
     with bar:
         result = run_experiment(
-            args.spec, overrides=args.set, runs_root=args.runs, say=con.print, on_epoch=on_epoch
+            args.spec, overrides=args.set, runs_root=args.runs, say=note, on_epoch=on_epoch
         )
-    print_report(con, result)
+    if getattr(args, "json", False):
+        print(json.dumps(json_document(result), default=_plain))
+        return 0
+    print_report(out, result)
     return 0
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
+def json_document(result: ExperimentResult) -> dict[str, Any]:
+    """`dlc experiment --json`: the lanes, the settings (mean ± std), the best, the retrained
+    model and the report folder."""
+    from dlc.runtime.experiment.report import lane_rows
+
+    return {
+        "monitor": result.monitor,
+        "lanes": lane_rows(result),
+        "settings": result.summary,
+        "best": None if result.best is None else result.best.label,
+        "retrain": result.retrain,
+        "programs": result.programs,
+        "report": None if result.path is None else str(result.path),
+    }
 
 
 def print_report(con: Console, result: ExperimentResult) -> None:

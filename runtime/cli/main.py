@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -72,6 +73,48 @@ class _Parser(argparse.ArgumentParser):
         raise DlcError.single(
             f"bad command line: {message}", where="dlc", hint=hint or "see `dlc --help`"
         )
+
+
+EXIT_OK, EXIT_TRAINING_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+"""The exit codes (README, "Exit codes"): 0 ok, 1 training failed (the loss became NaN or
+infinite), 2 bad input (any located dlc error, an OS error naming its path), 70 internal error,
+130 interrupted."""
+
+_OS_HINTS = {
+    errno.EACCES: "check the path's permissions, or name a folder you can write to",
+    errno.EPERM: "check the path's permissions, or name a folder you can write to",
+    errno.EROFS: "the file system is read-only: name a writable folder (e.g. `--runs DIR`)",
+    errno.ENOSPC: "the disk is full: free some space or name a folder on another disk",
+    errno.ENOENT: "check that the path exists",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "name a file, not a folder",
+    errno.ENAMETOOLONG: "name a shorter path",
+}
+
+
+def os_error(exc: OSError) -> DlcError:
+    """A DlcError for an operating-system error, naming the path(s) and the reason."""
+    reason = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = paths[0] if paths else "dlc"
+    message = f"{reason}" + (f" ({' -> '.join(paths)})" if len(paths) > 1 else "")
+    return DlcError.single(
+        f"cannot {_verb(exc)}: {message}",
+        where=where,
+        hint=_OS_HINTS.get(exc.errno or 0, "check the path and its permissions"),
+    )
+
+
+def _verb(exc: OSError) -> str:
+    if exc.errno in (errno.EROFS, errno.ENOSPC):
+        return "write"
+    return "use this path"
+
+
+def _training_failed(err: DlcError) -> bool:
+    """True for a run stopped by the NaN guard (the error was raised from `Diverged`)."""
+    cause = err.__cause__ or err.__context__
+    return type(cause).__name__ == "Diverged"
 
 
 def _version() -> str:
@@ -134,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command].main(args)
     except DlcError as err:
         print(err.render(), file=sys.stderr)
-        return 2
+        return 1 if _training_failed(err) else 2
     except KeyboardInterrupt:
         print(
             "dlc: interrupted; `dlc run --resume` continues from the last checkpoint",
@@ -144,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # permission denied, a read-only folder, a full disk: name the path
+        print(os_error(exc).render(), file=sys.stderr)
+        return 2
     except SystemExit:
         raise
     except Exception as exc:  # the last resort: never a traceback on the screen

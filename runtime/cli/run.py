@@ -9,9 +9,17 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING, Any
 
-from dlc.runtime.cli.shared import add_runs_options, esc, fmt, training_display
+from dlc.runtime.cli.shared import (
+    add_runs_options,
+    esc,
+    fmt,
+    progress_lines,
+    training_display,
+    warner,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +38,18 @@ def arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RUN_DIR",
         help="continue the latest (or the named) run of this spec from its checkpoint",
+    )
+    p.add_argument(
+        "--devices",
+        type=lambda v: v if v == "all" else int(v),
+        default=None,
+        metavar="N|all",
+        help="train data-parallel over N devices (or all); default: the spec's train.devices",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='JSON lines on stdout: {"event": "epoch", ...} per epoch, then {"event": "result"}',
     )
 
 
@@ -73,7 +93,8 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
-    con, bar = training_display(
+    as_json = getattr(args, "json", False)
+    out, err, bar = training_display(
         args.quiet,
         "[bold]epoch",
         TextColumn("{task.fields[rate]}"),
@@ -82,17 +103,21 @@ def main(args: argparse.Namespace) -> int:
         TimeRemainingColumn(),
         transient=False,
     )
+    say = progress_lines(err, args.quiet)
+    warn = warner(err, args.quiet)
     state: dict[str, Any] = {}
 
     def on_start(run: Any, model: Any, start_epoch: int) -> None:
-        con.print(f"run folder: {esc(run.path)}")
-        if start_epoch:
-            con.print(f"resuming after epoch {start_epoch}")
+        if not args.quiet:
+            err.print(f"run folder: {esc(run.path)}", soft_wrap=True)
+            if start_epoch:
+                err.print(f"resuming after epoch {start_epoch}")
         state["tb"] = TensorBoardLogger(
             run.path / "tensorboard", purge_step=start_epoch + 1 if args.resume else None
         )
         state["steps"] = model.functions(len(model.data.parts["train"][0])).steps_per_epoch
         state["batch"] = model.spec.train.batch
+        state["epochs"] = model.spec.train.epochs
         state["task"] = bar.add_task(
             "train", total=model.spec.train.epochs, completed=start_epoch, info="", rate=""
         )
@@ -103,10 +128,12 @@ def main(args: argparse.Namespace) -> int:
         info = f"step {record['step']}  train {record['train_loss']:.4g}"
         if "valid_loss" in record:
             info += f"  valid {record['valid_loss']:.4g}"
-        rate = state["steps"] * state["batch"] / max(record["time"], 1e-9)
-        bar.update(
-            state["task"], completed=record["epoch"], info=info, rate=f"{rate:,.0f} samples/s"
-        )
+        rate = f"{state['steps'] * state['batch'] / max(record['time'], 1e-9):,.0f} samples/s"
+        bar.update(state["task"], completed=record["epoch"], info=info, rate=rate)
+        epoch, epochs = record["epoch"], state["epochs"]
+        say(f"epoch {epoch}/{epochs}  {info}  {rate}", epoch == epochs)
+        if as_json:
+            print(json.dumps({"event": "epoch", **record}, default=_plain), flush=True)
 
     # the plots are drawn in a thread from the end of training on, beside the final evaluation
     # and report (matplotlib's object API, used by that thread only)
@@ -124,19 +151,45 @@ def main(args: argparse.Namespace) -> int:
             resume=args.resume,
             on_epoch=on_epoch,
             on_start=on_start,
-            warn=lambda m: con.print(f"[yellow]warning:[/] {m}"),
+            warn=warn,
             on_trained=on_trained,
+            devices=args.devices,
         )
     finally:
         bar.stop()
         if "tb" in state:
             state["tb"].close()
         pool.shutdown(wait=False)
-    report(con, outcome)
+    if not as_json:
+        report(out, outcome)
     plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
-    con.print(f"plots: {', '.join(p.name for p in plots)}")
-    con.print(f"run folder: {esc(outcome.run.path)}")
+    if as_json:
+        print(json.dumps(result_document(outcome, plots), default=_plain), flush=True)
+        return 0
+    if not args.quiet:
+        out.print(f"plots: {', '.join(p.name for p in plots)}")
+    out.print(f"run folder: {esc(outcome.run.path)}", soft_wrap=True)
     return 0
+
+
+def _plain(v: Any) -> Any:
+    """A JSON value for what `json` cannot write itself (NumPy scalars and arrays, paths)."""
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
+def result_document(outcome: Any, plots: list[Any]) -> dict[str, Any]:
+    """`dlc run --json`'s final line: the run folder, the final metrics and how training ended."""
+    return {
+        "event": "result",
+        "run": str(outcome.run.path),
+        "name": outcome.model.resolved.name,
+        "final": outcome.final,
+        "stopped_early": bool(outcome.stopped_early),
+        "best_epoch": outcome.best_epoch,
+        "plots": [str(p) for p in plots],
+    }
 
 
 def report(con: Any, outcome: Any) -> None:

@@ -9,6 +9,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +20,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 RUNS_ROOT = "runs"
+PROGRESS_EVERY = 2.0
+"""Seconds between plain progress lines when the output is not a terminal (the first and the
+last epoch always print); the environment variable DLC_PROGRESS_EVERY overrides it (0: every
+epoch)."""
 
 
 def esc(text: object) -> str:
@@ -87,10 +95,55 @@ def check_output_file(path: str, flag: str) -> None:
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich Console without syntax highlighting (numbers stay plain)."""
+    """A rich Console without syntax highlighting (numbers stay plain); with `NO_COLOR` set
+    (https://no-color.org) or when not writing to a terminal, no ANSI escape at all."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, color_system=None if plain else "auto")
+
+
+def interactive() -> bool:
+    """True when both stdout and stderr are terminals: only then a live progress bar."""
+    return all(_isatty(f) for f in (sys.stdout, sys.stderr))
+
+
+def _isatty(f: Any) -> bool:
+    try:
+        return bool(f.isatty())
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+def progress_lines(err: Console, quiet: bool) -> Callable[[str, bool], None]:
+    """`say(text, last)`: one plain line on stderr (no markup), at most every
+    `PROGRESS_EVERY` seconds but always the first and the `last`; nothing with `quiet` or when
+    a live bar shows the progress instead."""
+    if quiet or interactive():
+        return lambda text, last: None
+    try:
+        every = float(os.environ.get("DLC_PROGRESS_EVERY", PROGRESS_EVERY))
+    except ValueError:
+        every = PROGRESS_EVERY
+    shown = [-float("inf")]
+
+    def say(text: str, last: bool) -> None:
+        now = time.monotonic()
+        if last or now - shown[0] >= every:
+            shown[0] = now
+            err.print(text, markup=False, soft_wrap=True)
+
+    return say
+
+
+def warner(err: Console, quiet: bool) -> Callable[[str], None]:
+    """`warn(message)`: `warning: message` on stderr (nothing with `quiet`)."""
+
+    def warn(message: str) -> None:
+        if not quiet:
+            err.print(f"[yellow]warning:[/] {esc(message)}", soft_wrap=True)
+
+    return warn
 
 
 def fmt(v: Any) -> str:
@@ -102,26 +155,29 @@ def fmt(v: Any) -> str:
 
 def training_display(
     quiet: bool, head: str, *columns: Any, **kwargs: Any
-) -> tuple[Console, Progress]:
-    """For the commands that train: JAX's compilation cache on, then the console and a rich
-    Progress of `head` (markup), done/total, a bar, the task's `info` field and `columns`."""
+) -> tuple[Console, Console, Progress]:
+    """For the commands that train: JAX's compilation cache on, then the consoles for the
+    result (stdout) and for progress and warnings (stderr), and a rich Progress on stderr of
+    `head` (markup), done/total, a bar, the task's `info` field and `columns` — shown only when
+    both outputs are terminals and not `quiet` (else see `progress_lines`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from dlc.runtime.train.jaxsetup import enable_compilation_cache
 
     enable_compilation_cache()
-    con = console()
+    out, err = console(), console(stderr=True)
     bar = Progress(
         TextColumn(head),
         MofNCompleteColumn(),
         BarColumn(),
         TextColumn("{task.fields[info]}"),
         *columns,
-        console=con,
-        disable=quiet,
+        console=err,
+        disable=quiet or not interactive(),
+        redirect_stdout=False,
         **kwargs,
     )
-    return con, bar
+    return out, err, bar
 
 
 def add_runs_options(p: argparse.ArgumentParser) -> None:
@@ -129,4 +185,8 @@ def add_runs_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs", default=RUNS_ROOT, help=f"folder for run folders (default: {RUNS_ROOT})"
     )
-    p.add_argument("--quiet", action="store_true", help="no live progress display")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only errors and the final result (no progress, no warnings)",
+    )
