@@ -109,6 +109,8 @@ class Train(SpecModel):
     checkpoint_every: PositiveInt = 1  # epochs between checkpoints (and one at the end)
     # training steps per jitted call: N, `all` (the epoch in one scan) or `auto` (by model)
     steps_per_call: PositiveInt | Literal["all", "auto"] = "auto"
+    # data-parallel over this many devices (`all`: every device JAX sees); 1: one device
+    devices: PositiveInt | Literal["all"] = 1
 
     @field_validator("steps_per_call", mode="before")
     @classmethod
@@ -116,6 +118,13 @@ class Train(SpecModel):
         if v in ("all", "auto") or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
             return v
         raise ValueError("steps_per_call is a positive number of steps, `all` or `auto`")
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices(cls, v: object) -> object:
+        if v == "all" or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            return v
+        raise ValueError("devices is a positive number of devices or `all`")
 
 
 class Regularize(SpecModel):

@@ -53,11 +53,17 @@ def run_spec(
     on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
     warn: Callable[[str], None] = print,
     on_trained: Callable[[RunDir], None] | None = None,
+    devices: int | str | None = None,
 ) -> RunOutcome:
+    """Train `source` into a new run folder (or resume one). `devices` (a number or "all";
+    default the spec's `train { devices N }`) trains data-parallel over that many devices
+    (`dlc.runtime.train.sharding`); it is not part of the spec's hash, so a run may resume
+    on another count (results then agree to float rounding, not bit for bit)."""
     started = time.time()
     model = CompiledModel.from_source(source, overrides=overrides)
     resolved, spec = model.resolved, model.spec
     spec_hash = resolved.hash()
+    mesh = model.mesh(devices)  # too many devices: an error before any run folder is touched
     if resume:
         run = (
             RunDir.open(resume)
@@ -84,7 +90,7 @@ def run_spec(
         model.data.vocab.save(run.path / "vocab.json")
     write_data_facts(run.path, resolved, model.data)  # `dlc.load` without the training files
 
-    fns = model.functions(len(model.data.parts["train"][0]))
+    fns = model.functions(len(model.data.parts["train"][0]), mesh)
     state = fns.init(spec.train.seed)
     # the checkpoint's `best` before any improvement (a copy: the jitted epoch donates `state`)
     initial = jax.tree.map(jnp.copy, (state.params, state.model_state))
@@ -117,7 +123,13 @@ def run_spec(
 
     try:
         result = model.fit(
-            state=state, start_epoch=start_epoch, loop=loop, on_epoch=after_epoch, history=history
+            state=state,
+            start_epoch=start_epoch,
+            loop=loop,
+            on_epoch=after_epoch,
+            history=history,
+            mesh=mesh,
+            devices=devices,
         )
     except Diverged as err:
         kept = run.path / "checkpoints"

@@ -26,6 +26,7 @@ from dlc.compiler.lower import Program
 from dlc.compiler.optimizers import current_lr
 from dlc.compiler.schedules import plateau_of
 from dlc.runtime.train.batches import epoch_batches, steps_per_epoch
+from dlc.runtime.train.sharding import constrain
 
 Tree = Any  # a pytree of jax.Array (parameters, optimizer state, model state)
 
@@ -96,14 +97,17 @@ def train_step(
     hyper: Hyper,
     state: TrainState,
     rows: tuple[jax.Array | None, jax.Array],
+    shard: Any = None,
 ) -> tuple[TrainState, StepStats]:
     """One update on the rows `rows = (indices into x/y, example weights)` (indices None: all
     of `x`/`y` as they are, no gather). Dropout's key is `fold_in(fold_in(key, 1), step)`; an
-    inactive run or an all-padding batch changes nothing."""
+    inactive run or an all-padding batch changes nothing. With `shard` (a `NamedSharding`,
+    `sharding.batch_sharding`) the batch is split over a device mesh: data parallel."""
     idx, wb = rows
-    xb = x if idx is None else jnp.take(x, idx, axis=0)
+    xb = constrain(x if idx is None else jnp.take(x, idx, axis=0), shard)
     xb = normalized(xb, hyper.shift, hyper.scale)
-    yb = y if idx is None else jnp.take(y, idx, axis=0)
+    yb = constrain(y if idx is None else jnp.take(y, idx, axis=0), shard)
+    wb = constrain(wb, shard)
     rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
     grad_fn = jax.value_and_grad(program.loss, has_aux=True)
     (loss, (model_state, _)), grads = grad_fn(
@@ -128,12 +132,13 @@ def train_steps(
     state: TrainState,
     idx: jax.Array,
     w: jax.Array,
+    shard: Any = None,
 ) -> tuple[TrainState, StepStats]:
     """`train_step` over each row of `idx`/`w` (steps, batch) in one `lax.scan`; a single step
     is not wrapped in a scan. Stats have one entry per step."""
 
     def step(s: TrainState, rows: tuple[jax.Array, jax.Array]) -> tuple[TrainState, StepStats]:
-        return train_step(program, tx, x, y, hyper, s, rows)
+        return train_step(program, tx, x, y, hyper, s, rows, shard)
 
     if idx.shape[0] == 1:
         state, out = step(state, (idx[0], w[0]))
@@ -164,6 +169,7 @@ def train_epoch(
     *,
     batch: int,
     steps: int | None = None,
+    shard: Any = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One epoch over the first `n` rows of `order` (indices into `x`/`y`; None: `0..n-1`) in
     `steps` batches (default `steps_per_epoch(n, batch)`; lanes give the longest lane's count).
@@ -175,8 +181,8 @@ def train_epoch(
         steps = steps_per_epoch(n, batch)
     tx = optimizer_of(program, hyper)
     if order is None and steps == 1 and isinstance(n, int) and batch >= n == x.shape[0]:
-        state, stat = train_step(program, tx, x, y, hyper, state, (None, jnp.ones(n)))
+        state, stat = train_step(program, tx, x, y, hyper, state, (None, jnp.ones(n)), shard)
         return state, epoch_stats(program, hyper, state, jax.tree.map(lambda a: a[None], stat))
     idx, w = epoch_batches(jnp.arange(n) if order is None else order, n, steps, batch)
-    state, stats = train_steps(program, tx, x, y, hyper, state, idx, w)
+    state, stats = train_steps(program, tx, x, y, hyper, state, idx, w, shard)
     return state, epoch_stats(program, hyper, state, stats)

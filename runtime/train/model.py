@@ -38,6 +38,7 @@ class CompiledModel:
         self.result: Any = None
         self._fns: Any = None
         self._n_train = -1
+        self._mesh: Any = None  # the mesh `functions` was built for (None: one device)
         self._device: dict[str, Any] | None = None  # the spec's parts on the device, from `fit`
 
     @classmethod
@@ -58,8 +59,20 @@ class CompiledModel:
         t = self.spec.train
         return lower(self.spec, self.data.input_shape, t.epochs * steps_per_epoch(n_train, t.batch))
 
-    def functions(self, n_train: int) -> Any:
-        if self._fns is None or self._n_train != n_train:
+    def mesh(self, devices: int | str | None = None) -> Any:
+        """The device mesh for `devices` (default the spec's `train.devices`); None: one
+        device. More devices than JAX sees is an error located at `train.devices`."""
+        from dlc.runtime.train.sharding import mesh_for
+
+        setting = devices if devices is not None else self.spec.train.devices
+        return mesh_for(setting, lambda msg, hint: self.resolved.error(msg, "train.devices", hint))
+
+    def functions(self, n_train: int, mesh: Any = "same") -> Any:
+        """The jitted functions for `n_train` rows on `mesh` (None: one device; default the
+        mesh they were last built for)."""
+        if isinstance(mesh, str):
+            mesh = self._mesh
+        if self._fns is None or self._n_train != n_train or self._mesh != mesh:
             from dlc.runtime.train.step import make_functions
 
             self._fns = make_functions(
@@ -69,8 +82,9 @@ class CompiledModel:
                 self.spec.train.shuffle,
                 self.spec.train.steps_per_call,
                 self.spec.train.epochs,
+                mesh,
             )
-            self._n_train = n_train
+            self._n_train, self._mesh = n_train, mesh
         return self._fns
 
     # -- training ---------------------------------------------------------------------------------
@@ -130,22 +144,32 @@ class CompiledModel:
         loop: Any = None,
         history: Any = None,
         mesh: Any = None,
+        devices: int | str | None = None,
     ) -> Any:
         """Train on the spec's data (or on arrays `x`, `y` already preprocessed). With a
-        `mesh` (see `dlc.runtime.train.sharding.data_mesh`) the training rows are sharded over its
-        devices and the state replicated: data-parallel SPMD, same results."""
+        `mesh` (see `dlc.runtime.train.sharding.data_mesh`; default `self.mesh(devices)`, from
+        the spec's `train { devices N }`) the training rows and each batch are sharded over its
+        devices and the state replicated: data-parallel SPMD, the same results to float
+        rounding."""
         from dlc.runtime.train.loop import train_loop
         from dlc.runtime.train.step import to_device
 
+        if mesh is None:
+            mesh = self.mesh(devices)
         parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
-        self._device = dict(parts) if x is None else None  # kept for `evaluate`
-        fns = self.functions(len(parts["train"][0]))
-        self.state = state if state is not None else fns.init(self.spec.train.seed)
-        if mesh is not None:
+        n_train = len(parts["train"][0])
+        if mesh is not None:  # evaluation parts whole on every device, their chunks split
             from dlc.runtime.train.sharding import replicate, shard_rows
 
+            parts = replicate(parts, mesh)
+        self._device = dict(parts) if x is None else None  # kept for `evaluate`
+        fns = self.functions(n_train, mesh)
+        self.state = state if state is not None else fns.init(self.spec.train.seed)
+        if mesh is not None:
             parts["train"] = tuple(shard_rows(a, mesh) for a in parts["train"])
             self.state = replicate(self.state, mesh)
+            if loop is not None and loop.best_weights is not None:  # restored from a checkpoint
+                loop.best_weights = replicate(loop.best_weights, mesh)
         self.result = train_loop(
             fns,
             self.state,

@@ -35,6 +35,7 @@ from dlc.runtime.train.engine import (
     train_steps,
 )
 from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start
+from dlc.runtime.train.sharding import batch_sharding, constrain
 
 EVAL_CHUNK = 8192
 STEPS_PER_CALL = 256  # steps one multi-epoch call aims at (see `epochs_per_call`)
@@ -87,12 +88,16 @@ def make_functions(
     shuffle: bool = True,
     steps_per_call: int | str = "all",
     epochs: int = 1,
+    mesh: Any = None,
 ) -> Functions:
     """Jitted epoch, evaluation and prediction functions for one program and data size.
     `steps_per_call` (a number, `all` or `auto`, see `chunk_steps`) sets how many training
     steps one jitted call runs; every form takes the same batches with the same keys. With
     small epochs run whole, `Functions.epochs` runs several of a run's `epochs` in one call.
-    A single batch holding every row is neither shuffled nor gathered (`engine.train_epoch`)."""
+    A single batch holding every row is neither shuffled nor gathered (`engine.train_epoch`).
+    With a `mesh` (`sharding.mesh_for`) every training and evaluation batch is split along its
+    "data" axis: data parallel over its devices, the state replicated (see `sharding.py`)."""
+    shard = batch_sharding(mesh)
     tx = program.optimizer()
     batch = min(batch, n_train)
     nb = steps_per_epoch(n_train, batch)
@@ -103,7 +108,9 @@ def make_functions(
         state: TrainState, x: jax.Array, y: jax.Array, epoch_index: jax.Array
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         order = None if full else data_order(state.key, epoch_index, n_train, shuffle)
-        state, stats = train_epoch(program, state, x, y, order, n_train, SINGLE, batch=batch)
+        state, stats = train_epoch(
+            program, state, x, y, order, n_train, SINGLE, batch=batch, shard=shard
+        )
         return state, {**stats, "step": state.step}
 
     def batches(state: TrainState, epoch_index: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -120,8 +127,8 @@ def make_functions(
         start: jax.Array,
         size: int,
     ) -> tuple[TrainState, StepStats]:
-        rows = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (idx, w))
-        return train_steps(program, tx, x, y, SINGLE, state, *rows)
+        ri, rw = (jax.lax.dynamic_slice_in_dim(a, start, size) for a in (idx, w))
+        return train_steps(program, tx, x, y, SINGLE, state, ri, rw, shard)
 
     batches_j = jax.jit(batches)
     chunk_j = jax.jit(chunk_call, donate_argnums=(0,), static_argnums=(6,))
@@ -156,7 +163,7 @@ def make_functions(
         )
 
         def body(carry: Any, c: tuple[Any, Any, Any]) -> tuple[Any, None]:
-            xc, yc, wc = c
+            xc, yc, wc = (constrain(a, shard) for a in c)
             out, _ = program.apply(params, model_state, xc, train=False)
             return add_eval_sums(program, carry, out, yc, wc), None
 
