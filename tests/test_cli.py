@@ -18,7 +18,7 @@ from testutil import dlc_command
 from dlc.compiler.errors import DlcError
 from dlc.compiler.explain import to_dl
 from dlc.compiler.frontend import load_spec
-from dlc.runtime.cli.main import main
+from dlc.runtime.cli.main import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.dl"))
@@ -550,3 +550,34 @@ def test_an_unwritable_plot_path_is_a_dlc_error(
     code, _, err = run_main(capsys, "schedule", str(spec_file), "--plot", "/proc/x.png")
     assert code == 2
     assert "/proc/" in err and "error: cannot" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_help_has_a_description_and_an_example(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    blank = lines.index("")  # usage, a blank line, then the one-line description
+    assert lines[blank + 1].endswith(".") and lines[blank + 2] == ""
+    assert f"example:\n  $ dlc {name}" in out
+
+
+def test_shell_completion_through_argcomplete(tmp_path: Path) -> None:
+    pytest.importorskip("argcomplete")
+    import shlex
+
+    env = {**os.environ, "_ARGCOMPLETE": "1", "_ARGCOMPLETE_IFS": " "}
+    env |= {"COMP_LINE": "dlc run x.dl --qu", "COMP_POINT": "17"}
+    command = " ".join(shlex.quote(a) for a in dlc_command())
+    proc = subprocess.run(  # argcomplete answers on file descriptor 8
+        ["bash", "-c", f"{command} 8>&1 9>/dev/null"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.split() == ["--quiet"], proc.stderr

@@ -117,6 +117,28 @@ def _training_failed(err: DlcError) -> bool:
     return type(cause).__name__ == "Diverged"
 
 
+def example(command: object) -> str | None:
+    """The `$ dlc ...` lines of a command module's docstring ("Example:"), as a help epilog."""
+    doc = getattr(command, "__doc__", None) or ""
+    if "Example:" not in doc:
+        return None
+    lines = doc.split("Example:", 1)[1].strip("\n").splitlines()
+    shown = [ln.strip() for ln in lines if ln.strip()]
+    if not shown or not shown[0].startswith("$ "):
+        return None
+    return "example:\n" + "\n".join("  " + ln for ln in shown)
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell's completion request with argcomplete (`pip install argcomplete`; it
+    exits the process), or do nothing when it is not installed."""
+    try:
+        import argcomplete  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 def _version() -> str:
     """dlc's version: the installed distribution's, else the package's own."""
     from importlib.metadata import PackageNotFoundError, version
@@ -139,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, command in COMMANDS.items():
-        c = sub.add_parser(name, help=command.HELP)
+        c = sub.add_parser(
+            name,
+            help=command.HELP,
+            description=command.HELP[0].upper() + command.HELP[1:] + ".",
+            epilog=example(command),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if command.TAKES_SPEC:
             c.add_argument("spec", help="the .dl file")
             c.add_argument(
@@ -162,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # shell completion (README): only when asked
+            _complete(parser)
+        args = parser.parse_args(argv)
         if args.data_root is not None:
             if not os.path.isdir(args.data_root):
                 raise DlcError.single(
