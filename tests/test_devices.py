@@ -109,8 +109,10 @@ SCRIPT = textwrap.dedent("""
     assert rel < 1e-5, (f1, f2)
     # 3. more devices than there are: a located error, exit status 2, nothing trained
     assert main(["run", str(spec_file), "--runs", str(tmp / "x"), "--devices", "8"]) == 2
-    every = ["--set", "train.devices=all"]
-    assert main(["run", str(spec_file), "--runs", str(tmp / "x"), "--quiet", *every]) == 0
+    # a shipped spec on every device, by --set
+    linear = str(Path(weather).parents[1] / "linear.dl")
+    sets = ["--set", "train.devices=all", "--set", "train.epochs=3"]
+    assert main(["run", linear, "--runs", str(tmp / "x"), "--quiet", *sets]) == 0
     print("OK")
 """)
 
