@@ -581,3 +581,17 @@ def test_shell_completion_through_argcomplete(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.stdout.split() == ["--quiet"], proc.stderr
+
+
+def test_plain_progress_lines_are_throttled_but_keep_the_first_and_last(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlc.runtime.cli import shared
+
+    monkeypatch.setenv("DLC_PROGRESS_EVERY", "1000")
+    monkeypatch.setattr(shared, "interactive", lambda: False)
+    say = shared.progress_lines(shared.console(stderr=True), quiet=False)
+    assert [say(f"epoch {i}", i == 5) for i in range(1, 6)] == [True, False, False, False, True]
+    assert capsys.readouterr().err.split("\n") == ["epoch 1", "epoch 5", ""]
+    quiet = shared.progress_lines(shared.console(stderr=True), quiet=True)
+    assert quiet("epoch 1", True) is False

@@ -131,7 +131,8 @@ def main(args: argparse.Namespace) -> int:
         rate = f"{state['steps'] * state['batch'] / max(record['time'], 1e-9):,.0f} samples/s"
         bar.update(state["task"], completed=record["epoch"], info=info, rate=rate)
         epoch, epochs = record["epoch"], state["epochs"]
-        say(f"epoch {epoch}/{epochs}  {info}  {rate}", epoch == epochs)
+        line = f"epoch {epoch}/{epochs}  {info}  {rate}"
+        state["unsaid"] = None if say(line, epoch == epochs) else line
         if as_json:
             print(json.dumps({"event": "epoch", **record}, default=_plain), flush=True)
 
@@ -160,6 +161,8 @@ def main(args: argparse.Namespace) -> int:
         if "tb" in state:
             state["tb"].close()
         pool.shutdown(wait=False)
+    if state.get("unsaid"):  # stopped early: the last epoch's line was held back
+        say(state["unsaid"], True)
     if not as_json:
         report(out, outcome)
     plots = drawn[0].result() if drawn else plot_run(outcome.run.path)

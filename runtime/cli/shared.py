@@ -115,23 +115,25 @@ def _isatty(f: Any) -> bool:
         return False
 
 
-def progress_lines(err: Console, quiet: bool) -> Callable[[str, bool], None]:
+def progress_lines(err: Console, quiet: bool) -> Callable[[str, bool], bool]:
     """`say(text, last)`: one plain line on stderr (no markup), at most every
     `PROGRESS_EVERY` seconds but always the first and the `last`; nothing with `quiet` or when
-    a live bar shows the progress instead."""
+    a live bar shows the progress instead. It returns whether it printed."""
     if quiet or interactive():
-        return lambda text, last: None
+        return lambda text, last: False
     try:
         every = float(os.environ.get("DLC_PROGRESS_EVERY", PROGRESS_EVERY))
     except ValueError:
         every = PROGRESS_EVERY
     shown = [-float("inf")]
 
-    def say(text: str, last: bool) -> None:
+    def say(text: str, last: bool) -> bool:
         now = time.monotonic()
         if last or now - shown[0] >= every:
             shown[0] = now
             err.print(text, markup=False, soft_wrap=True)
+            return True
+        return False
 
     return say
 
