@@ -50,6 +50,10 @@ class Program:
     infos: list[LayerInfo]
     input_shape: Shape
     total_steps: int
+    # `normalize_target`: (shift, scale) from the training targets; the last layer's output z
+    # becomes z * scale + shift, so the network learns standardized values while outputs,
+    # losses, metrics and predictions are in the target's own units
+    target_affine: tuple[Any, Any] | None = None
 
     def init(self, key: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """(params, state) for every layer that has any, keyed `NN_name`."""
@@ -90,6 +94,9 @@ class Program:
             mask = ctx.mask
             if ctx.new_state is not None:
                 new_state[info.key] = ctx.new_state
+        if self.target_affine is not None:
+            shift, scale = self.target_affine
+            x = x * jnp.asarray(scale) + jnp.asarray(shift)
         return x, new_state
 
     def penalty(self, params: dict[str, Any], reg: tuple[Any, Any] | None = None) -> Any:
@@ -139,9 +146,17 @@ class Program:
         return self.spec.optimizer.transform(self.schedule(), plateau)
 
 
-def lower(spec: Spec, input_shape: Shape, total_steps: int) -> Program:
+def lower(
+    spec: Spec,
+    input_shape: Shape,
+    total_steps: int,
+    target_affine: tuple[Any, Any] | None = None,
+) -> Program:
     """The spec (rewritten by the passes, `run_passes`) as a Program for inputs of
-    `input_shape`; `total_steps` sizes the learning-rate schedule."""
+    `input_shape`; `total_steps` sizes the learning-rate schedule; `target_affine` (shift,
+    scale) maps the last layer's output to the target's units (`normalize_target`)."""
     spec = run_passes(spec)
     infos = infer_layers(spec.model.layers, input_shape)
-    return Program(spec, spec.model.layers, infos, tuple(input_shape), max(1, total_steps))
+    return Program(
+        spec, spec.model.layers, infos, tuple(input_shape), max(1, total_steps), target_affine
+    )

@@ -82,6 +82,8 @@ class Data(SpecModel):
     split: Split = Split()
     divide: float | None = Field(None, gt=0)  # divide features by a constant (pixels: 255)
     normalize: Normalize = Normalize(method="none")
+    # regression targets: the model learns standardized values, reports original units
+    normalize_target: Normalize = Normalize(method="none")
     slots: ClassVar[dict[str, str]] = {"source": "data source"}
 
 

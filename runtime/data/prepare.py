@@ -98,7 +98,7 @@ def target_scale_warning(y: np.ndarray, limit: float = 10.0) -> list[str]:
     return [
         f"warning: the target has training mean {mean:.4g} and standard deviation {std:.4g}; "
         "a new network predicts values near 0, so training at the default learning rate "
-        "starts far off: rescale the target column (e.g. into units where it is about 1)"
+        "starts far off: add `normalize_target standard` to the data block"
     ]
 
 
@@ -183,12 +183,22 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
         )
     data_notes = list(raw.notes)
-    data_notes += target_scale_warning(parts["train"][1]) if task == "regression" else []
+    if task == "regression" and data.normalize_target.method == "none":
+        data_notes += target_scale_warning(parts["train"][1])
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
     stats = fit_normalizer(apply_features(parts["train"][0], data, {}), data.normalize)
     parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
+    if data.normalize_target.method != "none":
+        if task != "regression":
+            raise resolved.error(
+                "normalize_target is for numeric (regression) targets, not class labels",
+                "normalize_target",
+                "remove the normalize_target line",
+            )
+        y_stats = fit_normalizer(np.asarray(parts["train"][1], np.float64), data.normalize_target)
+        stats = {**stats, "target_shift": y_stats["shift"], "target_scale": y_stats["scale"]}
     x_train, y_train = parts["train"]
     return Prepared(
         parts,

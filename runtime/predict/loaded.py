@@ -256,6 +256,9 @@ def read_facts(run: RunDir, resolved: ResolvedSpec) -> tuple[Any, int, list[str]
     else:
         width = input_shape[-1:]
         stats = {"shift": np.zeros(width, np.float32), "scale": np.ones(width, np.float32)}
+    if resolved.spec.data.normalize_target.method != "none":  # the model needs them to build
+        stored = run.load_arrays("stats.safetensors")
+        stats.update({k: v for k, v in stored.items() if k.startswith("target_")})
     vocab = None
     if isinstance(resolved.spec.data.source, TokenSource | Seq2Seq):
         from dlc.runtime.data.text import Vocab

@@ -57,7 +57,10 @@ class CompiledModel:
         from dlc.runtime.train.batches import steps_per_epoch
 
         t = self.spec.train
-        return lower(self.spec, self.data.input_shape, t.epochs * steps_per_epoch(n_train, t.batch))
+        stats = self.data.stats  # `normalize_target`: the training targets' statistics
+        affine = (stats["target_shift"], stats["target_scale"]) if "target_shift" in stats else None
+        steps = t.epochs * steps_per_epoch(n_train, t.batch)
+        return lower(self.spec, self.data.input_shape, steps, affine)
 
     def mesh(self, devices: int | str | None = None) -> Any:
         """The device mesh for `devices` (default the spec's `train.devices`); None: one
