@@ -158,3 +158,48 @@ def test_too_many_devices_is_a_located_error() -> None:
     with pytest.raises(DlcError, match=r"train.devices is 64, but JAX sees \d+ device") as err:
         dlc.compile(src + "train { devices 64 }\n").fit()
     assert "<spec>:5" in str(err.value)
+
+
+LANES = textwrap.dedent("""
+    import sys
+    import numpy as np, jax
+    from dlc.runtime.experiment.runner import run_experiment
+    assert jax.device_count() == 4, jax.devices()
+    out = {}
+    for d in (1, 2, 4):  # 15 lanes (5 folds x 3 learning rates): uneven over 2 and 4 devices
+        sets = ["train.epochs=8", f"train.devices={d}"]
+        out[d] = run_experiment(sys.argv[1], overrides=sets, runs_root=None, say=lambda m: None)
+    ref = out[1]
+    for d in (2, 4):
+        r = out[d]
+        assert len(r.records) == len(ref.records) == 15
+        dm = max(
+            abs(a.metrics[k] - b.metrics[k]) / max(1.0, abs(a.metrics[k]))
+            for a, b in zip(ref.records, r.records)
+            for k in a.metrics
+        )
+        pa, pb = (jax.tree.leaves(x.runs[0][1].params) for x in (ref, r))
+        dp = max(float(np.max(np.abs(a - b))) for a, b in zip(pa, pb))
+        dt = abs(ref.retrain["test_loss"] - r.retrain["test_loss"]) / ref.retrain["test_loss"]
+        print(f"lanes devices={d} metric reldiff={dm:.3g} param maxdiff={dp:.3g} retrain={dt:.3g}")
+        assert dm < 1e-5 and dp < 1e-5 and dt < 1e-5, (dm, dp, dt)
+    print("OK")
+""")
+
+
+@pytest.mark.slow
+def test_experiment_lanes_over_devices_equal_one_device() -> None:
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", LANES, str(ROOT / "specs" / "cv_sigmoids.dl")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    assert "OK" in out.stdout, out.stdout

@@ -88,11 +88,14 @@ class LaneFunctions:
 
 
 def make_lane_functions(
-    program: Program, consts: Consts, batch: int, y_example: Any
+    program: Program, consts: Consts, batch: int, y_example: Any, mesh: Any = None
 ) -> LaneFunctions:
-    """The jitted, lane-vmapped epoch, evaluation and early-stopping functions."""
+    """The jitted, lane-vmapped epoch, evaluation and early-stopping functions. With a `mesh`
+    (`sharding.mesh_for`) every lane-axis input is split along its "data" axis: the lanes are
+    spread over its devices (each lane whole on one device), the shared data replicated."""
     spec = program.spec
     n_lanes = len(consts.n)
+    split = lane_split(mesh, n_lanes)
     nb = max(steps_per_epoch(int(n), batch) for n in consts.n)
     groups = [(int(n), np.flatnonzero(consts.n == n)) for n in np.unique(consts.n)]
     c_n = np.asarray(consts.n)
@@ -133,9 +136,10 @@ def make_lane_functions(
             for n, members in groups:
                 perm = jax.vmap(lambda k, n=n: jax.random.permutation(k, n))(keys[members])
                 order = order.at[members, :n].set(perm)
-        return order
+        return split(order)
 
     def epoch(st: LaneState, order: Any, c: Consts, x: Any, y: Any) -> tuple[LaneState, Any]:
+        st, order, c = split((st, order, c))
         ts, stats = jax.vmap(lane_epoch, in_axes=(0, 0, 0, 0, None, None))(
             st.train, st.active, order, c, x, y
         )
@@ -165,6 +169,7 @@ def make_lane_functions(
     evaluate = jax.vmap(lane_eval, in_axes=(0, 0, 0, None, None))
 
     def track(st: LaneState, c: Consts, x: Any, y: Any, e: Any) -> tuple[LaneState, Any]:
+        st, c = split((st, c))
         m = evaluate(st.train.params, st.train.model_state, c, x, y)
         if not tracking:
             return st, m
@@ -192,6 +197,24 @@ def make_lane_functions(
     )
 
 
+def lane_split(mesh: Any, n_lanes: int) -> Callable[[Any], Any]:
+    """Inside a jitted function: lay every leaf with a leading lane axis out split along the
+    mesh's "data" axis (XLA pads a lane count the device count does not divide); identity
+    without a mesh."""
+    if mesh is None:
+        return lambda tree: tree
+    from dlc.runtime.train.sharding import batch_sharding, constrain
+
+    sharding = batch_sharding(mesh)
+
+    def split(tree: Any) -> Any:
+        return jax.tree.map(
+            lambda a: constrain(a, sharding) if a.ndim and a.shape[0] == n_lanes else a, tree
+        )
+
+    return split
+
+
 def train_lanes(
     program: Program,
     lanes: list[LaneSpec],
@@ -199,19 +222,27 @@ def train_lanes(
     y: np.ndarray,
     on_epoch: Callable[[int, int], None] | None = None,
     cache: dict[Any, LaneFunctions] | None = None,
+    mesh: Any = None,
 ) -> LaneRun:
     """Train every lane of `lanes` (specs with one `static_key`) on rows of the shared `x`, `y`
     (features after `divide`, before normalization). `on_epoch(epoch, active_lanes)`; `cache`
-    keeps compiled functions for later chunks of the same program and shapes."""
+    keeps compiled functions for later chunks of the same program and shapes. With a `mesh`
+    the lanes are spread over its devices (`make_lane_functions`); results equal one device's."""
     t = program.spec.train
     batch = min(t.batch, min(len(ln.train_rows) for ln in lanes))
     host = build_consts(program, lanes, batch)
     consts = jax.tree.map(jnp.asarray, host)
     xd, yd = jnp.asarray(x), jnp.asarray(y)
+    if mesh is not None:
+        from dlc.runtime.train.sharding import replicate
+
+        xd, yd = replicate((xd, yd), mesh)
     leaves, tree = jax.tree.flatten(host)
-    key = (batch, tuple(host.n.tolist()), tree, tuple(a.shape for a in leaves))
+    key = (batch, tuple(host.n.tolist()), tree, tuple(a.shape for a in leaves), mesh)
     cache = {} if cache is None else cache
-    fns = cache.get(key) or cache.setdefault(key, make_lane_functions(program, host, batch, yd))
+    fns = cache.get(key) or cache.setdefault(
+        key, make_lane_functions(program, host, batch, yd, mesh)
+    )
     state = init_lanes(program, lanes)
     history: list[dict[str, Any]] = []
     order = None

@@ -86,6 +86,11 @@ def _at_grid(err: DlcError, base: ResolvedSpec, first: int, extra: list[str]) ->
     return DlcError(diags, {**err.sources, **base.sources})
 
 
+def _devices_error(resolved: ResolvedSpec) -> Callable[[str, str], DlcError]:
+    """An error located at the spec's `train.devices` line (too many devices)."""
+    return lambda message, hint: resolved.error(message, "train.devices", hint)
+
+
 def _monitor(base: ResolvedSpec, pool: Pool) -> str:
     import jax
     import jax.numpy as jnp
@@ -129,6 +134,7 @@ def run_experiment(
     from dlc.runtime.experiment.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
     from dlc.runtime.experiment.lanes import train_lanes
     from dlc.runtime.train.model import CompiledModel
+    from dlc.runtime.train.sharding import mesh_for
 
     overrides = list(overrides or [])
     base = load_spec(source, overrides=overrides, base_dir=base_dir)
@@ -185,6 +191,8 @@ def run_experiment(
                 f"{exp.memory_mb}: running {len(sizes)} chunks of at most {max(sizes)} lanes"
             )
         start, cache = 0, dict[str, Any]()
+        # `train { devices N }`: the lanes spread over N devices
+        mesh = mesh_for(t.devices, _devices_error(first))
         for c, size in enumerate(sizes):
             chunk = list(range(start, start + size))
             start += size
@@ -195,7 +203,9 @@ def run_experiment(
                 if on_epoch is None
                 else (lambda e, a, n=name, total=t.epochs: on_epoch(n, e, total, a))
             )
-            run = train_lanes(program, [lanes[i] for i in chunk], pool.x, pool.y, report, cache)
+            run = train_lanes(
+                program, [lanes[i] for i in chunk], pool.x, pool.y, report, cache, mesh
+            )
             result.programs.append(
                 {
                     "program": g + 1,
