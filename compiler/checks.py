@@ -100,12 +100,9 @@ def _check_monitors(spec: Spec, at: Callable[[str], Span | None]) -> list[Diagno
 
 
 def _last_layer(layers: tuple[Any, ...]) -> tuple[Any, int] | None:
-    if not layers:
-        return None
-    last: Any = layers[-1]
-    while getattr(last, "layers", None):  # a block: its last layer
-        last = last.layers[-1]
-    return last, len(layers) - 1
+    """The model's last layer (`repeat` is expanded already; a block such as `residual` or
+    `parallel` combines its inner outputs, so a softmax inside one is no final softmax)."""
+    return (layers[-1], len(layers) - 1) if layers else None
 
 
 def _check_double_softmax(spec: Spec, at: Callable[[str], Span | None]) -> list[Diagnostic]:

@@ -52,6 +52,9 @@ def test_squashing_before_a_loss_that_applies_it_is_an_error_at_the_layer(last: 
     ok = bce.replace("binary_cross_entropy", "binary_cross_entropy from_logits=false")
     assert load_spec(ok + "optimizer adam\n")  # a probability is what that loss takes
     assert load_spec(DIGITS.replace("  softmax\n", ""))
+    assert load_spec(DIGITS.replace("  softmax\n", "  residual { dense 10; softmax }\n"))
+    out = _error(DIGITS.replace("  softmax\n", "  repeat 2 { dense 10; softmax }\n"))
+    assert "<spec>:4:24: error: `softmax` as the last layer" in out, out
 
 
 def test_grid_paths_are_checked_at_load_time() -> None:
