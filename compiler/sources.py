@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -29,7 +29,7 @@ class Csv(Source):
     `exclude` columns never used as features; `id` a column carried to predictions. Columns
     are names (a repeated header name gets pandas' suffixes `cli`, `cli.1`, ...), positions
     (`3` or `"#3"`, from 1), ranges `"a:b"` (inclusive, file order) and globs `"tested_*"`.
-    Paths are relative to the spec's folder."""
+    `missing` says what an empty or `NA` cell means. Paths are relative to the spec's folder."""
 
     path: str
     target: str | int
@@ -38,6 +38,9 @@ class Csv(Source):
     id: str | int | None = None
     delimiter: str = Field(",", min_length=1, max_length=1)  # one character
     classes: bool = False  # the target holds class labels (integers or names)
+    # empty (or `NA`) cells in numeric columns: an error naming the row, drop those rows, or
+    # fill features with 0 or the training part's mean/median (rows missing the target drop)
+    missing: Literal["error", "drop", "zero", "mean", "median"] = "error"
     positional = ("path",)
 
 

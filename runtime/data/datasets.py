@@ -159,14 +159,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null"})
+
+
 def read_csv(
-    path: str | os.PathLike[str], *, delimiter: str = ","
+    path: str | os.PathLike[str], *, delimiter: str = ",", missing: bool = False
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Read a CSV with a header row: numeric columns become float64, all-text columns strings.
 
     Values are stripped of surrounding spaces. A name the header repeats gets pandas'
     suffixes (`cli`, `cli.1`, `cli.2`, ... in file order). A column mixing numbers with text
-    or empty cells is an error naming the row (the header is row 1) and the column.
+    or empty cells is an error naming the row (the header is row 1) and the column; with
+    `missing`, an empty or `NA`-like cell (`MISSING`) in a numeric column is NaN instead.
 
     Example:
         >>> header, cols = read_csv("prices.csv")       # doctest: +SKIP
@@ -208,7 +212,20 @@ def read_csv(
     for j, name in enumerate(header):
         values = [row[j] for _, row in body]
         numeric = [_is_number(v) for v in values]
-        if all(numeric):
+        gaps = [missing and v in MISSING for v in values]
+        if missing and any(numeric) and all(n or g for n, g in zip(numeric, gaps, strict=True)):
+            cells = [v if not g else "nan" for v, g in zip(values, gaps, strict=True)]
+            col = np.array([float(v) for v in cells], dtype=np.float64)
+            bad = ~np.isfinite(col) & ~np.array(gaps, dtype=bool)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DlcError.single(
+                    f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
+                    where=f"{where}:row {body[i][0]}",
+                    hint="fix or remove that row",
+                )
+            columns[name] = col
+        elif all(numeric):
             col = np.array([float(v) for v in values], dtype=np.float64)
             if not np.isfinite(col).all():
                 i = int(np.flatnonzero(~np.isfinite(col))[0])
@@ -226,7 +243,8 @@ def read_csv(
             raise DlcError.single(
                 f"column `{name}` is numeric but this row {cell}",
                 where=f"{where}:row {body[i][0]}",
-                hint="fill in or remove that row: dlc does not guess missing values",
+                hint="fill in or remove that row, or say what a gap means: "
+                "missing=drop|zero|mean|median on the `csv` line",
             )
         else:
             i = numeric.index(True)

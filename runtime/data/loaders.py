@@ -56,7 +56,8 @@ def csv_columns(source: Csv, header: list[str], where: str) -> tuple[str, list[s
 
 def load_csv(source: Csv, base_dir: str | Path) -> RawData:
     path = spec_path(source.path, base_dir)
-    header, cols = datasets.read_csv(path, delimiter=source.delimiter)
+    gaps = source.missing != "error"
+    header, cols = datasets.read_csv(path, delimiter=source.delimiter, missing=gaps)
     target, features, ident = csv_columns(source, header, str(path))
     if source.features is None:
         features = [c for c in features if cols[c].dtype.kind == "f"]
@@ -74,6 +75,14 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
     ).astype(np.float32)
     y, num_classes = _csv_target(source, target, cols[target], path)
     ids = {"all": cols[ident]} if ident else {}
+    if gaps:  # rows missing the target always drop; `drop` also drops rows missing a feature
+        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1) if y.dtype.kind == "f" else None
+        if source.missing == "drop":
+            full = ~np.isnan(x).any(axis=1)
+            keep = full if keep is None else keep & full
+        if keep is not None and not keep.all():
+            x, y = x[keep], y[keep]
+            ids = {k: v[keep] for k, v in ids.items()}
     notes = [f"features ({len(features)}): {columns.compact(features, header) or 'none'}"]
     undeclared = [c for c in header if columns.is_id_name(c) and c != ident]
     for c in undeclared:
@@ -82,7 +91,15 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
             f"warning: column `{c}` looks like an identifier and is {state}; "
             f'declare it with id="{c}" to carry it to predictions'
         )
-    return RawData({"all": (x, y)}, num_classes, feature_names=features, ids=ids, notes=notes)
+    impute = source.missing if source.missing in ("zero", "mean", "median") else None
+    return RawData(
+        {"all": (x, y)},
+        num_classes,
+        feature_names=features,
+        ids=ids,
+        notes=notes,
+        impute=impute,
+    )
 
 
 def _csv_target(

@@ -71,11 +71,33 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
     if x.dtype.kind in "iu":  # token ids are never scaled
         return x
     x = x.astype(np.float32)
+    if "fill" in stats:  # `missing=zero|mean|median`: the gaps, filled
+        x = np.where(np.isnan(x), stats["fill"], x).astype(np.float32)
     if data.divide is not None:
         x = x / np.float32(data.divide)
-    if stats:
+    if "shift" in stats:
         x = (x - stats["shift"]) / stats["scale"]
     return x
+
+
+def impute_values(x: np.ndarray, rule: str | None) -> dict[str, np.ndarray]:
+    """{"fill": one value per feature column} for a CSV's `missing=zero|mean|median`, from the
+    training part's rows (NaN: the gaps); a column with no value at all fills with 0.
+
+    Example:
+        >>> impute_values(np.array([[1.0, np.nan], [3.0, np.nan], [np.nan, 2.0]]), "mean")
+        {'fill': array([2., 2.], dtype=float32)}
+    """
+    if rule is None:
+        return {}
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    empty = np.isnan(x).all(axis=0)
+    if rule == "zero" or len(x) == 0:
+        fill = np.zeros(x.shape[1])
+    else:
+        safe = np.where(empty, 0.0, x)  # an all-NaN column would warn
+        fill = np.nanmean(safe, axis=0) if rule == "mean" else np.nanmedian(safe, axis=0)
+    return {"fill": fill.astype(np.float32)}
 
 
 def target_scale_warning(y: np.ndarray, limit: float = 10.0) -> list[str]:
@@ -188,7 +210,9 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
-    stats = fit_normalizer(apply_features(parts["train"][0], data, {}), data.normalize)
+    fill = impute_values(parts["train"][0], raw.impute)
+    stats = fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
+    stats = {**stats, **fill}
     parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     if data.normalize_target.method != "none":
         if task != "regression":

@@ -27,6 +27,7 @@ class RawData:
     feature_names: list[str] = field(default_factory=list)
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what `dlc check` prints about the data
+    impute: str | None = None  # NaN features: filled with `zero`, or the train `mean`/`median`
     vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.data.text.Vocab`)
     # token sources whose vocabulary is built after the split, from the training part only:
     # parts of token lists -> (parts of padded id arrays, vocabulary)

@@ -38,7 +38,9 @@ class Inputs:
     pieces: list[tuple[int, list[str]]] | None = None  # tagging: (line, words) per row of x
 
 
-def _table(inputs: Any, delimiter: str) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+def _table(
+    inputs: Any, delimiter: str, missing: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     """(columns, the same columns as text) of a CSV path or a mapping of raw columns."""
     if isinstance(inputs, Mapping):
         cols = {str(k): np.asarray(v) for k, v in inputs.items()}
@@ -49,7 +51,7 @@ def _table(inputs: Any, delimiter: str) -> tuple[dict[str, np.ndarray], dict[str
     path = Path(inputs)
     if not path.is_file():
         raise DlcError.single(f"input file {path} does not exist", where=str(path))
-    _, cols = read_csv(path, delimiter=delimiter)
+    _, cols = read_csv(path, delimiter=delimiter, missing=missing)
     with path.open(newline="", encoding="utf-8-sig") as f:
         rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
     header = unique_header(rows[0])  # repeated names: `cli`, `cli.1`, ... as in read_csv
@@ -111,7 +113,7 @@ def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
     if not isinstance(inputs, Mapping | str | Path):
         inputs = _rows_table(inputs, names)
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
-    cols, text = _table(inputs, source.delimiter)
+    cols, text = _table(inputs, source.delimiter, source.missing != "error")
     _need(cols, names, where, "feature")
     target = name_of(source.target, list(cols))  # a position: in the input file's header
     ident = name_of(source.id, list(cols)) if source.id is not None else None

@@ -259,6 +259,8 @@ def read_facts(run: RunDir, resolved: ResolvedSpec) -> tuple[Any, int, list[str]
     if resolved.spec.data.normalize_target.method != "none":  # the model needs them to build
         stored = run.load_arrays("stats.safetensors")
         stats.update({k: v for k, v in stored.items() if k.startswith("target_")})
+    if getattr(resolved.spec.data.source, "missing", "error") in ("zero", "mean", "median"):
+        stats["fill"] = run.load_arrays("stats.safetensors")["fill"]
     vocab = None
     if isinstance(resolved.spec.data.source, TokenSource | Seq2Seq):
         from dlc.runtime.data.text import Vocab
