@@ -58,6 +58,12 @@ SCRIPT = textwrap.dedent("""
         ev1, evd = one.evaluate(x=x, y=y), m.evaluate(x=x, y=y)
         assert all(abs(ev1[k] - evd[k]) < 1e-5 for k in ev1), (ev1, evd)
         print(f"fit devices={d} maxdiff={diff:.3g}")
+    # a host loop over jitted calls of 4 steps (`steps_per_call 4`) shards the same way
+    m4 = dlc.compile(spec.replace("seed 1", "seed 1; steps_per_call 4"))
+    m4.fit(x, y, devices=2)
+    diff = maxdiff(flat(one), flat(m4))
+    assert diff < 1e-5, diff
+    print(f"fit steps_per_call=4 devices=2 maxdiff={diff:.3g}")
     # the compiled epoch is partitioned: each device takes a slice of the batch and the
     # gradients are all-reduced (not every device computing the whole batch)
     from dlc.runtime.train.sharding import shard_rows
