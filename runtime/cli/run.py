@@ -41,7 +41,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--devices",
-        type=lambda v: v if v == "all" else int(v),
+        type=device_count,
         default=None,
         metavar="N|all",
         help="train data-parallel over N devices (or all); default: the spec's train.devices",
@@ -51,6 +51,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help='JSON lines on stdout: {"event": "epoch", ...} per epoch, then {"event": "result"}',
     )
+
+
+def device_count(text: str) -> int | str:
+    """`--devices`: a positive number or `all`."""
+    if text == "all" or (text.isdigit() and int(text) > 0):
+        return text if text == "all" else int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of devices or `all`")
 
 
 def final_table(final: dict[str, float], title: str) -> Table:

@@ -67,8 +67,12 @@ class CompiledModel:
         device. More devices than JAX sees is an error located at `train.devices`."""
         from dlc.runtime.train.sharding import mesh_for
 
-        setting = devices if devices is not None else self.spec.train.devices
-        return mesh_for(setting, lambda msg, hint: self.resolved.error(msg, "train.devices", hint))
+        if devices is not None:  # e.g. `dlc run --devices N`: not the spec's line
+            return mesh_for(devices, name="--devices")
+        return mesh_for(
+            self.spec.train.devices,
+            lambda msg, hint: self.resolved.error(msg, "train.devices", hint),
+        )
 
     def functions(self, n_train: int, mesh: Any = "same") -> Any:
         """The jitted functions for `n_train` rows on `mesh` (None: one device; default the

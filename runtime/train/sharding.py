@@ -36,10 +36,13 @@ def data_mesh(devices: list[Any] | None = None) -> Mesh:
 
 
 def mesh_for(
-    setting: int | str | None, error: Callable[[str, str], DlcError] | None = None
+    setting: int | str | None,
+    error: Callable[[str, str], DlcError] | None = None,
+    name: str = "train.devices",
 ) -> Mesh | None:
     """The mesh for `train { devices N }` (`all`: every device); None for one device. More
-    devices than JAX sees is a DlcError (`error(message, hint)` locates it in the spec).
+    devices than JAX sees is a DlcError (`error(message, hint)` locates it in the spec; `name`
+    is what the message calls the setting).
 
     Example:
         >>> mesh_for(1) is None
@@ -51,7 +54,7 @@ def mesh_for(
     count = len(available) if setting == "all" else int(setting)
     if count > len(available):
         message = (
-            f"train.devices is {count}, but JAX sees {len(available)} device"
+            f"{name} is {count}, but JAX sees {len(available)} device"
             f"{'s' if len(available) != 1 else ''} ({available[0].platform})"
         )
         hint = (
