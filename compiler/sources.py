@@ -29,7 +29,8 @@ class Csv(Source):
     `exclude` columns never used as features; `id` a column carried to predictions. Columns
     are names (a repeated header name gets pandas' suffixes `cli`, `cli.1`, ...), positions
     (`3` or `"#3"`, from 1), ranges `"a:b"` (inclusive, file order) and globs `"tested_*"`.
-    `missing` says what an empty or `NA` cell means. Paths are relative to the spec's folder."""
+    `missing` says what an empty or `NA` cell means; `categorical` columns become one-hot
+    features. Paths are relative to the spec's folder."""
 
     path: str
     target: str | int
@@ -41,6 +42,8 @@ class Csv(Source):
     # empty (or `NA`) cells in numeric columns: an error naming the row, drop those rows, or
     # fill features with 0 or the training part's mean/median (rows missing the target drop)
     missing: Literal["error", "drop", "zero", "mean", "median"] = "error"
+    # columns of categories (text or codes): features, one-hot (`weather=rain`, ...)
+    categorical: list[str | int] = Field(default_factory=list)
     positional = ("path",)
 
 

@@ -54,25 +54,54 @@ def csv_columns(source: Csv, header: list[str], where: str) -> tuple[str, list[s
     return target, features, ident
 
 
+def category_name(v: object) -> str:
+    """A category's name: a whole number without `.0` (`3.0` -> `3`), else its text."""
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def one_hot(
+    features: list[str], cols: dict[str, np.ndarray], cats: list[str]
+) -> tuple[list[str], list[np.ndarray]]:
+    """(feature names, columns): each categorical column becomes one 0/1 column per distinct
+    value, sorted, named `column=value`, in its place."""
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    for c in features:
+        if c not in cats:
+            names.append(c)
+            blocks.append(cols[c])
+            continue
+        text = np.array([category_name(v) for v in cols[c].tolist()], dtype=str)
+        for value in sorted(set(text.tolist())):
+            names.append(f"{c}={value}")
+            blocks.append((text == value).astype(np.float64))
+    return names, blocks
+
+
 def load_csv(source: Csv, base_dir: str | Path) -> RawData:
     path = spec_path(source.path, base_dir)
     gaps = source.missing != "error"
     header, cols = datasets.read_csv(path, delimiter=source.delimiter, missing=gaps)
     target, features, ident = csv_columns(source, header, str(path))
+    cats = [c for c in columns.select(header, source.categorical, str(path)) if c != target]
     if source.features is None:
-        features = [c for c in features if cols[c].dtype.kind == "f"]
+        features = [c for c in features if cols[c].dtype.kind == "f" or c in cats]
+    features += [c for c in cats if c not in features and c != ident]
     for name in features:
-        if cols[name].dtype.kind != "f":
+        if cols[name].dtype.kind != "f" and name not in cats:
             raise DlcError.single(
                 f"feature column `{name}` of {path} is not numeric",
                 where=str(path),
-                hint="list numeric columns in features=[...] or drop it with exclude=[...]",
+                hint=f'list it in categorical=["{name}"] for a one-hot encoding, '
+                "or drop it with exclude=[...]",
             )
-    x = (
-        np.stack([cols[c] for c in features], axis=1)
-        if features
-        else np.zeros((len(cols[target]), 0))
-    ).astype(np.float32)
+    base = features
+    features, blocks = one_hot(features, cols, cats)
+    x = (np.stack(blocks, axis=1) if blocks else np.zeros((len(cols[target]), 0))).astype(
+        np.float32
+    )
     y, num_classes = _csv_target(source, target, cols[target], path)
     ids = {"all": cols[ident]} if ident else {}
     if gaps:  # rows missing the target always drop; `drop` also drops rows missing a feature
@@ -83,7 +112,10 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
         if keep is not None and not keep.all():
             x, y = x[keep], y[keep]
             ids = {k: v[keep] for k, v in ids.items()}
-    notes = [f"features ({len(features)}): {columns.compact(features, header) or 'none'}"]
+    notes = [f"features ({len(features)}): {columns.compact(base, header) or 'none'}"]
+    for c in cats:
+        n = sum(f.startswith(f"{c}=") for f in features)
+        notes.append(f"categorical `{c}`: {n} one-hot columns `{c}=VALUE`")
     undeclared = [c for c in header if columns.is_id_name(c) and c != ident]
     for c in undeclared:
         state = "used as a feature" if c in features else "left out of the features"

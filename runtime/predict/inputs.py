@@ -23,6 +23,7 @@ from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, FizzBuzz
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
+from dlc.runtime.data.loaders import category_name
 from dlc.runtime.data.prepare import apply_features
 
 
@@ -114,6 +115,11 @@ def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
         inputs = _rows_table(inputs, names)
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
     cols, text = _table(inputs, source.delimiter, source.missing != "error")
+    for name in names:  # `categorical` columns: `column=value` is 1 where the cell is value
+        col, _, value = name.partition("=")
+        if name not in cols and value and col in cols:
+            cells = np.array([category_name(v) for v in cols[col].tolist()], dtype=str)
+            cols[name] = (cells == value).astype(np.float64)
     _need(cols, names, where, "feature")
     target = name_of(source.target, list(cols))  # a position: in the input file's header
     ident = name_of(source.id, list(cols)) if source.id is not None else None
