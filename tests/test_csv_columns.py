@@ -101,3 +101,13 @@ def test_check_prints_features(path, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "features (3): a, cli, b" in out
     assert "`id` looks like an identifier and is left out" in out
+
+
+def test_check_warns_about_constant_columns(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("a,k,y\n1,5,1\n2,5,2\n3,5,3\n")
+    raw = load_csv(Csv(path=str(p), target="y"), ".")
+    assert any("constant feature column(s) `k`" in n for n in raw.notes)
+    assert not any(
+        "constant" in n for n in load_csv(Csv(path=str(p), target="y", exclude=["k"]), ".").notes
+    )

@@ -113,6 +113,13 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
             x, y = x[keep], y[keep]
             ids = {k: v[keep] for k, v in ids.items()}
     notes = [f"features ({len(features)}): {columns.compact(base, header) or 'none'}"]
+    constant = [c for c in base if c not in cats and len(x) and np.ptp(np.nan_to_num(cols[c])) == 0]
+    if constant:
+        notes.append(
+            "warning: constant feature column(s) "
+            + ", ".join(f"`{c}`" for c in constant)
+            + ": they carry no information; drop them with exclude=[...]"
+        )
     for c in cats:
         n = sum(f.startswith(f"{c}=") for f in features)
         notes.append(f"categorical `{c}`: {n} one-hot columns `{c}=VALUE`")
