@@ -175,3 +175,77 @@ def test_tensorboard_scalars_round_trip(tmp_path: Path) -> None:
         (100, "loss/train", 0.25),
         (100, "accuracy/valid", pytest.approx(0.9)),
     ]
+
+
+def _spec_json(run: Path, *, monitor: str = "valid_loss", patience: int = 2) -> None:
+    es = {"EarlyStop": {"monitor": monitor, "patience": patience, "restore_best": True}}
+    spec = {"loss": {"cross_entropy": {}}, "train": {"Train": {"early_stop": es}}}
+    (run / "spec.json").write_text(json.dumps({"spec": {"Spec": spec}, "file": "specs/toy.dl"}))
+
+
+def test_plot_run_titles_integer_ticks_and_best_epoch(tmp_path: Path) -> None:
+    run = tmp_path / "toy-20261127-120000"
+    _write_metrics(run, 7)
+    _spec_json(run)
+    (run / "results.json").write_text(json.dumps({"best_epoch": 5, "stopped_early": True}))
+    figures: dict = {}
+    paths = plot_run(run, figures=figures)
+    assert [p.name for p in paths] == ["loss.png", "accuracy.png", "lr.png"]
+    for name, fig in figures.items():
+        ax = fig.axes[0]
+        assert ax.get_title().startswith("toy: "), name
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 7]
+        assert ticks and all(float(t).is_integer() for t in ticks), (name, ticks)
+        assert ax.get_xlabel() == "epoch"
+        best = [line for line in ax.get_lines() if list(line.get_xdata()) == [5, 5]]
+        assert len(best) == 1, name
+        assert "best epoch 5" in [t.get_text() for t in ax.get_legend().get_texts()][-1]
+    assert figures["loss.png"].axes[0].get_title() == "toy: loss (cross_entropy)"
+
+
+def test_best_epoch_from_spec_when_results_are_not_written_yet(tmp_path: Path) -> None:
+    rows = [
+        {"epoch": e, "train_loss": 1 / e, "valid_loss": v}
+        for e, v in enumerate([0.9, 0.5, 0.6, 0.7], start=1)
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _spec_json(tmp_path, patience=2)
+    figures: dict = {}
+    plot_run(tmp_path, figures=figures)
+    labels = [t.get_text() for t in figures["loss.png"].axes[0].get_legend().get_texts()]
+    assert labels[-1] == "best epoch 2 (restored)"
+    _spec_json(tmp_path, patience=5)  # not stopped early: nothing restored, no marker
+    plot_run(tmp_path, figures=figures)
+    labels = [t.get_text() for t in figures["loss.png"].axes[0].get_legend().get_texts()]
+    assert labels == ["train", "valid"]
+
+
+def test_uninformative_metrics_are_not_drawn_and_confusion_is_a_heat_map(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {
+            "epoch": e,
+            "train_loss": 1 / e,
+            "valid_accuracy": 0.5 + e / 10,
+            "valid_top5_accuracy": 1.0,
+            "valid_recall": 0.75,
+        }
+        for e in range(1, 5)
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "confusion_test.csv").write_text(
+        "true \\ predicted,0,1,2,total,recall\n0,5,1,0,6,0.8333\n1,0,4,0,4,1.0000\n"
+        "2,2,0,3,5,0.6000\n"
+    )
+    figures: dict = {}
+    paths = plot_run(tmp_path, figures=figures)
+    assert [p.name for p in paths] == ["loss.png", "accuracy.png", "confusion_test.png"]
+    _png_size(tmp_path / "plots" / "confusion_test.png")
+    ax = figures["confusion_test.png"].axes[0]
+    assert "confusion matrix (test" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in ax.texts][:3] == ["5", "1", "0"]
+    bar = figures["confusion_test.png"].axes[1]
+    assert len(bar.get_yticks()) >= 3

@@ -123,11 +123,128 @@ def _use_log_scale(values: np.ndarray) -> bool:
     return finite.size > 0 and bool(np.all(finite > 0)) and finite.max() / finite.min() > 10
 
 
-def plot_run(run_dir: str | os.PathLike[str]) -> list[Path]:
-    """Draw `loss.png`, one PNG per other metric family and `lr.png` into `RUN/plots/`.
+def _run_info(run: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's name, loss, class count and best epoch (when early stopping restored it), from
+    `spec.json` and `results.json` where present; a bare metrics folder gives none of them."""
+    info: dict[str, Any] = {"name": re.sub(r"-\d{8}-\d{6}$", "", run.resolve().name)}
+    try:
+        doc = json.loads((run / "spec.json").read_text(encoding="utf-8"))
+        spec = doc["spec"]["Spec"]
+        info["name"] = Path(str(doc.get("file") or info["name"])).stem or info["name"]
+        info["loss"] = next(iter(spec["loss"]))
+        es = (spec["train"]["Train"].get("early_stop") or {}).get("EarlyStop")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        es = None
+    try:
+        res = json.loads((run / "results.json").read_text(encoding="utf-8"))
+        if res.get("stopped_early") and isinstance(res.get("best_epoch"), int):
+            info["best"] = res["best_epoch"]
+        return info
+    except (OSError, ValueError, AttributeError):
+        pass
+    if es and es.get("restore_best") and isinstance(es.get("monitor"), str):
+        # results.json is written after the plots start: the best epoch from metrics.jsonl
+        from dlc.runtime.train.early_stop import monitor_mode
+
+        seen = [(_number(r.get(es["monitor"])), int(_number(r.get("epoch", 0)))) for r in rows]
+        seen = [(v, e) for v, e in seen if math.isfinite(v)]
+        patience = int(es.get("patience") or 0)
+        if seen and monitor_mode(es["monitor"]) == "max":
+            seen = [(-v, e) for v, e in seen]
+        if seen:
+            best_e = min(seen)[1]  # the first epoch with the best value
+            if patience and seen[-1][1] - best_e >= patience:  # it stopped early
+                info["best"] = best_e
+    return info
+
+
+def _informative(values: np.ndarray, family: str, classes: int | None) -> bool:
+    """False for a curve that says nothing: constant over all epochs, or top-k accuracy with at
+    most k classes (always 1)."""
+    m = re.match(r"top(\d+)_accuracy$", family)
+    if m and classes is not None and classes <= int(m.group(1)):
+        return False
+    finite = values[np.isfinite(values)]
+    return finite.size > 0 and not (finite.size > 1 and np.ptp(finite) == 0)
+
+
+def _classes(run: Path) -> int | None:
+    for name in ("confusion_test.csv", "confusion_valid.csv"):
+        if (run / name).exists():
+            return len(_read_confusion(run / name))
+    try:
+        names = json.loads((run / "data.json").read_text(encoding="utf-8")).get("class_names")
+        return len(names) if isinstance(names, list) and names else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _read_confusion(path: Path) -> np.ndarray:
+    """The counts of a `confusion_*.csv` (without its total and recall columns)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    k = len(rows) - 1
+    return np.array([[int(v) for v in r[1 : 1 + k]] for r in rows[1:]], dtype=np.int64)
+
+
+def plot_confusion(counts: np.ndarray, path: str | os.PathLike[str], title: str) -> Any:
+    """Draw a confusion matrix (rows: true class) as a heat map with the counts written in the
+    cells, shaded by each row's share; returns the saved Figure.
+
+    Example: `plot_confusion(np.eye(3, dtype=int), "runs/a/plots/confusion_test.png", "test")`.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    k = len(counts)
+    side = min(max(4.0, 0.45 * k + 2.0), 14.0)
+    fig = Figure(figsize=(side + 1.0, side), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    bar = fig.colorbar(image, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
+    bar.set_label("share of the true class")
+    ax.set_title(title)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if k <= 20:
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        for i in range(k):
+            for j in range(k):
+                colour = "white" if share[i, j] > 0.5 else "black"
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    color=colour,
+                    fontsize=9 if k <= 12 else 7,
+                )
+    _save(fig, Path(path))
+    return fig
+
+
+def plot_run(
+    run_dir: str | os.PathLike[str], *, figures: dict[str, Any] | None = None
+) -> list[Path]:
+    """Draw `loss.png`, one PNG per other metric family that carries information, `lr.png`, and
+    the confusion matrix of each `confusion_*.csv` in the folder, into `RUN/plots/`.
+
+    Titles name the run (and the loss); epoch axes have integer ticks; when early stopping
+    restored the best epoch it is marked. `figures`, when given, receives each Figure by file
+    name (for tests).
 
     Example: `plot_run("runs/a")` -> `[runs/a/plots/loss.png, ...]`.
     """
+    from matplotlib.ticker import MaxNLocator
+
     run = Path(run_dir)
     rows = read_metrics(run / METRICS_FILE)
     if not rows:
@@ -136,26 +253,58 @@ def plot_run(run_dir: str | os.PathLike[str]) -> list[Path]:
             hint="train for at least one epoch before plotting",
             where=str(run / METRICS_FILE),
         )
+    info = _run_info(run, rows)
+    classes = _classes(run)
     x = np.array([_number(r.get("epoch", i + 1)) for i, r in enumerate(rows)])
     marker = "o" if len(rows) <= 30 else None
     out = run / PLOTS_DIR
     paths: list[Path] = []
+    keep = figures if figures is not None else {}
+
+    def finish(fig: Any, ax: Any, name: str) -> None:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if "best" in info:
+            ax.axvline(
+                info["best"],
+                color="grey",
+                linestyle="-.",
+                linewidth=1,
+                label=f"best epoch {info['best']} (restored)",
+            )
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        keep[name] = fig
+        paths.append(_save(fig, out / name))
+
     for fam, series in _families(rows).items():
-        fig, ax = _figure(fam.replace("_", " "), "epoch", fam)
-        everything = []
-        for label, key in series.items():
-            y = np.array([_number(r.get(key)) for r in rows])
-            everything.append(y)
+        curves = {
+            label: np.array([_number(r.get(key)) for r in rows]) for label, key in series.items()
+        }
+        if fam != "loss" and not any(_informative(y, fam, classes) for y in curves.values()):
+            continue
+        what = fam.replace("_", " ")
+        if fam == "loss" and "loss" in info:
+            what += f" ({info['loss']})"  # the spec's name for it, as written
+        fig, ax = _figure(f"{info['name']}: {what}", "epoch", fam)
+        for label, y in curves.items():
             ax.plot(x, y, _SPLIT_STYLE.get(label, "-"), marker=marker, label=label)
-        if "loss" in fam and _use_log_scale(np.concatenate(everything)):
+        if "loss" in fam and _use_log_scale(np.concatenate(list(curves.values()))):
             ax.set_yscale("log")
-        ax.legend()
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", fam)
-        paths.append(_save(fig, out / f"{name}.png"))
+        finish(fig, ax, re.sub(r"[^A-Za-z0-9_.-]+", "_", fam) + ".png")
     if any("lr" in r for r in rows):
-        fig, ax = _figure("learning rate", "epoch", "lr")
+        fig, ax = _figure(f"{info['name']}: learning rate", "epoch", "lr")
         ax.plot(x, [_number(r.get("lr")) for r in rows], marker=marker)
-        paths.append(_save(fig, out / "lr.png"))
+        finish(fig, ax, "lr.png")
+    for csv_path in sorted(run.glob("confusion_*.csv")):
+        part = csv_path.stem.removeprefix("confusion_")
+        name = f"{csv_path.stem}.png"
+        try:
+            counts = _read_confusion(csv_path)
+        except (OSError, ValueError, IndexError):
+            continue  # a damaged CSV: the other plots still come
+        title = f"{info['name']}: confusion matrix ({part}, rows: true class)"
+        keep[name] = plot_confusion(counts, out / name, title)
+        paths.append(out / name)
     return paths
 
 
