@@ -1,4 +1,4 @@
-"""Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`): pure
+"""Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`): pure
 descriptions of data. Nothing here reads a file: the loaders live in the runtime
 (`dlc.runtime.data.loaders`, one per source type).
 
@@ -82,3 +82,17 @@ class FashionMnist(Source):
     """Fashion-MNIST from Debian's `dataset-fashion-mnist` package (or `path=` a folder)."""
 
     path: str | None = None
+
+
+@register(SOURCES, "npz")
+class Npz(Source):
+    """Feature arrays in a NumPy `.npz` file (no pickled objects): `x` and `y` name the
+    arrays holding the inputs (one row per example, any shape after the first axis) and the
+    targets; `classes=true` makes `y` integer class labels 0..K-1 (`classes=K` also checks they
+    are below K). E.g. `npz "hw.npz" x=train_x y=train_y classes=10`."""
+
+    path: str
+    x: str = "x"
+    y: str = "y"
+    classes: bool | PositiveInt = False
+    positional = ("path",)
