@@ -2,14 +2,19 @@
 of one program, with a progress bar per program, then the lanes, the settings (mean ± std) and
 the best setting.
 
+`--sweep KEY=V1,V2,...` adds a grid axis from the command line (each value validated like
+`--set KEY=V`), combined with the spec's own grid.
+
 Example:
     $ dlc experiment specs/cv_sigmoids.dl --runs runs
+    $ dlc experiment specs/cv_sigmoids.dl --sweep train.batch=16,32
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
@@ -34,6 +39,14 @@ def arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print one JSON document on stdout: every lane, the settings, the best, the report",
     )
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="add a grid axis without editing the spec, e.g. --sweep optimizer.lr=1e-3,3e-3 "
+        "(each value validated like --set; combined with the spec's own grid)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -56,15 +69,160 @@ def main(args: argparse.Namespace) -> int:
         if not args.quiet:
             err.print(esc(message), soft_wrap=True)
 
+    sweeps = getattr(args, "sweep", None) or []
     with bar:
-        result = run_experiment(
-            args.spec, overrides=args.set, runs_root=args.runs, say=note, on_epoch=on_epoch
-        )
+        if not sweeps:
+            result = run_experiment(
+                args.spec, overrides=args.set, runs_root=args.runs, say=note, on_epoch=on_epoch
+            )
+        else:
+            text = swept_text(args.spec, sweeps, args.set)
+            result = _run_text(args, text, note, on_epoch)
     if getattr(args, "json", False):
         print(json.dumps(json_document(result), default=_plain))
         return 0
     print_report(out, result)
     return 0
+
+
+def _top_level_split(text: str) -> list[str]:
+    """`1e-3,"a,b",[1, 2]` -> ["1e-3", '"a,b"', "[1, 2]"]: commas inside quotes or brackets stay."""
+    parts, depth, quote, cur = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [*parts, cur.strip()]
+
+
+def sweep_axes(spec: str, sweeps: list[str], overrides: list[str]) -> list[tuple[str, list[str]]]:
+    """`--sweep KEY=V1,V2` options -> [(KEY, [V1, V2])], every value checked like `--set KEY=V`
+    on the spec (with the other overrides); raises DlcError."""
+    from dataclasses import replace
+
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.frontend import load_spec
+
+    base = load_spec(spec, overrides=overrides)
+    taken = {g.key for g in (base.spec.experiment.grid if base.spec.experiment else ())}
+    axes: list[tuple[str, list[str]]] = []
+    for item in sweeps:
+        key, eq, rest = item.partition("=")
+        key, values = key.strip(), _top_level_split(rest)
+        where = f"--sweep {item}"
+        if not eq or not key or not all(values):
+            raise DlcError.single(
+                f"`--sweep {item}` is not KEY=V1,V2,...",
+                where=where,
+                hint="e.g. --sweep optimizer.lr=1e-3,3e-3,1e-2",
+            )
+        bad = (
+            "`train.seed` is not a grid axis"
+            if key == "train.seed"
+            else "an experiment cannot vary itself"
+            if key.split(".")[0] == "experiment"
+            else f"`{key}` has a grid already"
+            if key in taken
+            else None
+        )
+        if bad:
+            hint = (
+                "list seeds with `experiment { seeds [0, 1, 2] }`"
+                if key == "train.seed"
+                else "sweep another setting, or drop the spec's grid line for it"
+                if key in taken
+                else None
+            )
+            raise DlcError.single(bad, where=where, hint=hint)
+        for v in values:  # the same validation as `--set KEY=V`
+            try:
+                load_spec(spec, overrides=[*overrides, f"{key}={v}"])
+            except DlcError as err:
+                said = f"this value comes from `--sweep {item}` (as `--set {key}={v}`)"
+                raise DlcError(
+                    [
+                        replace(d, hint=said)
+                        if d.hint and d.hint.startswith("this value comes from")
+                        else d
+                        for d in err.diagnostics
+                    ],
+                    err.sources,
+                ) from None
+        taken.add(key)
+        axes.append((key, values))
+    return axes
+
+
+def swept_text(spec: str, sweeps: list[str], overrides: list[str]) -> str:
+    """The spec's text with one `grid` statement per `--sweep` put into its `experiment`
+    section (made when it has none), on existing lines so that line numbers stay."""
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.frontend import load_spec
+
+    axes = sweep_axes(spec, sweeps, overrides)
+    base = load_spec(spec)
+    grids = "; ".join(f'grid "{k}" [{", ".join(vs)}]' for k, vs in axes)
+    span = base.spans.get("experiment")
+    text = base.text
+    if span is None:
+        return (
+            text + ("" if text.endswith("\n") or not text else "\n") + f"experiment {{ {grids} }}\n"
+        )
+    if span.file != base.file:
+        raise DlcError.single(
+            f"--sweep needs the `experiment` section in {base.file}, not in {span.file}",
+            where="--sweep",
+            hint="add `grid` lines to the section where it is written",
+        )
+    start = sum(len(line) + 1 for line in text.split("\n")[: span.line - 1]) + span.column - 1
+    brace = text.index("{", start)
+    return text[: brace + 1] + f" {grids};" + text[brace + 1 :]
+
+
+def _run_text(args: argparse.Namespace, text: str, note: Any, on_epoch: Any) -> ExperimentResult:
+    """Run the swept spec from a file of the same name in a temporary folder (the run's name
+    stays; data paths resolve beside the real spec); errors name the real spec."""
+    import tempfile
+    from dataclasses import replace
+
+    from dlc.compiler.errors import DlcError
+    from dlc.runtime.experiment.runner import run_experiment
+
+    real = str(args.spec)
+    with tempfile.TemporaryDirectory(prefix="dlc-sweep-") as folder:
+        path = Path(folder) / Path(real).name
+        path.write_text(text, encoding="utf-8")
+        try:
+            return run_experiment(
+                path,
+                overrides=args.set,
+                runs_root=args.runs,
+                say=note,
+                on_epoch=on_epoch,
+                base_dir=Path(real).parent,
+            )
+        except DlcError as err:
+            fake = str(path)
+
+            def moved(span: Any) -> Any:
+                return replace(span, file=real) if span is not None and span.file == fake else span
+
+            diags = [
+                replace(d, span=moved(d.span), notes=tuple((m, moved(s)) for m, s in d.notes))
+                for d in err.diagnostics
+            ]
+            sources = {(real if k == fake else k): v for k, v in err.sources.items()}
+            raise DlcError(diags, sources) from None
 
 
 def _plain(v: Any) -> Any:
