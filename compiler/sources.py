@@ -1,6 +1,6 @@
-"""Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`): pure
-descriptions of data. Nothing here reads a file: the loaders live in the runtime
-(`dlc.runtime.data.loaders`, one per source type).
+"""Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`,
+`images`): pure descriptions of data. Nothing here reads a file: the loaders live in the
+runtime (`dlc.runtime.data.loaders`, one per source type).
 
 Example:
     >>> FizzBuzz(train=[101, 1023], test=[1, 100]).bits, Csv(path="a.csv", target="y").classes
@@ -95,4 +95,17 @@ class Npz(Source):
     x: str = "x"
     y: str = "y"
     classes: bool | PositiveInt = False
+    positional = ("path",)
+
+
+@register(SOURCES, "images")
+class Images(Source):
+    """A folder of PNG images with one sub-folder per class (the class names: the sub-folder
+    names, sorted). Images come as (H, W, 1) for greyscale or (H, W, 3) for colour, pixels
+    0..255 (use `divide 255`); all the same size, or resized to `size=[H, W]`; `grey=true`
+    converts colour images to greyscale. E.g. `images "food" size=[64, 64]`."""
+
+    path: str
+    size: list[PositiveInt] | None = Field(None, min_length=2, max_length=2)
+    grey: bool = False
     positional = ("path",)

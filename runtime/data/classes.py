@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist
+from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Images, Mnist
 from dlc.compiler.text_sources import UPOS, Conllu, Text
 
 FASHION = [
@@ -59,6 +59,10 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
         names = sorted(set(labels), key=_label_key)
     elif isinstance(source, Conllu):
         names = list(UPOS)
+    elif isinstance(source, Images):
+        from dlc.runtime.data.images import class_folders
+
+        names = [d.name for d in class_folders(source, resolved.base_dir)]
     elif isinstance(source, FashionMnist):
         names = list(FASHION)
     elif isinstance(source, FizzBuzz):

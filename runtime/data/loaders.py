@@ -18,10 +18,21 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Mnist, Npz, Source
+from dlc.compiler.sources import (
+    Csv,
+    Digits,
+    FashionMnist,
+    FizzBuzz,
+    Idx,
+    Images,
+    Mnist,
+    Npz,
+    Source,
+)
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data import columns, datasets
 from dlc.runtime.data.arrays import load_npz
+from dlc.runtime.data.images import load_images
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_allocation, check_confined
 from dlc.runtime.data.tokens import load_conllu, load_seq2seq, load_text
@@ -204,6 +215,7 @@ LOADERS: dict[type[Source], Callable[[Any, str | Path], RawData]] = {
     Mnist: load_mnist,
     FashionMnist: load_fashion_mnist,
     Npz: load_npz,
+    Images: load_images,
     Text: load_text,
     Conllu: load_conllu,
     Seq2Seq: load_seq2seq,
