@@ -249,3 +249,26 @@ def test_uninformative_metrics_are_not_drawn_and_confusion_is_a_heat_map(
     assert [t.get_text() for t in ax.texts][:3] == ["5", "1", "0"]
     bar = figures["confusion_test.png"].axes[1]
     assert len(bar.get_yticks()) >= 3
+
+
+def test_dlc_run_draws_the_confusion_heat_map_its_report_writes(tmp_path: Path) -> None:
+    """`dlc run` writes confusion_test.csv in its report, after the plot thread may have
+    looked for it: the heat map must be drawn all the same."""
+    from dlc.runtime.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    code = main(
+        [
+            "run",
+            str(root / "specs" / "digits_mlp.dl"),
+            "--set",
+            "train.epochs=1",
+            "--runs",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run / "confusion_test.csv").is_file()
+    assert (run / "plots" / "confusion_test.png").is_file()

@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from dlc.runtime.runs.plots import plot_run
+    from dlc.runtime.runs.plots import plot_confusions, plot_run
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
@@ -173,6 +173,8 @@ def main(args: argparse.Namespace) -> int:
     if not as_json:
         report(out, outcome)
     plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
+    # the report wrote confusion_*.csv after the plot thread may have looked for them
+    plots += plot_confusions(outcome.run.path, outcome.model.resolved.name, skip=plots)
     if as_json:
         print(json.dumps(result_document(outcome, plots), default=_plain), flush=True)
         return 0

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -295,16 +296,38 @@ def plot_run(
         fig, ax = _figure(f"{info['name']}: learning rate", "epoch", "lr")
         ax.plot(x, [_number(r.get("lr")) for r in rows], marker=marker)
         finish(fig, ax, "lr.png")
+    paths += plot_confusions(run, info["name"], keep=keep)
+    return paths
+
+
+def plot_confusions(
+    run_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    skip: Collection[Path] = (),
+    keep: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Draw the heat map of each `confusion_*.csv` in a run folder (but those in `skip`) into
+    `RUN/plots/`; `name` titles them. `dlc run` calls it again once its report wrote the CSVs.
+
+    Example: `plot_confusions("runs/a", "digits")` -> `[runs/a/plots/confusion_test.png]`.
+    """
+    run = Path(run_dir)
+    paths: list[Path] = []
     for csv_path in sorted(run.glob("confusion_*.csv")):
         part = csv_path.stem.removeprefix("confusion_")
-        name = f"{csv_path.stem}.png"
+        target = run / PLOTS_DIR / f"{csv_path.stem}.png"
+        if target in skip:
+            continue
         try:
             counts = _read_confusion(csv_path)
         except (OSError, ValueError, IndexError):
             continue  # a damaged CSV: the other plots still come
-        title = f"{info['name']}: confusion matrix ({part}, rows: true class)"
-        keep[name] = plot_confusion(counts, out / name, title)
-        paths.append(out / name)
+        title = f"{name}: confusion matrix ({part}, rows: true class)"
+        fig = plot_confusion(counts, target, title)
+        if keep is not None:
+            keep[target.name] = fig
+        paths.append(target)
     return paths
 
 
