@@ -113,6 +113,8 @@ class Train(SpecModel):
     steps_per_call: PositiveInt | Literal["all", "auto"] = "auto"
     # data-parallel over this many devices (`all`: every device JAX sees); 1: one device
     devices: PositiveInt | Literal["all"] = 1
+    # per-layer L2 norms of the loss gradient at evaluation epochs, as `grad_norm/<layer>`
+    grad_norms: bool = False
 
     @field_validator("steps_per_call", mode="before")
     @classmethod

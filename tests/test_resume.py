@@ -29,7 +29,8 @@ EPOCHS = 40
 
 # dropout: the resumed run must restore the PRNG key and step, or its masks differ;
 # early stopping (which never triggers) with restore_best: the best parameters are restored too;
-# plateau: its state (best loss, bad epochs, scale) is in the optimizer state and must come back
+# plateau: its state (best loss, bad epochs, scale) is in the optimizer state and must come back;
+# grad_norms: recorded at evaluation epochs without touching the state
 SPEC = f"""\
 data {{
   csv "{WEATHER}" target=temp_max features=[temp_max, temp_min, wind]
@@ -41,7 +42,9 @@ model {{ dense 16; relu; dropout 0.3; dense 1 }}
 loss mse
 optimizer adam lr=0.01
 schedule plateau(0.5, patience=2, rtol=0.05)
-train {{ batch 64; epochs {EPOCHS}; seed 3; checkpoint_every 1; early_stop patience=1000 }}
+train {{
+  batch 64; epochs {EPOCHS}; seed 3; checkpoint_every 1; early_stop patience=1000; grad_norms true
+}}
 """
 
 
@@ -148,6 +151,7 @@ def test_killed_run_resumes_to_the_identical_end(
     ).read_bytes()
     assert_same_arrays(checkpoints(run)[-1], checkpoints(reference)[-1])
     assert metric_rows(run) == metric_rows(reference)  # one line per epoch, no duplicates
+    assert "grad_norm/00_dense" in metric_rows(run)[-1]  # `grad_norms true`: recorded, unchanged
     assert len({row["lr"] for row in metric_rows(run)}) > 2  # the plateau cut the lr, twice+
 
 

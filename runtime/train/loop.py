@@ -139,6 +139,9 @@ def train_loop(
     def evaluates(e: int) -> bool:  # validation after epoch e (from 1)
         return "valid" in parts and (e % train.eval_every == 0 or e == train.epochs)
 
+    def evaluates_or_ends(e: int) -> bool:  # gradient norms: exact state, no extra host sync
+        return e % train.eval_every == 0 or e == train.epochs
+
     epoch = start_epoch
     result.stopped_early = loop.stopped  # resumed after the stopping epoch's checkpoint
     while epoch < train.epochs and not loop.stopped:
@@ -176,6 +179,9 @@ def train_loop(
                 record.update(fused)
             elif (epoch + 1) % train.eval_every == 0 or epoch + 1 == train.epochs:
                 record.update(evaluate_parts(fns, state, parts, ("valid",)))
+            if fns.grad_norms is not None and epoch + 1 == last and evaluates_or_ends(epoch + 1):
+                norms = jax.device_get(fns.grad_norms(state.params, state.model_state, x, y))
+                record.update({k: float(v) for k, v in norms.items()})  # one transfer
             record["time"] = round(seconds + time.perf_counter() - t_rec, 4)
             result.history.append(record)
             if es is not None and monitor in record:

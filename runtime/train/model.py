@@ -91,6 +91,13 @@ class CompiledModel:
                 self.spec.train.epochs,
                 mesh,
             )
+            if self.spec.train.grad_norms:
+                from dataclasses import replace
+
+                from dlc.runtime.train.grad_norms import make_grad_norms
+
+                norms = make_grad_norms(self.program(n_train), n_train)
+                self._fns = replace(self._fns, grad_norms=norms)
             self._n_train, self._mesh = n_train, mesh
         return self._fns
 

@@ -70,6 +70,8 @@ class Functions:
     )
     # (params, model_state, {part: (x, y)}) -> {part: values}: several parts in one program
     evaluate_many: Callable[..., dict[str, dict[str, jax.Array]]] | None = None
+    # (params, model_state, x, y) -> {`grad_norm/<layer>`: norm} (`train { grad_norms true }`)
+    grad_norms: Callable[..., dict[str, jax.Array]] | None = None
 
 
 def init_state(program: Program, seed: int | jax.Array) -> TrainState:
