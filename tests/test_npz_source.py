@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,29 @@ def test_a_single_npy_is_named(tmp_path):
     (tmp_path / "a.npy").rename(tmp_path / "a.npz")
     with pytest.raises(DlcError, match=r"single \.npy array"):
         load_npz(Npz(path="a.npz"), tmp_path)
+
+
+def test_predict_and_evaluate_read_the_specs_keys(tmp_path, capsys, monkeypatch):
+    from dlc.runtime.cli.main import main
+
+    spec = SPECS / "npz_digits.dl"
+    data = SPECS / "data" / "digits" / "digits.npz"
+    monkeypatch.chdir(tmp_path)
+    main(["run", str(spec), "--set", "train.epochs=1", "--quiet"])
+    capsys.readouterr()
+    run = next((tmp_path / "runs").iterdir())
+    main(
+        [
+            "evaluate",
+            str(spec),
+            "--set",
+            "train.epochs=1",
+            "--run",
+            str(run),
+            "--input",
+            str(data),
+            "--json",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert json.loads(out)["rows"] == 400, out

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Csv, FizzBuzz
+from dlc.compiler.sources import Csv, FizzBuzz, Npz
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
 from dlc.runtime.data.loaders import category_name
@@ -175,9 +175,11 @@ def _read_pngs(paths: list[Path]) -> np.ndarray:
     return np.stack(images)
 
 
-def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """(x, y, ids) of array-like raw inputs: .npy, .npz (x, y), IDX files or folder, CSV, PNG
-    images (a file or a folder of them; the file names are the ids)."""
+def _arrays(
+    inputs: Any, labelled: bool, keys: tuple[str, str] = ("x", "y")
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """(x, y, ids) of array-like raw inputs: .npy, .npz (`keys`, else x, y), IDX files or
+    folder, CSV, PNG images (a file or a folder of them; the file names are the ids)."""
     if not isinstance(inputs, str | Path):
         return np.asarray(inputs), None, None
     path = Path(inputs)
@@ -197,9 +199,9 @@ def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None,
         return np.load(path, allow_pickle=False), None, None
     if name.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            x = z["x"] if "x" in z else z[keys[0]]
-            labels: np.ndarray | None = z.get("y")
+            kx, ky = keys
+            x = z[kx] if kx in z else z["x"] if "x" in z else z[z.files[0]]
+            labels: np.ndarray | None = z[ky] if ky in z else z.get("y")
         return x, labels, None
     if name.endswith(".txt"):  # numbers, one row per line (e.g. fizzbuzz's numbers)
         try:
@@ -223,8 +225,9 @@ def _arrays(inputs: Any, labelled: bool) -> tuple[np.ndarray, np.ndarray | None,
 
 def _array_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
     where = str(inputs) if isinstance(inputs, str | Path) else "the input array"
-    x, y, ids = _arrays(inputs, labelled)
     source = model.source
+    keys = (source.x, source.y) if isinstance(source, Npz) else ("x", "y")
+    x, y, ids = _arrays(inputs, labelled, keys)
     if isinstance(source, FizzBuzz):  # raw inputs are the numbers themselves
         n = np.asarray(x, np.int64).reshape(-1)
         x = ((n[:, None] >> np.arange(source.bits)) & 1).astype(np.float32)
