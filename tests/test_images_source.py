@@ -48,6 +48,7 @@ def test_colour_images_resize_and_sorted_class_names(tmp_path):
     rgb = np.arange(4 * 6 * 3).reshape(4, 6, 3)
     _save(tmp_path / "food" / "pizza" / "a.png", rgb)
     _save(tmp_path / "food" / "bread" / "b.png", rgb[::-1])
+    (tmp_path / "food" / ".ipynb_checkpoints").mkdir()  # hidden: never a class
     raw = load_images(Images(path="food"), tmp_path)
     x, y = raw.parts["all"]
     assert x.shape == (2, 4, 6, 3) and y.tolist() == [0, 1]  # bread, pizza

@@ -44,7 +44,11 @@ def class_folders(source: Images, base_dir: str | Path) -> list[Path]:
             where=str(root),
             hint="an images source names a folder with one sub-folder of PNG images per class",
         )
-    folders = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.name)
+    # hidden folders (`.ipynb_checkpoints`, `.git`) are never classes
+    folders = sorted(
+        (d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        key=lambda d: d.name,
+    )
     if not folders:
         raise DlcError.single(
             "the folder has no class sub-folders",
@@ -81,7 +85,9 @@ def load_images(source: Images, base_dir: str | Path) -> RawData:
     folders = class_folders(source, base_dir)
     files: list[tuple[Path, int]] = []
     for k, d in enumerate(folders):
-        found = sorted(p for p in d.iterdir() if p.suffix.lower() in EXTENSIONS)
+        found = sorted(
+            p for p in d.iterdir() if p.suffix.lower() in EXTENSIONS and p.name[0] != "."
+        )
         if not found:
             raise DlcError.single(
                 f"class folder `{d.name}` holds no PNG images", where=str(d), hint="add images"
