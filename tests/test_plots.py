@@ -272,3 +272,36 @@ def test_dlc_run_draws_the_confusion_heat_map_its_report_writes(tmp_path: Path) 
     [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run / "confusion_test.csv").is_file()
     assert (run / "plots" / "confusion_test.png").is_file()
+
+
+def test_damaged_files_beside_the_metrics_never_stop_the_plots(tmp_path: Path) -> None:
+    """A confusion CSV that is not UTF-8 and a spec.json whose early stop is nonsense: the
+    plots that can be drawn are drawn (found by the run-folder fuzzer)."""
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        '{"epoch": 1, "train_loss": 1.0, "valid_loss": 2.0}\n'
+        '{"epoch": 2, "train_loss": 0.5, "valid_loss": "nan"}\n'
+    )
+    (run / "confusion_test.csv").write_bytes(b"true,0,1\n0,\x9c\xff,1\n")
+    spec = {
+        "spec": {
+            "Spec": {
+                "loss": {"mse": {}},
+                "train": {
+                    "Train": {
+                        "early_stop": {
+                            "EarlyStop": {
+                                "restore_best": True,
+                                "monitor": "valid_loss",
+                                "patience": "x",
+                            }
+                        }
+                    }
+                },
+            }
+        }
+    }
+    (run / "spec.json").write_text(json.dumps(spec))
+    paths = plot_run(run)
+    assert (run / "plots" / "loss.png") in paths

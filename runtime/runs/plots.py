@@ -143,8 +143,19 @@ def _run_info(run: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return info
     except (OSError, ValueError, AttributeError):
         pass
+    try:
+        best = _best_from_metrics(es, rows)
+    except (ValueError, TypeError, AttributeError, OverflowError):  # a damaged run folder
+        best = None
+    if best is not None:
+        info["best"] = best
+    return info
+
+
+def _best_from_metrics(es: Any, rows: list[dict[str, Any]]) -> int | None:
+    """The epoch early stopping restored, worked out from `metrics.jsonl` as training does
+    (`results.json` is written after the plots start); None when it did not stop early."""
     if es and es.get("restore_best") and isinstance(es.get("monitor"), str):
-        # results.json is written after the plots start: the best epoch from metrics.jsonl
         from dlc.runtime.train.early_stop import monitor_mode
 
         seen = [(_number(r.get(es["monitor"])), int(_number(r.get("epoch", 0)))) for r in rows]
@@ -155,8 +166,8 @@ def _run_info(run: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if seen:
             best_e = min(seen)[1]  # the first epoch with the best value
             if patience and seen[-1][1] - best_e >= patience:  # it stopped early
-                info["best"] = best_e
-    return info
+                return best_e
+    return None
 
 
 def _informative(values: np.ndarray, family: str, classes: int | None) -> bool:
@@ -172,7 +183,10 @@ def _informative(values: np.ndarray, family: str, classes: int | None) -> bool:
 def _classes(run: Path) -> int | None:
     for name in ("confusion_test.csv", "confusion_valid.csv"):
         if (run / name).exists():
-            return len(_read_confusion(run / name))
+            try:
+                return len(_read_confusion(run / name))
+            except (OSError, ValueError, IndexError):  # damaged (not UTF-8, not numbers)
+                return None
     try:
         names = json.loads((run / "data.json").read_text(encoding="utf-8")).get("class_names")
         return len(names) if isinstance(names, list) and names else None
