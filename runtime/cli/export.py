@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from dlc.runtime.cli.shared import add_run_inputs
+
 HELP = "export a trained run (StableHLO via jax.export, or ONNX)"
 TAKES_SPEC = False
 
@@ -18,18 +20,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run folder")
     p.add_argument("--format", choices=["stablehlo", "onnx"], default="stablehlo")
     p.add_argument("--output", help="the folder to write into (default: RUN_DIR/export)")
-    p.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="FILE.py",
-        help="load the layers, losses or metrics the run's spec uses from a Python file first",
-    )
-    p.add_argument(
-        "--spec",
-        dest="spec_file",
-        help="the spec file, when the run's own spec.dl cannot find the data",
-    )
+    add_run_inputs(p)
     p.add_argument(
         "--platforms",
         help="comma-separated jax.export platforms, e.g. cpu,cuda (default: this machine's)",

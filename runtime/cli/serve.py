@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from dlc.runtime.cli.shared import add_run_inputs
+
 HELP = "serve a trained run's predictions over HTTP (loopback only)"
 TAKES_SPEC = False
 
@@ -18,18 +20,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run folder")
     p.add_argument("--port", type=int, default=8000, help="the TCP port (default 8000)")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    p.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="FILE.py",
-        help="load the layers, losses or metrics the run's spec uses from a Python file first",
-    )
-    p.add_argument(
-        "--spec",
-        dest="spec_file",
-        help="the spec file, when the run's own spec.dl cannot find the data",
-    )
+    add_run_inputs(p)
 
 
 def main(args: argparse.Namespace) -> int:

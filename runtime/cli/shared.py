@@ -26,6 +26,26 @@ last epoch always print); the environment variable DLC_PROGRESS_EVERY overrides 
 epoch)."""
 
 
+def add_run_inputs(p: argparse.ArgumentParser) -> None:
+    """`--plugin` and `--spec` of the commands that take a run folder instead of a spec
+    (`export`, `serve`).
+
+    Example: `add_run_inputs(parser)`.
+    """
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="load the layers, losses or metrics the run's spec uses from a Python file first",
+    )
+    p.add_argument(
+        "--spec",
+        dest="spec_file",
+        help="the spec file, when the run's own spec.dl cannot find the data",
+    )
+
+
 def esc(text: object) -> str:
     """`text` with rich markup escaped: a path such as `a[/b]` prints as written."""
     from rich.markup import escape
