@@ -70,7 +70,7 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
     """The feature transform of the spec (divide, then normalize with saved statistics)."""
     if x.dtype.kind in "iu":  # token ids are never scaled
         return x
-    x = x.astype(np.float32)
+    x = x.astype(np.float32, copy=False)  # the divide or shift below makes the copy
     if "fill" in stats:  # `missing=zero|mean|median`: the gaps, filled
         x = np.where(np.isnan(x), stats["fill"], x).astype(np.float32)
     if data.divide is not None:
@@ -211,8 +211,9 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
     fill = impute_values(parts["train"][0], raw.impute)
-    stats = fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
-    stats = {**stats, **fill}
+    stats = {**fill}
+    if data.normalize.method != "none":  # statistics of the training features as they go in
+        stats |= fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
     parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     if data.normalize_target.method != "none":
         if task != "regression":
