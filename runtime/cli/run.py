@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from dlc.runtime.runs.plots import plot_confusions, plot_run
+    from dlc.runtime.runs.plots import plot_confusions, plot_run, warm_up
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
@@ -113,6 +113,11 @@ def main(args: argparse.Namespace) -> int:
     say = progress_lines(err, args.quiet)
     warn = warner(err, args.quiet)
     state: dict[str, Any] = {}
+    # the plots are drawn in a thread from the end of training on, beside the final evaluation
+    # and report (matplotlib's object API, used by that thread only); it imports matplotlib
+    # while training runs
+    pool = ThreadPoolExecutor(max_workers=1)
+    drawn: list[Any] = []
 
     def on_start(run: Any, model: Any, start_epoch: int) -> None:
         if not args.quiet:
@@ -129,6 +134,7 @@ def main(args: argparse.Namespace) -> int:
             "train", total=model.spec.train.epochs, completed=start_epoch, info="", rate=""
         )
         bar.start()
+        pool.submit(warm_up)
 
     def on_epoch(record: dict[str, Any]) -> None:
         state["tb"].log(record, record["epoch"])
@@ -142,11 +148,6 @@ def main(args: argparse.Namespace) -> int:
         state["unsaid"] = None if say(line, epoch == epochs) else line
         if as_json:
             print(json.dumps({"event": "epoch", **record}, default=_plain), flush=True)
-
-    # the plots are drawn in a thread from the end of training on, beside the final evaluation
-    # and report (matplotlib's object API, used by that thread only)
-    pool = ThreadPoolExecutor(max_workers=1)
-    drawn: list[Any] = []
 
     def on_trained(run: Any) -> None:
         drawn.append(pool.submit(plot_run, run.path))
