@@ -1,4 +1,4 @@
-"""Data sources (`csv`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`,
+"""Data sources (`csv`, `parquet`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`,
 `images`): pure descriptions of data. Nothing here reads a file: the loaders live in the
 runtime (`dlc.runtime.data.loaders`, one per source type).
 
@@ -22,8 +22,25 @@ class Source(SpecModel):
     task_hint: ClassVar[str] = "regression"
 
 
+class Table(Source):
+    """The column rules shared by the `csv` and `parquet` sources (see `Csv`)."""
+
+    path: str
+    target: str | int
+    features: list[str | int] | None = None
+    exclude: list[str | int] = Field(default_factory=list)
+    id: str | int | None = None
+    classes: bool = False  # the target holds class labels (integers or names)
+    # empty (or `NA`) cells in numeric columns: an error naming the row, drop those rows, or
+    # fill features with 0 or the training part's mean/median (rows missing the target drop)
+    missing: Literal["error", "drop", "zero", "mean", "median"] = "error"
+    # columns of categories (text or codes): features, one-hot (`weather=rain`, ...)
+    categorical: list[str | int] = Field(default_factory=list)
+    positional = ("path",)
+
+
 @register(SOURCES, "csv")
-class Csv(Source):
+class Csv(Table):
     """A CSV file with a header. `target` is the column to predict; `features` the inputs
     (default: every numeric column but the target, the id and any column named `id`);
     `exclude` columns never used as features; `id` a column carried to predictions. Columns
@@ -32,19 +49,15 @@ class Csv(Source):
     `missing` says what an empty or `NA` cell means; `categorical` columns become one-hot
     features. Paths are relative to the spec's folder."""
 
-    path: str
-    target: str | int
-    features: list[str | int] | None = None
-    exclude: list[str | int] = Field(default_factory=list)
-    id: str | int | None = None
     delimiter: str = Field(",", min_length=1, max_length=1)  # one character
-    classes: bool = False  # the target holds class labels (integers or names)
-    # empty (or `NA`) cells in numeric columns: an error naming the row, drop those rows, or
-    # fill features with 0 or the training part's mean/median (rows missing the target drop)
-    missing: Literal["error", "drop", "zero", "mean", "median"] = "error"
-    # columns of categories (text or codes): features, one-hot (`weather=rain`, ...)
-    categorical: list[str | int] = Field(default_factory=list)
-    positional = ("path",)
+
+
+@register(SOURCES, "parquet")
+class Parquet(Table):
+    """A Parquet file (read with pyarrow, the optional `parquet` extra), its columns chosen by
+    the same rules as a `csv` source's: numeric columns (integers, floats, booleans) are
+    numbers, others text; a null (or NaN) is a missing value. E.g.
+    `parquet "survey.parquet" target="y" exclude=["note"] missing=mean`."""
 
 
 @register(SOURCES, "digits")

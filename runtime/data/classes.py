@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlc.compiler.frontend import ResolvedSpec
-from dlc.compiler.sources import Csv, Digits, FashionMnist, FizzBuzz, Idx, Images, Mnist
+from dlc.compiler.sources import Digits, FashionMnist, FizzBuzz, Idx, Images, Mnist, Table
 from dlc.compiler.text_sources import UPOS, Conllu, Text
 
 FASHION = [
@@ -42,14 +42,14 @@ def class_names(resolved: ResolvedSpec, num_classes: int | None) -> list[str] | 
         return None
     source = resolved.spec.data.source
     names: list[str] | None = None
-    if isinstance(source, Csv):
+    if isinstance(source, Table):
         from dlc.runtime.data.columns import column
-        from dlc.runtime.data.datasets import read_csv
-        from dlc.runtime.data.loaders import spec_path
+        from dlc.runtime.data.loaders import read_table, spec_path
 
         path = spec_path(source.path, resolved.base_dir)
-        header, cols = read_csv(path, delimiter=source.delimiter)
+        header, cols = read_table(source, path)
         col = cols[column(source.target, header, str(path))]
+        col = col[~np.isnan(col)] if col.dtype.kind == "f" else col  # rows that drop
         values = np.unique(col.astype(str) if col.dtype.kind != "f" else col)
         names = [number_name(v) for v in values]
     elif isinstance(source, Text):

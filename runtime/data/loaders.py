@@ -27,7 +27,9 @@ from dlc.compiler.sources import (
     Images,
     Mnist,
     Npz,
+    Parquet,
     Source,
+    Table,
 )
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data import columns, datasets
@@ -44,7 +46,21 @@ def spec_path(path: str, base_dir: str | Path) -> Path:
     return check_confined(p if p.is_absolute() else Path(base_dir) / p)
 
 
-def csv_columns(source: Csv, header: list[str], where: str) -> tuple[str, list[str], str | None]:
+def read_table(
+    source: Table, path: Path, *, missing: bool | None = None
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(header, columns) of a `csv` or `parquet` source's file (`missing`: gaps are NaN;
+    default: as the source's `missing=` says)."""
+    gaps = source.missing != "error" if missing is None else missing
+    if isinstance(source, Parquet):
+        from dlc.runtime.data.parquet import read_parquet
+
+        return read_parquet(path, missing=gaps)
+    assert isinstance(source, Csv)
+    return datasets.read_csv(path, delimiter=source.delimiter, missing=gaps)
+
+
+def csv_columns(source: Table, header: list[str], where: str) -> tuple[str, list[str], str | None]:
     """The target, feature and id column names a `csv` source chooses from `header` (before
     checking their types): see `dlc.runtime.data.columns` for the reference forms."""
     target = columns.column(source.target, header, where)
@@ -92,10 +108,11 @@ def one_hot(
     return names, blocks
 
 
-def load_csv(source: Csv, base_dir: str | Path) -> RawData:
+def load_csv(source: Table, base_dir: str | Path) -> RawData:
+    """A `csv` or `parquet` source: columns chosen, categories one-hot, gaps as `missing=`."""
     path = spec_path(source.path, base_dir)
     gaps = source.missing != "error"
-    header, cols = datasets.read_csv(path, delimiter=source.delimiter, missing=gaps)
+    header, cols = read_table(source, path)
     target, features, ident = csv_columns(source, header, str(path))
     cats = [c for c in columns.select(header, source.categorical, str(path)) if c != target]
     if source.features is None:
@@ -117,11 +134,11 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
     y, num_classes = _csv_target(source, target, cols[target], path)
     ids = {"all": cols[ident]} if ident else {}
     if gaps:  # rows missing the target always drop; `drop` also drops rows missing a feature
-        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1) if y.dtype.kind == "f" else None
+        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1) if y.dtype.kind == "f" else y >= 0
         if source.missing == "drop":
             full = ~np.isnan(x).any(axis=1)
-            keep = full if keep is None else keep & full
-        if keep is not None and not keep.all():
+            keep = keep & full
+        if not keep.all():
             x, y = x[keep], y[keep]
             ids = {k: v[keep] for k, v in ids.items()}
     notes = [f"features ({len(features)}): {columns.compact(base, header) or 'none'}"]
@@ -154,7 +171,7 @@ def load_csv(source: Csv, base_dir: str | Path) -> RawData:
 
 
 def _csv_target(
-    source: Csv, target: str, col: np.ndarray, path: Path
+    source: Table, target: str, col: np.ndarray, path: Path
 ) -> tuple[np.ndarray, int | None]:
     if not source.classes:
         if col.dtype.kind != "f":
@@ -164,9 +181,13 @@ def _csv_target(
                 hint="add classes=true for class labels",
             )
         return col.astype(np.float32)[:, None], None
-    names, labels = np.unique(
-        col.astype(str) if col.dtype.kind != "f" else col, return_inverse=True
-    )
+    if col.dtype.kind == "f":  # a gap in the target (missing=...): label -1, the row drops
+        gap = np.isnan(col)
+        names, labels = np.unique(col[~gap], return_inverse=True)
+        out = np.full(len(col), -1, np.int32)
+        out[~gap] = labels
+        return out, len(names)
+    names, labels = np.unique(col.astype(str), return_inverse=True)
     return labels.astype(np.int32), len(names)
 
 
@@ -209,6 +230,7 @@ def load_fashion_mnist(source: FashionMnist, base_dir: str | Path) -> RawData:
 # one loader per source node type (tests/test_conformance.py checks every registered source)
 LOADERS: dict[type[Source], Callable[[Any, str | Path], RawData]] = {
     Csv: load_csv,
+    Parquet: load_csv,
     Digits: load_digits,
     FizzBuzz: load_fizzbuzz,
     Idx: load_idx,

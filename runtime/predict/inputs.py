@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Csv, FizzBuzz, Npz
+from dlc.compiler.sources import Csv, FizzBuzz, Npz, Table
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
 from dlc.runtime.data.loaders import category_name
@@ -42,7 +42,8 @@ class Inputs:
 def _table(
     inputs: Any, delimiter: str, missing: bool = False
 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-    """(columns, the same columns as text) of a CSV path or a mapping of raw columns."""
+    """(columns, the same columns as text) of a CSV or Parquet (`.parquet`, `.pq`) path or a
+    mapping of raw columns."""
     if isinstance(inputs, Mapping):
         cols = {str(k): np.asarray(v) for k, v in inputs.items()}
         return cols, {k: [str(v) for v in c.tolist()] for k, c in cols.items()}
@@ -52,6 +53,11 @@ def _table(
     path = Path(inputs)
     if not path.is_file():
         raise DlcError.single(f"input file {path} does not exist", where=str(path))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        from dlc.runtime.data.parquet import read_parquet
+
+        _, cols = read_parquet(path, missing=missing)
+        return cols, {k: [category_name(v) for v in c.tolist()] for k, c in cols.items()}
     _, cols = read_csv(path, delimiter=delimiter, missing=missing)
     with path.open(newline="", encoding="utf-8-sig") as f:
         rows = [[v.strip() for v in row] for row in csv.reader(f, delimiter=delimiter) if row]
@@ -109,12 +115,13 @@ def _rows_table(inputs: Any, names: list[str]) -> dict[str, np.ndarray]:
     return {n: arr[:, i] for i, n in enumerate(names)}
 
 
-def _csv_inputs(model: Any, source: Csv, inputs: Any, labelled: bool) -> Inputs:
+def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Inputs:
     names = list(model.data.feature_names)
     if not isinstance(inputs, Mapping | str | Path):
         inputs = _rows_table(inputs, names)
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
-    cols, text = _table(inputs, source.delimiter, source.missing != "error")
+    delimiter = source.delimiter if isinstance(source, Csv) else ","
+    cols, text = _table(inputs, delimiter, source.missing != "error")
     for name in names:  # `categorical` columns: `column=value` is 1 where the cell is value
         col, _, value = name.partition("=")
         if name not in cols and value and col in cols:
@@ -340,7 +347,7 @@ def _token_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
 def read_inputs(model: Any, inputs: Any, *, labelled: bool) -> Inputs:
     """Raw inputs of a `TrainedModel` -> preprocessed arrays (and labels when `labelled`)."""
     source = model.source
-    if isinstance(source, Csv):
+    if isinstance(source, Table):
         return _csv_inputs(model, source, inputs, labelled)
     if isinstance(source, Text | Conllu | Seq2Seq):
         return _token_inputs(model, inputs, labelled)
