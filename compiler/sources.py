@@ -1,6 +1,6 @@
-"""Data sources (`csv`, `parquet`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`, `npz`,
-`images`): pure descriptions of data. Nothing here reads a file: the loaders live in the
-runtime (`dlc.runtime.data.loaders`, one per source type).
+"""Data sources (`csv`, `parquet`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`,
+`npz`, `npy`, `images`): pure descriptions of data. Nothing here reads a file: the loaders
+live in the runtime (`dlc.runtime.data.loaders`, one per source type).
 
 Example:
     >>> FizzBuzz(train=[101, 1023], test=[1, 100]).bits, Csv(path="a.csv", target="y").classes
@@ -109,6 +109,18 @@ class Npz(Source):
     y: str = "y"
     classes: bool | PositiveInt = False
     positional = ("path",)
+
+
+@register(SOURCES, "npy")
+class Npy(Source):
+    """Features and targets as two NumPy `.npy` files (no pickled objects): `x` the inputs
+    (one row per example, at least one axis after it), `y` the targets (one per row);
+    `classes=true` makes `y` integer class labels 0..K-1 (`classes=K` also checks them). Paths
+    are relative to the spec's folder. E.g. `npy x="train_x.npy" y="train_y.npy" classes=10`."""
+
+    x: str
+    y: str
+    classes: bool | PositiveInt = False
 
 
 @register(SOURCES, "images")

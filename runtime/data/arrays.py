@@ -1,12 +1,12 @@
-"""The `npz` source's loader: arrays from a NumPy `.npz` file read as untrusted input
-(a regular file of bounded size, `allow_pickle=False`), shapes and values checked with
-errors that name the file and the array.
+"""The `npz` and `npy` sources' loaders: arrays from a NumPy `.npz` file, or two `.npy` files,
+read as untrusted input (regular files of bounded size, `allow_pickle=False`), ranks, shapes
+and values checked with errors that name the file and the array.
 
 Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
     >>> np.savez(path, x=np.ones((4, 3)), y=np.array([0, 1, 1, 0]))
-    >>> from dlc.compiler.sources import Npz
+    >>> from dlc.compiler.sources import Npy, Npz
     >>> raw = load_npz(Npz(path=path, classes=True), ".")
     >>> raw.parts["all"][0].shape, raw.num_classes
     ((4, 3), 2)
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Npz
+from dlc.compiler.sources import Npy, Npz
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_confined, read_data_bytes
 
@@ -55,6 +55,30 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise _fail(str(path), f"not a readable .npz file: {exc or type(exc).__name__}") from None
 
 
+def read_npy(path: Path) -> np.ndarray:
+    """The one array of a `.npy` file (object arrays refused)."""
+    raw = read_data_bytes(path)
+    if raw[:6] != b"\x93NUMPY":
+        what = "an .npz archive" if raw[:2] == b"PK" else "no .npy header"
+        raise _fail(
+            str(path),
+            f"not a readable .npy file ({what})",
+            "save the array with np.save(path, array), or use the `npz` source",
+        )
+    try:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise _fail(
+                str(path),
+                "the file holds an object array, which needs pickle (refused: it can run code)",
+                "save numbers, e.g. np.save(path, x.astype(np.float32))",
+            ) from None
+        raise _fail(str(path), f"not a readable .npy file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise _fail(str(path), f"not a readable .npy file: {exc or type(exc).__name__}") from None
+
+
 def _array(arrays: dict[str, np.ndarray], key: str, what: str, where: str) -> np.ndarray:
     if key not in arrays:
         raise _fail(
@@ -62,11 +86,28 @@ def _array(arrays: dict[str, np.ndarray], key: str, what: str, where: str) -> np
             f"no array `{key}` for {what} in the file",
             f"its arrays: {', '.join(sorted(arrays)) or 'none'}; write {what}=NAME",
         )
-    a = arrays[key]
+    return _checked(arrays[key], key, what, where)
+
+
+def _checked(a: np.ndarray, key: str, what: str, where: str) -> np.ndarray:
+    """`a` if it holds finite numbers with a rank that fits `what` (x or y)."""
     if a.dtype.kind not in "biuf":
         raise _fail(where, f"array `{key}` has dtype {a.dtype}, not numbers", "save numbers")
     if a.ndim == 0:
         raise _fail(where, f"array `{key}` is a single number, not one row per example")
+    if what == "x" and a.ndim == 1:
+        raise _fail(
+            where,
+            f"array `{key}` has shape {a.shape}: one number per row, not rows of features",
+            "x needs a rank of 2 or more, (rows, features...): save x.reshape(-1, 1) "
+            "for one feature per row",
+        )
+    if what == "y" and a.ndim > 2:
+        raise _fail(
+            where,
+            f"array `{key}` has shape {a.shape}: targets have rank 1 (rows,) or 2 (rows, outputs)",
+            "save one target (or one row of targets) per example",
+        )
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         bad = int(np.argwhere(~np.isfinite(a))[0][0])
         raise _fail(
@@ -77,38 +118,61 @@ def _array(arrays: dict[str, np.ndarray], key: str, what: str, where: str) -> np
     return a
 
 
+def _spec_path(path: str, base_dir: str | Path) -> Path:
+    p = Path(path)
+    return check_confined(p if p.is_absolute() else Path(base_dir) / p)
+
+
 def load_npz(source: Npz, base_dir: str | Path) -> RawData:
-    p = Path(source.path)
-    path = check_confined(p if p.is_absolute() else Path(base_dir) / p)
+    path = _spec_path(source.path, base_dir)
     where = str(path)
     arrays = read_npz(path)
     x = _array(arrays, source.x, "x", where)
     y = _array(arrays, source.y, "y", where)
+    return _raw(x, y, source.classes, (source.x, where), (source.y, where))
+
+
+def load_npy(source: Npy, base_dir: str | Path) -> RawData:
+    px, py = _spec_path(source.x, base_dir), _spec_path(source.y, base_dir)
+    x = _checked(read_npy(px), px.name, "x", str(px))
+    y = _checked(read_npy(py), py.name, "y", str(py))
+    return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
+
+
+def _raw(
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: bool | int,
+    xname: tuple[str, str],
+    yname: tuple[str, str],
+) -> RawData:
+    """RawData of checked arrays; (name, file) of each for errors."""
+    (kx, _), (ky, where) = xname, yname
     if len(x) != len(y):
         raise _fail(
             where,
-            f"`{source.x}` has {len(x)} rows but `{source.y}` has {len(y)}",
+            f"`{kx}` has {len(x)} rows but `{ky}` has {len(y)}",
             "x and y need one row per example each",
         )
-    if source.classes is False:
+    if classes is False:
         yf = y.astype(np.float32)
         return RawData({"all": (x.astype(np.float32), yf[:, None] if yf.ndim == 1 else yf)})
     if y.ndim != 1:
-        raise _fail(where, f"class labels `{source.y}` have shape {y.shape}, expected (rows,)")
+        raise _fail(where, f"class labels `{ky}` have shape {y.shape}, expected (rows,)")
     if y.dtype.kind == "f" and not (y == np.round(y)).all():
         raise _fail(
             where,
-            f"class labels `{source.y}` are not whole numbers",
+            f"class labels `{ky}` are not whole numbers",
             "drop classes= for regression targets",
         )
     labels = y.astype(np.int64)
     top = int(labels.max(initial=0)) + 1
-    k = top if source.classes is True else int(source.classes)
+    k = top if classes is True else int(classes)
     bad = np.flatnonzero((labels < 0) | (labels >= k))
     if bad.size:
         raise _fail(
             where,
-            f"class label {labels[bad[0]]} in row {bad[0]} of `{source.y}` is outside 0..{k - 1}",
+            f"class label {labels[bad[0]]} in row {bad[0]} of `{ky}` is outside 0..{k - 1}",
             f"labels are 0..K-1 for classes={k}",
         )
     return RawData({"all": (x.astype(np.float32), labels.astype(np.int32))}, k)

@@ -20,7 +20,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError, excerpt
 from dlc.runtime.data.columns import unique_header
 from dlc.runtime.data.idx import fashion_mnist, load_idx_folder, mnist, read_idx
-from dlc.runtime.data.reading import read_text_file
+from dlc.runtime.data.reading import read_data_bytes, read_text_file
 
 __all__ = [
     "digits",
@@ -159,6 +159,39 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _numeric_csv(
+    path: str | os.PathLike[str], delimiter: str
+) -> tuple[list[str], dict[str, np.ndarray]] | None:
+    """A big CSV of plain numbers under a plain header, read by `fastcsv` (the same result
+    as the general reader), or None: the general reader then reads it and names any problem.
+    Files under 64 KiB always take the general reader (no pyarrow import for small files)."""
+    from dlc.runtime.data.reading import check_regular
+
+    try:
+        if check_regular(path).stat().st_size < (1 << 16):
+            return None
+    except (DlcError, OSError):
+        return None
+    raw = read_data_bytes(path)
+    raw = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a UTF-8 byte-order mark
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    cut = raw.find(b"\n")
+    if cut <= 0 or not raw[:cut].isascii() or b'"' in raw[:cut]:
+        return None
+    names = [v.strip() for v in raw[:cut].decode("ascii").split(delimiter)]
+    if not all(names):
+        return None
+    from dlc.runtime.data.fastcsv import numeric_body
+
+    body = raw[cut + 1 :]
+    cols = numeric_body(body if body.endswith(b"\n") else body + b"\n", delimiter, len(names))
+    if cols is None:
+        return None
+    header = unique_header(names)
+    return header, dict(zip(header, cols, strict=True))
+
+
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null"})
 
 
@@ -178,11 +211,14 @@ def read_csv(
         (['date', 'price'], dtype('float64'), array(['2024-01-02'], dtype='<U10'))
     """
     where = str(path)
+    fast = _numeric_csv(path, delimiter)
+    if fast is not None:
+        return fast
+    text = read_text_file(path, what="CSV")
     try:
-        text = read_text_file(path, what="CSV")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         rows = [(reader.line_num, [v.strip() for v in row]) for row in reader if row]
-    except (OSError, csv.Error, TypeError) as e:
+    except (csv.Error, TypeError) as e:
         raise DlcError.single(
             f"cannot read the CSV file: {e}",
             where=where,

@@ -26,6 +26,7 @@ from dlc.compiler.sources import (
     Idx,
     Images,
     Mnist,
+    Npy,
     Npz,
     Parquet,
     Source,
@@ -33,7 +34,7 @@ from dlc.compiler.sources import (
 )
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data import columns, datasets
-from dlc.runtime.data.arrays import load_npz
+from dlc.runtime.data.arrays import load_npy, load_npz
 from dlc.runtime.data.images import load_images
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_allocation, check_confined
@@ -237,6 +238,7 @@ LOADERS: dict[type[Source], Callable[[Any, str | Path], RawData]] = {
     Mnist: load_mnist,
     FashionMnist: load_fashion_mnist,
     Npz: load_npz,
+    Npy: load_npy,
     Images: load_images,
     Text: load_text,
     Conllu: load_conllu,

@@ -1,4 +1,5 @@
-"""Writes digits.npz (specs/data/README.md): the first 400 of scikit-learn's 8x8 digits.
+"""Writes digits.npz, digits_x.npy and digits_y.npy (specs/data/README.md): the first 400 of
+scikit-learn's 8x8 digits.
 
 .venv/bin/python specs/data/digits/make_digits_npz.py
 """
@@ -13,3 +14,6 @@ out = Path(__file__).with_name("digits.npz")
 np.savez_compressed(
     out, train_x=d.data[:400].astype(np.uint8), train_y=d.target[:400].astype(np.uint8)
 )
+# the same arrays as two .npy files, for the `npy` source (specs/npy_digits.dl)
+np.save(out.with_name("digits_x.npy"), d.data[:400].astype(np.uint8))
+np.save(out.with_name("digits_y.npy"), d.target[:400].astype(np.uint8))
