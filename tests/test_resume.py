@@ -87,6 +87,18 @@ def metric_rows(run: Path) -> list[dict[str, float]]:
     return rows
 
 
+def assert_tensorboard_matches_metrics(run: Path) -> None:
+    """Every epoch of metrics.jsonl is in the run's TensorBoard files exactly once, with its
+    values (read naively, file after file: no reliance on TensorBoard's purge)."""
+    from dlc.runtime.runs.tblog import read_scalars
+
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    seen = [(step, tag) for step, tag, _ in read_scalars(run / "tensorboard")]
+    assert len(seen) == len(set(seen)), "an epoch is in the event files twice"
+    losses = {step: v for step, tag, v in read_scalars(run / "tensorboard") if tag == "loss/train"}
+    assert losses == {r["epoch"]: pytest.approx(r["train_loss"]) for r in rows}
+
+
 def assert_same_arrays(a: Path, b: Path) -> None:
     x, y = load_file(a), load_file(b)
     assert sorted(x) == sorted(y)
@@ -153,6 +165,7 @@ def test_killed_run_resumes_to_the_identical_end(
     assert metric_rows(run) == metric_rows(reference)  # one line per epoch, no duplicates
     assert "grad_norm/00_dense" in metric_rows(run)[-1]  # `grad_norms true`: recorded, unchanged
     assert len({row["lr"] for row in metric_rows(run)}) > 2  # the plateau cut the lr, twice+
+    assert_tensorboard_matches_metrics(run)  # no epoch lost or doubled by the kill
 
 
 @pytest.mark.slow
@@ -179,6 +192,7 @@ def test_corrupt_newest_checkpoints_fall_back_to_an_older_one(
         reference / "params.safetensors"
     ).read_bytes()
     assert metric_rows(run) == metric_rows(reference)
+    assert_tensorboard_matches_metrics(run)  # epochs 39 and 40 were written twice: once shown
 
 
 def test_resume_with_a_changed_spec_is_refused(

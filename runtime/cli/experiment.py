@@ -8,6 +8,7 @@ the best setting.
 Example:
     $ dlc experiment specs/cv_sigmoids.dl --runs runs
     $ dlc experiment specs/cv_sigmoids.dl --sweep train.batch=16,32
+    $ dlc experiment specs/cv_sigmoids.dl --track mlflow   # parent run + one child per lane
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def main(args: argparse.Namespace) -> int:
             err.print(esc(message), soft_wrap=True)
 
     sweeps = getattr(args, "sweep", None) or []
+    track = getattr(args, "track", None) == "mlflow"
+    if track:  # a missing extra is an error before training
+        from dlc.runtime.runs.tracking import RunTracking
+
+        RunTracking(args.track_uri)
     with bar:
         if not sweeps:
             result = run_experiment(
@@ -78,6 +84,10 @@ def main(args: argparse.Namespace) -> int:
         else:
             text = swept_text(args.spec, sweeps, args.set)
             result = _run_text(args, text, note, on_epoch)
+    if track:
+        from dlc.runtime.experiment.curves import track_experiment
+
+        track_experiment(result, args.track_uri)
     if getattr(args, "json", False):
         print(json.dumps(json_document(result), default=_plain))
         return 0

@@ -4,6 +4,7 @@ loss, rate, ETA), then the final metrics, the per-class counts and the plots.
 Example:
     $ dlc run specs/linear.dl
     $ dlc run specs/linear.dl --resume          # continue the latest run from its checkpoint
+    $ dlc run specs/linear.dl --track mlflow    # also log to MLflow (default store: mlruns/)
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from dlc.runtime.runs.plots import plot_confusions, plot_run, warm_up
+    from dlc.runtime.runs.plots import plot_confusions, plot_run, read_metrics, warm_up
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
@@ -113,6 +114,11 @@ def main(args: argparse.Namespace) -> int:
     say = progress_lines(err, args.quiet)
     warn = warner(err, args.quiet)
     state: dict[str, Any] = {}
+    tracking = None
+    if args.track == "mlflow":
+        from dlc.runtime.runs.tracking import RunTracking
+
+        tracking = RunTracking(args.track_uri)
     # the plots are drawn in a thread from the end of training on, beside the final evaluation
     # and report (matplotlib's object API, used by that thread only); it imports matplotlib
     # while training runs
@@ -124,9 +130,13 @@ def main(args: argparse.Namespace) -> int:
             err.print(f"run folder: {esc(run.path)}", soft_wrap=True)
             if start_epoch:
                 err.print(f"resuming after epoch {start_epoch}")
-        state["tb"] = TensorBoardLogger(
-            run.path / "tensorboard", purge_step=start_epoch + 1 if args.resume else None
-        )
+        kept = read_metrics(run.metrics_path) if run.metrics_path.is_file() else []
+        if args.resume:  # the event files again hold exactly the epochs metrics.jsonl kept
+            state["tb"] = TensorBoardLogger.resumed(run.path / "tensorboard", kept)
+        else:
+            state["tb"] = TensorBoardLogger(run.path / "tensorboard")
+        if tracking is not None:
+            tracking.begin(run.path, model.resolved.name, kept, bool(args.resume))
         state["steps"] = model.functions(len(model.data.parts["train"][0])).steps_per_epoch
         state["batch"] = model.spec.train.batch
         state["epochs"] = model.spec.train.epochs
@@ -138,6 +148,8 @@ def main(args: argparse.Namespace) -> int:
 
     def on_epoch(record: dict[str, Any]) -> None:
         state["tb"].log(record, record["epoch"])
+        if tracking is not None:
+            tracking.epoch(record)
         info = f"step {record['step']}  train {record['train_loss']:.4g}"
         if "valid_loss" in record:
             info += f"  valid {record['valid_loss']:.4g}"
@@ -164,6 +176,10 @@ def main(args: argparse.Namespace) -> int:
             on_trained=on_trained,
             devices=args.devices,
         )
+    except BaseException as exc:
+        if tracking is not None:
+            tracking.fail("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     finally:
         bar.stop()
         if "tb" in state:
@@ -176,6 +192,8 @@ def main(args: argparse.Namespace) -> int:
     plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
     # the report wrote confusion_*.csv after the plot thread may have looked for them
     plots += plot_confusions(outcome.run.path, outcome.model.resolved.name, skip=plots)
+    if tracking is not None:
+        tracking.finish(outcome.run.path, outcome.final, plots)
     if as_json:
         print(json.dumps(result_document(outcome, plots), default=_plain), flush=True)
         return 0

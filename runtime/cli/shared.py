@@ -212,3 +212,17 @@ def add_runs_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print only errors and the final result (no progress, no warnings)",
     )
+    p.add_argument(
+        "--track",
+        choices=["mlflow"],
+        default=None,
+        help="also log to MLflow: the spec as params, per-epoch metrics, results and plots "
+        "(the `dlc[track]` extra; default store: mlruns/ in the current folder)",
+    )
+    p.add_argument(
+        "--track-uri",
+        default=None,
+        metavar="URI",
+        help="the MLflow tracking URI for --track (default: $MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlruns/mlflow.db)",
+    )

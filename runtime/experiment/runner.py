@@ -271,7 +271,10 @@ def _finish(
             )
             result.retrain["run"] = str(path)
     if runs_root is not None:
+        from dlc.runtime.experiment.curves import write_lane_tensorboard
+
         result.path = write_report(result, base, runs_root)
+        write_lane_tensorboard(result, result.path / "tensorboard")  # per-lane curves, hparams
     return result
 
 

@@ -1,17 +1,26 @@
-"""TensorBoard scalars for a run, via tensorboardX (imported lazily).
+"""TensorBoard scalars (and hyperparameters) for a run, via tensorboardX (imported lazily).
 
 Per-epoch metric keys become TensorBoard tags: `train_loss` -> `loss/train`, `valid_accuracy`
--> `accuracy/valid`; other keys (`lr`, `time`, `epoch`) keep their name. `step` is the x axis.
+-> `accuracy/valid`; other keys (`lr`, `time`, `epoch`) keep their name. The caller picks the
+x axis (`dlc run`: the epoch).
+
+A resumed run rewrites its event files from `metrics.jsonl` (`TensorBoardLogger.resumed`): the
+epochs written before a kill but after the last checkpoint are retrained, and an epoch that was
+checkpointed but killed before it reached TensorBoard is written from the log, so every epoch
+shows exactly once, for TensorBoard and for any reader of the files.
 
 Example:
     >>> with TensorBoardLogger("runs/a/tb") as tb:                       # doctest: +SKIP
-    ...     tb.log({"epoch": 1, "train_loss": 0.7, "lr": 1e-3}, step=100)
+    ...     tb.log({"epoch": 1, "train_loss": 0.7, "lr": 1e-3}, step=1)
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +28,7 @@ from typing import Any
 from dlc.compiler.errors import DlcError
 
 _SPLIT_RE = re.compile(r"^(train|valid|val|test)_(.+)$")
+EVENTS = "events.out.tfevents.*"
 
 
 def scalar_tag(key: str) -> str:
@@ -27,15 +37,26 @@ def scalar_tag(key: str) -> str:
     return f"{m.group(2)}/{m.group(1)}" if m else key
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool | str | bytes):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class TensorBoardLogger:
     """Write each epoch's numeric metrics as TensorBoard scalars under `logdir`.
 
     Example: `TensorBoardLogger("runs/a/tb").log({"train_loss": 0.5}, step=10)`.
     """
 
-    def __init__(self, logdir: str | os.PathLike[str], purge_step: int | None = None) -> None:
-        """`purge_step`: a resumed run's first epoch; TensorBoard hides the events of that
-        epoch and later ones written before the kill, so no epoch shows twice."""
+    def __init__(
+        self, logdir: str | os.PathLike[str], purge_step: int | None = None, suffix: str = ""
+    ) -> None:
+        """`purge_step`: TensorBoard hides the events at that step and later ones that older
+        event files in `logdir` hold; `suffix` ends the new event file's name."""
         try:
             from tensorboardX import SummaryWriter
         except ImportError as e:
@@ -45,7 +66,29 @@ class TensorBoardLogger:
             ) from None
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self._writer: Any = SummaryWriter(logdir=str(self.logdir), purge_step=purge_step)
+        self._writer: Any = SummaryWriter(
+            logdir=str(self.logdir), purge_step=purge_step, filename_suffix=suffix
+        )
+
+    @classmethod
+    def resumed(
+        cls, logdir: str | os.PathLike[str], history: Iterable[dict[str, Any]]
+    ) -> TensorBoardLogger:
+        """A logger for a resumed run whose kept epochs are `history` (metrics.jsonl after
+        truncation to the checkpoint): a new event file holding exactly those epochs (x axis:
+        `epoch`) replaces the older files."""
+        folder = Path(logdir)
+        older = sorted(folder.glob(EVENTS)) if folder.is_dir() else []
+        # a name no older file has (tensorboardX names files by the second); TensorBoard
+        # ignores the older files' events even while they are still there
+        tb = cls(folder, purge_step=1, suffix=f".resumed-{time.time_ns()}")
+        for record in history:
+            if isinstance(record.get("epoch"), int):
+                tb.log(record, record["epoch"])
+        tb._writer.flush()
+        for path in older:  # the new file holds all they should; readers now see it alone
+            path.unlink(missing_ok=True)
+        return tb
 
     def log(self, epoch_metrics: dict[str, Any], step: int) -> list[str]:
         """Write every numeric value (bools, strings are skipped); return the tags written."""
@@ -53,17 +96,31 @@ class TensorBoardLogger:
             raise DlcError.single("TensorBoardLogger.log called after close()")
         tags = []
         for key, value in epoch_metrics.items():
-            if key == "step" or isinstance(value, bool | str | bytes):
-                continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
+            number = _number(value)
+            if key == "step" or number is None:
                 continue
             tag = scalar_tag(key)
             self._writer.add_scalar(tag, number, global_step=int(step))
             tags.append(tag)
         self._writer.flush()  # a killed run keeps every epoch it finished
         return tags
+
+    def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
+        """The HParams dashboard's session for this folder: `hparams` (numbers, bools and
+        strings; anything else as its text) and `metrics` as scalars `hparams/NAME` at `step`."""
+        from tensorboardX.summary import hparams as hparams_summary
+
+        if self._writer is None:
+            raise DlcError.single("TensorBoardLogger.log_hparams called after close()")
+        plain = {
+            k: v if isinstance(v, bool | int | float | str) else str(v) for k, v in hparams.items()
+        }
+        values = {f"hparams/{k}": float(v) for k, v in metrics.items()}
+        for summary in hparams_summary(plain, values):
+            self._writer.file_writer.add_summary(summary)
+        for tag, v in values.items():
+            self._writer.add_scalar(tag, v, global_step=int(step))
+        self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the event file; calling it twice is harmless."""
@@ -81,3 +138,34 @@ class TensorBoardLogger:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def read_events(logdir: str | os.PathLike[str]) -> list[Any]:
+    """Every Event proto in `logdir`'s event files (not its subfolders), file by file in name
+    order; a truncated last record (a killed writer) ends its file."""
+    from tensorboardX.proto import event_pb2
+
+    out = []
+    for path in sorted(Path(logdir).glob(EVENTS)):
+        data, pos = path.read_bytes(), 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            end = pos + 12 + length
+            if end + 4 > len(data):
+                break
+            out.append(event_pb2.Event.FromString(data[pos + 12 : end]))
+            pos = end + 4
+    return out
+
+
+def read_scalars(logdir: str | os.PathLike[str]) -> list[tuple[int, str, float]]:
+    """(step, tag, value) of every scalar in `logdir`'s event files, in file order.
+
+    Example: `read_scalars("runs/linear-.../tensorboard")[:1] == [(1, "epoch", 1.0)]`.
+    """
+    return [
+        (e.step, v.tag, v.simple_value)
+        for e in read_events(logdir)
+        for v in e.summary.value
+        if v.HasField("simple_value")
+    ]
