@@ -115,3 +115,30 @@ def test_plots_write_pngs(tmp_path):
         assert data[:8] == PNG_SIGNATURE and len(data) > 1000
     with pytest.raises(ValueError):
         plot_surface(xs, ys, np.full_like(Z, np.nan), tmp_path / "nan.png")
+
+
+@pytest.mark.parametrize("log_scale", [False, True])
+def test_surface_colour_bar_has_several_labelled_ticks(tmp_path, log_scale):
+    """Issue 17: the log colour bar had one tick labelled like `1.34393 x 10^-9`."""
+    xs = ys = np.linspace(-1.0, 1.0, 41)
+    X, Y = np.meshgrid(xs, ys)
+    Z = 0.5 + 0.01 * (X**2 + 3 * Y**2) + 0.5 * X**4  # a narrow bowl: what log colours are for
+    figures: dict = {}
+    plot_surface(xs, ys, Z, tmp_path / "s.png", log_scale=log_scale, figures=figures)
+    bar = figures["s.png"].axes[1]
+    lo, hi = bar.get_ylim()
+    shown = [
+        (t, label.get_text())
+        for t, label in zip(bar.get_yticks(), bar.get_yticklabels(), strict=True)
+        if lo <= t <= hi
+    ]
+    assert len(shown) >= 4, shown
+    texts = [text for _, text in shown]
+    assert all(texts) and len(set(texts)) == len(texts)
+    assert all(len(text) <= 7 and "times" not in text for text in texts), texts
+    assert [float(text.replace("−", "-")) for text in texts] == pytest.approx(
+        [t for t, _ in shown], rel=1e-6
+    )
+    if log_scale:
+        assert texts == ["0.0001", "0.001", "0.01", "0.1"]
+        assert "log scale" in bar.get_ylabel() and "min 0.5" in bar.get_ylabel()

@@ -173,6 +173,33 @@ def plot_line(
     return Path(path)
 
 
+def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+    """Readable colour-bar ticks from `lo` to `hi` (> 0) on a log scale: 1-2-5 steps, thinned
+    to at most `most`, with finer steps when few fit; at least the two ends' neighbours.
+
+    Example:
+        >>> log_ticks(0.003, 0.4)
+        [0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    """
+    k0, k1 = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [
+            float(f"{m * 10.0**k:.3g}")
+            for k in range(k0, k1 + 1)
+            for m in mantissas
+            if lo <= m * 10.0**k <= hi
+        ]
+        if len(ticks) >= 4:
+            break
+    if len(ticks) > most:  # many decades: every n-th decade
+        decades = [float(f"{10.0**k:.3g}") for k in range(k0, k1 + 1) if lo <= 10.0**k <= hi]
+        step = -(-len(decades) // most)
+        ticks = decades[::step]
+    if len(ticks) < 2:
+        ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(lo, hi, 4)})
+    return ticks
+
+
 def plot_surface(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -183,10 +210,14 @@ def plot_surface(
     title: str = "Error surface",
     log_scale: bool = False,
     levels: int = 20,
+    figures: dict[str, Any] | None = None,
 ) -> Path:
     """Save a filled contour plot with contour lines and the current point marked (``mark``,
     default the grid centre, where both kinds of surface put the current parameters).
-    ``log_scale`` colours log(Z - min Z + 1e-12 * span) so the minimum region stays visible.
+    ``log_scale`` colours log(Z - min Z) (from the smallest positive difference on the grid,
+    at least 1e-6 of the range) so the minimum region stays visible; the colour bar has
+    several labelled ticks either way (`log_ticks`, or 6 plain ones). `figures`, when given,
+    receives the Figure under the file's name (for tests).
 
     Example:
         >>> plot_surface(xs, ys, Z, "/tmp/surface.png", mark=(0.0, 0.0))  # doctest: +SKIP
@@ -196,6 +227,7 @@ def plot_surface(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator, NullLocator
 
     Z = np.asarray(Z, np.float64)
     finite = Z[np.isfinite(Z)]
@@ -203,24 +235,37 @@ def plot_surface(
         raise ValueError("the surface has no finite values to plot")
     norm, shown, label = None, Z, "loss"
     contours: int | np.ndarray = levels
+    ticks: list[float] | None = None
     if log_scale:
-        shown = Z - finite.min() + max(1e-12 * (finite.max() - finite.min()), 1e-30)
-        norm, label = LogNorm(), "loss - min (log colours)"
-        lo, hi = np.log10(np.nanmin(shown)), np.log10(np.nanmax(shown))
-        contours = np.logspace(lo, hi if hi > lo else lo + 1, levels)
+        low, span = finite.min(), finite.max() - finite.min()
+        above = finite[finite > low] - low
+        floor = max(float(above.min()) if above.size else 0.0, 1e-6 * span, 1e-30)
+        shown = np.maximum(Z - low, floor)
+        top = max(float(np.nanmax(shown)), floor * 10)
+        norm, label = LogNorm(floor, top), f"loss − min (min {low:.4g}), log scale"
+        contours = np.geomspace(floor, top, levels)
+        ticks = log_ticks(floor, top)
     if mark is None:
         mark = (0.5 * (xs[0] + xs[-1]), 0.5 * (ys[0] + ys[-1]))
     fig, ax = plt.subplots(figsize=(6, 5))
     try:
         filled = ax.contourf(xs, ys, shown, levels=contours, cmap="viridis", norm=norm)
         ax.contour(xs, ys, shown, levels=contours, colors="k", linewidths=0.4, norm=norm)
-        fig.colorbar(filled, ax=ax, label=label)
+        bar = fig.colorbar(filled, ax=ax, label=label)
+        if ticks is not None:
+            bar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+            bar.ax.yaxis.set_minor_locator(NullLocator())
+        else:
+            bar.locator = MaxNLocator(6)
+            bar.update_ticks()
         ax.plot(*mark, marker="*", color="red", markersize=14, markeredgecolor="white")
         ax.set_xlabel("direction 1")
         ax.set_ylabel("direction 2")
         ax.set_title(title)
         fig.tight_layout()
         fig.savefig(path, format="png", dpi=100)
+        if figures is not None:
+            figures[Path(path).name] = fig
     finally:
         plt.close(fig)
     return Path(path)
