@@ -125,7 +125,7 @@ class Npy(Source):
 
 @register(SOURCES, "images")
 class Images(Source):
-    """A folder of PNG images with one sub-folder per class (the class names: the sub-folder
+    """A folder of PNG or JPEG images with one sub-folder per class (the class names: the sub-folder
     names, sorted). Images come as (H, W, 1) for greyscale or (H, W, 3) for colour, pixels
     0..255 (use `divide 255`); all the same size, or resized to `size=[H, W]`; `grey=true`
     converts colour images to greyscale. E.g. `images "food" size=[64, 64]`."""

@@ -84,5 +84,56 @@ def test_errors_name_the_file(tmp_path):
     with pytest.raises(DlcError, match="no such folder"):
         load_images(Images(path="missing"), tmp_path)
     (tmp_path / "empty" / "z").mkdir(parents=True)
-    with pytest.raises(DlcError, match="holds no PNG images"):
+    with pytest.raises(DlcError, match="holds no PNG or JPEG images"):
         load_images(Images(path="empty"), tmp_path)
+
+
+def test_jpeg_images_read_like_pngs(tmp_path):
+    a = np.zeros((8, 8, 3), np.uint8)
+    a[:, :4] = (200, 30, 30)
+    _save(tmp_path / "j" / "red" / "a.jpg", a)
+    _save(tmp_path / "j" / "red" / "b.JPEG", a)
+    _save(tmp_path / "j" / "blue" / "c.png", a[:, ::-1, ::-1])
+    raw = load_images(Images(path="j"), tmp_path)
+    x, y = raw.parts["all"]
+    assert x.shape == (3, 8, 8, 3) and y.tolist() == [0, 1, 1]  # blue, red, red
+    with Image.open(tmp_path / "j" / "red" / "a.jpg") as im:
+        np.testing.assert_array_equal(x[1], np.asarray(im.convert("RGB"), np.float32))
+    assert np.abs(x[1] - a).mean() < 10 and np.abs(x[1] - x[2]).max() == 0  # lossy, close
+    (tmp_path / "j" / "red" / "d.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(DlcError, match="not a readable image") as err:
+        load_images(Images(path="j"), tmp_path)
+    assert err.value.diagnostics[0].where == str(tmp_path / "j" / "red" / "d.jpg")
+
+
+def test_predict_applies_size_and_colour_as_training_did(tmp_path):
+    import dlc
+    from dlc.runtime.runs.session import run_spec
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        for i in range(3):
+            _save(tmp_path / "img" / c / f"{i}.png", rng.integers(0, 255, (12, 10, 3)))
+    spec = tmp_path / "s.dl"
+    spec.write_text(
+        'data {\n  images "img" size=[6, 5] grey=true\n  divide 255\n  split train=1\n}\n'
+        "model { flatten; dense 2 }\nloss cross_entropy\noptimizer adam\ntrain { epochs 1 }\n"
+    )
+    run = run_spec(spec, runs_root=tmp_path / "runs").run.path
+    model = dlc.load(run)
+    # a colour JPEG of another size, as a file and in a folder: resized and made grey
+    _save(tmp_path / "new" / "x.jpg", rng.integers(0, 255, (30, 20, 3)))
+    one = np.asarray(model.predict(tmp_path / "new" / "x.jpg"))
+    folder = np.asarray(model.predict(tmp_path / "new"))
+    assert one.shape == folder.shape == (1, 2)
+    np.testing.assert_allclose(one, folder)
+    # the training images, by class folder: labelled as training labelled them
+    got = model.evaluate(tmp_path / "img")
+    assert 0.0 <= got["accuracy"] <= 1.0 and np.isfinite(got["loss"])
+    # one training image predicts as the pixels training read (resized, grey, divided)
+    x0 = load_images(Images(path="img", size=[6, 5], grey=True), tmp_path).parts["all"][0][:1]
+    assert x0.shape == (1, 6, 5, 1)
+    pred = np.asarray(model.predict(tmp_path / "img" / "a" / "0.png"))
+    np.testing.assert_allclose(pred, model.predict(x0 / 255, prepared=True), atol=1e-6)
+    with pytest.raises(DlcError, match="has no labels"):
+        model.evaluate(tmp_path / "new")

@@ -20,8 +20,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         required=True,
-        help="raw inputs: a CSV (a series for windowed specs), .npy/.npz/IDX images, "
-        "or one sentence per line",
+        help="raw inputs: a CSV or Parquet file (a series for windowed specs), .npy/.npz/IDX "
+        "arrays, PNG/JPEG images (a file, a folder, or class sub-folders), or one sentence "
+        "per line",
     )
     p.add_argument("--output", required=True, help="where to write the predictions CSV")
     p.add_argument("--name", help="the prediction column's name (default: the target's)")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Csv, FizzBuzz, Npz, Table
+from dlc.compiler.sources import Csv, FizzBuzz, Images, Npz, Table
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
 from dlc.runtime.data.loaders import category_name
@@ -230,9 +230,31 @@ def _arrays(
     return x, labels, ids
 
 
+def _image_inputs(model: Any, source: Images, inputs: Any, labelled: bool) -> Inputs:
+    """Image files read as the `images` source read them in training (size, colour mode)."""
+    from dlc.runtime.data.images import read_image_inputs
+
+    where = str(inputs)
+    x, names, ids = read_image_inputs(Path(inputs), source, tuple(model.data.input_shape))
+    y = None
+    if labelled:
+        if names is None:
+            raise DlcError.single(
+                f"{where} has no labels",
+                where=where,
+                hint="give a folder with one sub-folder of images per class, as in training",
+            )
+        y = _labels(model, np.array(names), where)
+    return Inputs(apply_features(x, model.spec.data, model.stats), y, ids)
+
+
 def _array_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
     where = str(inputs) if isinstance(inputs, str | Path) else "the input array"
     source = model.source
+    if isinstance(source, Images) and isinstance(inputs, str | Path):
+        suffix = Path(inputs).suffix.lower()
+        if Path(inputs).is_dir() or suffix in (".png", ".jpg", ".jpeg"):
+            return _image_inputs(model, source, inputs, labelled)
     keys = (source.x, source.y) if isinstance(source, Npz) else ("x", "y")
     x, y, ids = _arrays(inputs, labelled, keys)
     if isinstance(source, FizzBuzz):  # raw inputs are the numbers themselves
