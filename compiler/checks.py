@@ -6,7 +6,8 @@ one but are mistakes together, which would otherwise train silently wrong or cra
   `valid_loss`, `valid_<metric>` (or `train_loss` for early stopping);
 - no `softmax`/`sigmoid` as the last layer before a loss that applies it (double softmax);
 - `features=[]` is no input at all;
-- every `experiment { grid "path" [...] }` value resolves as `--set path=value` would.
+- every `experiment { grid "path" [...] }` value resolves as `--set path=value` would;
+- every `input NAME` layer names an input the data section declares, each declared once.
 
 Example:
     >>> from dlc.compiler.losses import MSE
@@ -19,7 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dlc.compiler.errors import Diagnostic, Span
@@ -139,6 +140,51 @@ def _check_features(spec: Spec, at: Callable[[str], Span | None]) -> list[Diagno
     ]
 
 
+def _input_layers(layers: tuple[Any, ...], key: str) -> Iterator[tuple[Any, str]]:
+    """(layer, its span key) of every `input` layer, those inside blocks too."""
+    for i, layer in enumerate(layers):
+        here = f"{key}.{i}"
+        if layer.dl_name == "input":
+            yield layer, here
+        if layer.block_field is not None:
+            yield from _input_layers(layer.children(), f"{here}.{layer.block_field}")
+
+
+def _check_inputs(spec: Spec, at: Callable[[str], Span | None]) -> list[Diagnostic]:
+    out = []
+    declared: list[str] = []
+    for i, inp in enumerate(spec.data.input):
+        if inp.name in declared:
+            out.append(
+                Diagnostic(
+                    f"the input `{inp.name}` is declared twice",
+                    at(f"input.{i}"),
+                    "give each `input` its own name",
+                )
+            )
+        declared.append(inp.name)
+    for layer, key in _input_layers(spec.model.layers, "model.layers"):
+        if layer.name in declared:
+            continue
+        if not declared:
+            hint = (
+                f"declare it in the data section: `input {layer.name} [column, ...]` "
+                "(a group of the source's feature columns)"
+            )
+        else:
+            close = difflib.get_close_matches(layer.name, declared, n=1, cutoff=0.5)
+            listed = ", ".join(f"`{n}`" for n in declared)
+            hint = (f"did you mean `{close[0]}`? " if close else "") + f"the inputs are: {listed}"
+        out.append(
+            Diagnostic(
+                f"`input {layer.name}`: the data section declares no input `{layer.name}`",
+                at(key),
+                hint,
+            )
+        )
+    return out
+
+
 def check_spec(spec: Spec, spans: dict[str, Span]) -> list[Diagnostic]:
     """Every spec-level check's diagnostics, in the order of the spec's sections."""
 
@@ -147,6 +193,7 @@ def check_spec(spec: Spec, spans: dict[str, Span]) -> list[Diagnostic]:
 
     return [
         *_check_features(spec, at),
+        *_check_inputs(spec, at),
         *_check_double_softmax(spec, at),
         *_check_monitors(spec, at),
     ]

@@ -138,7 +138,12 @@ def to_dl(spec: Spec) -> str:
 
 def _plain(v: Any) -> Any:
     if isinstance(v, SpecModel):
-        body = {k: _plain(getattr(v, k)) for k in type(v).model_fields}
+        fields = type(v).model_fields
+        body = {
+            k: _plain(getattr(v, k))
+            for k, f in fields.items()
+            if k not in v.hash_omit or getattr(v, k) != f.get_default(call_default_factory=True)
+        }
         return {v.dl_name or type(v).__name__: body}
     if isinstance(v, list | tuple):
         return [_plain(i) for i in v]

@@ -12,9 +12,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveFloat, field_validator
 
 from dlc.compiler.layers.base import Shape, ShapeError
 from dlc.compiler.lazy import jax, jnp, optax
@@ -44,6 +44,10 @@ class Loss(SpecModel):
     def metrics(self, out: Any, y: Any) -> dict[str, Any]:
         """Per-example metric values reported besides the loss."""
         return {}
+
+    def weights_of(self, y: Any, per: Any) -> Any:
+        """Per-value weights of the training loss by the labels' classes; None: all 1."""
+        return None
 
     def classes(self, out_shape: Shape) -> int:
         """Number of classes the confusion-matrix metrics count (1 for regression)."""
@@ -120,6 +124,40 @@ class MAE(Loss):
 
 class _Classification(Loss):
     top_k: ClassVar[int] = 5
+    # imbalanced labels: each training example's loss × its class's weight; `balanced` is
+    # n / (K · n_k) from the training part's label counts (filled in by `bind_class_weights`)
+    class_weights: Literal["balanced"] | list[PositiveFloat] | None = None
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"class_weights"})
+
+    def weights_of(self, y: Any, per: Any) -> Any:
+        """Each value of `per` ([B] or [B, T]) × the weight of its label's class (1 without
+        `class_weights`); padding labels (< 0) get class 0's weight, masked elsewhere."""
+        if self.class_weights is None:
+            return None
+        if self.class_weights == "balanced":
+            raise ValueError("class_weights=balanced needs the data's label counts (bind_data)")
+        cw = jnp.asarray(self.class_weights, jnp.float32)
+        if self.task == "binary":
+            labels = (y > 0.5).astype(jnp.int32)
+        elif y.ndim == per.ndim + 1 and y.shape[-1] == cw.shape[0] and y.dtype.kind == "f":
+            return jnp.dot(y, cw)  # one-hot (or soft) label rows
+        else:
+            labels = jnp.maximum(y, 0).astype(jnp.int32)
+        return cw[labels].reshape(per.shape)
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _none(cls, v: object) -> object:
+        return None if v == "none" else v  # `--set loss.class_weights=none`
+
+    def check_weights(self, out_shape: Shape) -> None:
+        """One class weight per class (a ShapeError, reported at the loss, otherwise)."""
+        k = self.classes(out_shape)
+        if isinstance(self.class_weights, list) and len(self.class_weights) != k:
+            raise ShapeError(
+                f"class_weights has {len(self.class_weights)} weights for {k} classes",
+                "give one weight per class, in class order, or `class_weights=balanced`",
+            )
 
     def _labels(self, y: Any, out: Any) -> Any:
         return y if y.ndim < out.ndim else jnp.argmax(y, axis=-1)  # indices or one-hot rows

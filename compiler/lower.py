@@ -133,6 +133,9 @@ class Program:
         out, new_state = self.apply(params, state, x, train=True, rng=rng, overrides=overrides)
         per = self.spec.loss.per_example(out, y)
         w = element_weights(per, y, w)  # per-token losses: × the label mask
+        cw = self.spec.loss.weights_of(y, per)  # `class_weights`: the training loss only
+        if cw is not None:
+            w = w * cw
         data_loss = jnp.sum(per * w) / jnp.maximum(jnp.sum(w), 1.0)
         return data_loss + self.penalty(params, reg), (new_state, out)
 

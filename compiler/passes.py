@@ -4,6 +4,10 @@ object when it has nothing to do, so running the passes twice changes nothing.
 
 - `bind_vocab`: `vocab=` from the data's vocabulary into every layer that left it unset.
 - `selu_init`: a `dense` followed by `selu` gets `init=lecun_normal` unless `init=` was given.
+- `bind_class_weights`: `class_weights=balanced` becomes one weight per class, n / (K · n_k)
+  from the training part's label counts.
+- `bind_inputs`: each `input NAME` layer gets the positions of its named input in the model's
+  input (`index`) and that input's size (`width`).
 
 Example:
     >>> from dlc.compiler.frontend import load_spec
@@ -13,7 +17,7 @@ Example:
     >>> layers[0].vocab, layers[1].init, layers[3].init
     (15, 'lecun_normal', 'glorot_uniform')
     >>> [p.__name__ for p in PASSES]
-    ['bind_vocab', 'selu_init']
+    ['bind_vocab', 'selu_init', 'bind_inputs', 'bind_class_weights']
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class DataFacts:
     """What the prepared data tells the compiler (None: not known, e.g. before loading)."""
 
     vocab_size: int | None = None
+    # named inputs: name -> positions in the model's flat input (`data { input ... }`)
+    inputs: dict[str, tuple[int, ...]] | None = None
+    width: int | None = None  # the size of the model's flat input
+    class_counts: tuple[int, ...] | None = None  # training labels per class (classification)
 
 
 def map_layers(spec: Spec, fn: Callable[[Layer], Layer]) -> Spec:
@@ -93,8 +101,50 @@ def selu_init(spec: Spec, facts: DataFacts) -> Spec:
     return spec.model_copy(update={"model": spec.model.model_copy(update={"layers": tuple(out)})})
 
 
+def bind_inputs(spec: Spec, facts: DataFacts) -> Spec:
+    """Fill each `input NAME` layer's `index` (the positions of the named input in the model's
+    flat input) and `width` (that input's size) from the data; unknown names stay unbound (an
+    error of `compiler/checks.py` at the layer's line)."""
+    from dlc.compiler.layers.inputs import Input
+
+    inputs, width = facts.inputs, facts.width
+    if not inputs or width is None:
+        return spec
+
+    def fill(layer: Layer) -> Layer:
+        if isinstance(layer, Input) and layer.name in inputs:
+            index = list(inputs[layer.name])
+            if layer.index != index or layer.width != width:
+                return layer.model_copy(update={"index": index, "width": width})
+        return layer
+
+    return map_layers(spec, fill)
+
+
+def balanced_weights(counts: tuple[int, ...]) -> list[float]:
+    """scikit-learn's `class_weight="balanced"`: n / (K · n_k), K the number of classes that
+    occur; a class without training examples gets 1 (it never weighs a training loss).
+
+    Example:
+        >>> [round(w, 4) for w in balanced_weights((6, 2, 0))]
+        [0.6667, 2.0, 1.0]
+    """
+    n, k = sum(counts), sum(1 for c in counts if c)
+    return [n / (k * c) if c else 1.0 for c in counts]
+
+
+def bind_class_weights(spec: Spec, facts: DataFacts) -> Spec:
+    """`class_weights=balanced` on the loss -> the weights of `balanced_weights` for the
+    training part's label counts (`facts.class_counts`)."""
+    loss = spec.loss
+    if getattr(loss, "class_weights", None) != "balanced" or not facts.class_counts:
+        return spec
+    weights = balanced_weights(facts.class_counts)
+    return spec.model_copy(update={"loss": loss.model_copy(update={"class_weights": weights})})
+
+
 Pass = Callable[[Spec, DataFacts], Spec]
-PASSES: tuple[Pass, ...] = (bind_vocab, selu_init)
+PASSES: tuple[Pass, ...] = (bind_vocab, selu_init, bind_inputs, bind_class_weights)
 
 
 def run_passes(spec: Spec, facts: DataFacts | None = None) -> Spec:

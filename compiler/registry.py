@@ -28,6 +28,9 @@ class SpecModel(BaseModel):
     positional: ClassVar[tuple[str, ...]] = ()
     dl_name: ClassVar[str] = ""
     slots: ClassVar[dict[str, str]] = {}  # field -> registry kind, filled by statement name
+    # fields added after specs were first hashed: left out of the canonical JSON (and so of the
+    # spec hash) while they hold their default, so existing specs keep their hashes
+    hash_omit: ClassVar[frozenset[str]] = frozenset()
 
     def settings(self) -> dict[str, Any]:
         """The fields as plain data (what `dlc explain` prints)."""

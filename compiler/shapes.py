@@ -131,6 +131,12 @@ def infer(
         spec.loss.check_output(infos[-1].out_shape, target_shape, num_classes)
     except ShapeError as err:
         raise error(len(infos) - 1, err) from None
+    check_weights = getattr(spec.loss, "check_weights", None)  # `class_weights=[...]`
+    if check_weights is not None:
+        try:
+            check_weights(infos[-1].out_shape)
+        except ShapeError as err:
+            raise resolved.error(err.message, "loss", err.hint) from None
     params = sum(i.params for i in infos)
     outputs = sum(math.prod(i.out_shape) for i in [*infos, *_inner_infos(spec.model.layers, infos)])
     problem = size_problem(params, 4 * spec.train.batch * outputs, spec.train.batch)

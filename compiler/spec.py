@@ -76,6 +76,16 @@ class Normalize(SpecModel):
     positional = ("method",)
 
 
+class Input(SpecModel):
+    """`input temps [temp_max, temp_min]`: a named input, a group of the source's feature
+    columns (names, positions in the feature list, ranges `"a:b"`, globs), read in the model by
+    the layer `input temps` (a window repeats the group for every day, oldest first)."""
+
+    name: str = Field(min_length=1)
+    columns: list[str | int] = Field(min_length=1)
+    positional = ("name", "columns")
+
+
 class Data(SpecModel):
     source: Source
     window: Window | None = None
@@ -84,7 +94,10 @@ class Data(SpecModel):
     normalize: Normalize = Normalize(method="none")
     # regression targets: the model learns standardized values, reports original units
     normalize_target: Normalize = Normalize(method="none")
+    # named inputs (`input NAME [columns]`, repeated), read by the model's `input NAME` layers
+    input: tuple[Input, ...] = ()
     slots: ClassVar[dict[str, str]] = {"source": "data source"}
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"input"})
 
 
 class Model(SpecModel):

@@ -13,7 +13,16 @@ from dlc.compiler.frontend import load_spec
 from dlc.compiler.layers.base import walk_layers
 from dlc.compiler.layers.params import leaves
 from dlc.compiler.lower import lower
-from dlc.compiler.passes import PASSES, DataFacts, bind_data, bind_vocab, run_passes, selu_init
+from dlc.compiler.passes import (
+    PASSES,
+    DataFacts,
+    bind_class_weights,
+    bind_data,
+    bind_inputs,
+    bind_vocab,
+    run_passes,
+    selu_init,
+)
 
 SEQ2SEQ_MODEL = """encoder_decoder {
     encoder { embedding 8; positional kind=learned; encoder_block heads=2 ff=16; layernorm }
@@ -26,7 +35,7 @@ def spec(model: str, data: str = "seq2seq", extra: str = "") -> str:
 
 
 def test_passes_run_in_their_declared_order_and_are_idempotent() -> None:
-    assert (bind_vocab, selu_init) == PASSES
+    assert (bind_vocab, selu_init, bind_inputs, bind_class_weights) == PASSES
     r = load_spec(spec("embedding 8; seqpool mean; dense 8; selu; dense 15"))
     once = run_passes(r.spec, DataFacts(vocab_size=15))
     assert once.model.layers[0].vocab == 15 and once.model.layers[2].init == "lecun_normal"

@@ -40,13 +40,13 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from dlc.compiler.frontend import load_spec
-    from dlc.compiler.passes import DataFacts, bind_data
+    from dlc.compiler.passes import bind_data
     from dlc.compiler.shapes import infer, inner_rows
     from dlc.runtime.data.prepare import prepare
 
     resolved = load_spec(Path(args.spec), overrides=args.set)
     data = prepare(resolved)
-    resolved = bind_data(resolved, DataFacts(data.vocab_size))
+    resolved = bind_data(resolved, data.facts())
     infos = infer(resolved, data.input_shape, data.target_shape, data.num_classes)
     if getattr(args, "json", False):
         doc: dict[str, Any] = {
@@ -106,6 +106,9 @@ def main(args: argparse.Namespace) -> int:
     )
     for note in data.notes:  # e.g. the CSV features used, an undeclared `id` column
         con.print(esc(note))
+    for name, cols in data.inputs.items():  # named inputs: their columns and shapes
+        n = len((data.input_index or {}).get(name, ()))
+        con.print(esc(f"input `{name}` ({n},): {', '.join(cols)}"))
     if getattr(args, "cost", False):
         from dlc.runtime.analysis.cost import describe, step_cost
         from dlc.runtime.train.model import CompiledModel

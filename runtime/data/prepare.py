@@ -20,8 +20,10 @@ import numpy as np
 
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
+from dlc.compiler.passes import DataFacts
 from dlc.compiler.spec import Data, Normalize
 from dlc.runtime.data.loaders import load_source
+from dlc.runtime.data.named import attach_inputs
 from dlc.runtime.data.raw import RawData
 
 
@@ -36,6 +38,9 @@ class Prepared:
     ids: dict[str, np.ndarray] = field(default_factory=dict)
     vocab: Any = None  # token data: the vocabulary of the training part (`runtime.text.Vocab`)
     notes: list[str] = field(default_factory=list)  # about the data, printed by `dlc check`
+    inputs: dict[str, list[str]] = field(default_factory=dict)  # named inputs: their columns
+    # named inputs: positions in the model's flat input (`runtime/data/named.py`)
+    input_index: dict[str, tuple[int, ...]] | None = None
 
     def summary(self) -> dict[str, int]:
         return {k: len(v[0]) for k, v in self.parts.items()}
@@ -43,6 +48,23 @@ class Prepared:
     @property
     def vocab_size(self) -> int | None:
         return None if self.vocab is None else len(self.vocab)
+
+    def facts(self) -> DataFacts:
+        """What the compiler's passes need to know of the data (`bind_data`)."""
+        width = int(np.prod(self.input_shape)) if self.input_index is not None else None
+        return DataFacts(self.vocab_size, self.input_index, width, self.class_counts())
+
+    def class_counts(self) -> tuple[int, ...] | None:
+        """Training labels per class (`class_weights=balanced`); None for regression."""
+        k = self.num_classes
+        if k is None or "train" not in self.parts:
+            return None
+        y = np.asarray(self.parts["train"][1])
+        if y.ndim == 2 and y.shape[1] == k > 1 and y.dtype.kind == "f":  # one-hot rows
+            return tuple(round(float(c)) for c in y.sum(axis=0))
+        labels = y.reshape(-1)
+        labels = np.rint(labels[labels >= 0]).astype(np.int64)
+        return tuple(int(c) for c in np.bincount(labels, minlength=k)[:k])
 
 
 def window(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +247,7 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         y_stats = fit_normalizer(np.asarray(parts["train"][1], np.float64), data.normalize_target)
         stats = {**stats, "target_shift": y_stats["shift"], "target_scale": y_stats["scale"]}
     x_train, y_train = parts["train"]
-    return Prepared(
+    prepared = Prepared(
         parts,
         tuple(x_train.shape[1:]),
         tuple(y_train.shape[1:]),
@@ -236,3 +258,4 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         vocab,
         data_notes,
     )
+    return attach_inputs(resolved, prepared)

@@ -81,6 +81,7 @@ class Facts:
     target_shape: tuple[int, ...]
     num_classes: int | None
     vocab_size: int | None
+    compiler_facts: DataFacts | None = None  # what `bind_data` needs (vocab, named inputs)
 
 
 _FACTS: dict[str, Facts] = {}  # by the data section (canonical JSON) and folder
@@ -112,6 +113,7 @@ def data_facts(resolved: ResolvedSpec) -> Facts:
             prepared.target_shape,
             prepared.num_classes,
             prepared.vocab_size,
+            prepared.facts(),
         )
         if len(_FACTS) >= 16:
             _FACTS.pop(next(iter(_FACTS)))
@@ -125,7 +127,7 @@ def _check(text: str, path: str | Path, shapes: bool) -> None:
     resolved = load_spec(text, base_dir=Path(path).parent)
     if shapes:
         facts = data_facts(resolved)
-        bound = bind_data(resolved, DataFacts(facts.vocab_size))
+        bound = bind_data(resolved, facts.compiler_facts or DataFacts(facts.vocab_size))
         infer(bound, facts.input_shape, facts.target_shape, facts.num_classes)
 
 

@@ -115,8 +115,37 @@ def _rows_table(inputs: Any, names: list[str]) -> dict[str, np.ndarray]:
     return {n: arr[:, i] for i, n in enumerate(names)}
 
 
+def named_table(inputs: Mapping[str, Any], groups: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A table whose entries may be named inputs (`{"temps": rows of (temp_max, temp_min)}`)
+    as a table of columns: each named input's array [N, k] split into its k columns.
+
+    Example:
+        >>> named_table({"t": [[1, 2], [3, 4]], "w": [5, 6]}, {"t": ["a", "b"]})["b"].tolist()
+        [2, 4]
+    """
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if key not in groups or key in groups[key]:
+            out[key] = value
+            continue
+        cols = groups[key]
+        arr = np.asarray(value)
+        arr = arr.reshape(len(arr), -1) if arr.ndim else arr
+        if arr.ndim != 2 or arr.shape[1] != len(cols):
+            raise DlcError.single(
+                f"the named input `{key}` has shape {tuple(arr.shape)}; it needs one row of "
+                f"{len(cols)} values ({', '.join(cols)}) per example",
+                where="the input table",
+                hint="pass each named input as an array [N, columns], or the columns by name",
+            )
+        out.update({c: arr[:, j] for j, c in enumerate(cols)})
+    return out
+
+
 def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Inputs:
     names = list(model.data.feature_names)
+    if isinstance(inputs, Mapping) and model.data.inputs:
+        inputs = named_table(inputs, model.data.inputs)
     if not isinstance(inputs, Mapping | str | Path):
         inputs = _rows_table(inputs, names)
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"

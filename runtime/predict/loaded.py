@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dlc.compiler.errors import DlcError
+from dlc.compiler.errors import DlcError, suggest
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.text_sources import Seq2Seq, TokenSource
 from dlc.runtime.runs.folder import RunDir
@@ -152,7 +152,7 @@ class TrainedModel:
 
         Example: `dlc.load(run).predict({"rooms": [3], "area": [80.0], "age": [10]})`."""
         if prepared:
-            return self.predict_arrays(np.asarray(inputs))
+            return self.predict_arrays(self._arrays(inputs))
         from dlc.runtime.predict.inputs import read_inputs
 
         got = read_inputs(self, inputs, labelled=False)
@@ -182,7 +182,7 @@ class TrainedModel:
         Example: `dlc.load(run).evaluate("test.csv")` -> `{"loss": ..., "mae": ...}`."""
         yy: np.ndarray | None
         if prepared or y is not None:
-            x, yy = np.asarray(inputs), np.asarray(y)
+            x, yy = self._arrays(inputs), np.asarray(y)
         else:
             from dlc.runtime.predict.inputs import read_inputs
 
@@ -202,6 +202,42 @@ class TrainedModel:
             state.params, state.model_state, jnp.asarray(x), jnp.asarray(yy)
         )
         return {k: float(v) for k, v in vals.items()}
+
+    def _arrays(self, inputs: Any) -> np.ndarray:
+        """Prepared inputs as one array [N, *input_shape]: an array, or a mapping of the named
+        inputs (`data { input NAME [...] }`) to their arrays [N, size], as `input NAME` reads."""
+        index = self.data.input_index
+        if not isinstance(inputs, Mapping) or not index:
+            return np.asarray(inputs)
+        unknown = sorted(set(inputs) - set(index))
+        missing = sorted(set(index) - set(inputs))
+        if unknown or missing:
+            raise DlcError.single(
+                f"the named inputs are {', '.join(index)}; got {', '.join(map(str, inputs))}",
+                where="the input mapping",
+                hint=suggest(str(unknown[0]), list(index)) if unknown else "pass every one",
+            )
+        arrays = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+        n = len(next(iter(arrays.values())))
+        width = int(np.prod(self.data.input_shape))
+        x = np.zeros((n, width), np.float32)
+        seen = np.zeros(width, bool)
+        for name, arr in arrays.items():
+            pos = list(index[name])
+            if arr.shape != (n, len(pos)):
+                raise DlcError.single(
+                    f"the named input `{name}` has shape {arr.shape}, the model reads "
+                    f"({n}, {len(pos)})",
+                    where="the input mapping",
+                )
+            x[:, pos], seen[pos] = arr, True
+        if not seen.all():
+            raise DlcError.single(
+                f"the named inputs cover {int(seen.sum())} of the model's {width} input values",
+                where="the input mapping",
+                hint="pass the prepared array instead, or raw columns without prepared=True",
+            )
+        return x
 
     def _check_shape(self, x: np.ndarray) -> None:
         want = tuple(self.data.input_shape)
@@ -272,7 +308,9 @@ def read_facts(run: RunDir, resolved: ResolvedSpec) -> tuple[Any, int, list[str]
     data = Prepared(
         {"train": (x0, y0)}, input_shape, target_shape, num_classes, stats, features, {}, vocab
     )
-    return data, n_train, names
+    from dlc.runtime.data.named import attach_inputs
+
+    return attach_inputs(resolved, data), n_train, names
 
 
 def _prepare(resolved: ResolvedSpec) -> Any:

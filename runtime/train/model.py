@@ -18,7 +18,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.lower import Program, lower
-from dlc.compiler.passes import DataFacts, bind_data
+from dlc.compiler.passes import bind_data
 from dlc.compiler.shapes import LayerInfo, infer
 from dlc.runtime.data.prepare import Prepared, apply_features, prepare
 
@@ -28,7 +28,7 @@ class CompiledModel:
 
     def __init__(self, resolved: ResolvedSpec, data: Prepared) -> None:
         self.resolved = resolved
-        bound = bind_data(resolved, DataFacts(data.vocab_size))  # e.g. `embedding` vocab sizes
+        bound = bind_data(resolved, data.facts())  # e.g. `embedding` vocab sizes, named inputs
         self.spec = bound.spec
         self.data = data
         self.infos: list[LayerInfo] = infer(
