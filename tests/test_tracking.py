@@ -71,10 +71,18 @@ def test_a_missing_mlflow_is_a_dlc_error_naming_the_extra(
     assert not (tmp_path / "runs").exists()  # refused before any run folder
 
 
-def test_a_bad_tracking_uri_is_a_dlc_error(tmp_path: Path) -> None:
+def test_a_bad_tracking_uri_is_a_dlc_error_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("mlflow")
     with pytest.raises(DlcError, match="MLflow tracking at nope://x failed"):
         Tracker("nope://x", "x")
+    spec = tmp_path / "tiny.dl"
+    spec.write_text(SPEC)
+    args = ["run", str(spec), "--runs", str(tmp_path / "runs"), "--track", "mlflow"]
+    assert main([*args, "--track-uri", f"file:{tmp_path / 'fs'}"]) == 2
+    assert "MLFLOW_ALLOW_FILE_STORE=true" in capsys.readouterr().err  # MLflow 3's file store
+    assert not (tmp_path / "runs").exists()
 
 
 def test_resumed_tensorboard_rewrites_exactly_the_kept_epochs(tmp_path: Path) -> None:

@@ -104,7 +104,9 @@ class Tracker:
     Example: `Tracker("sqlite:////tmp/m.db", "linear").start("a", {"train.batch": "32"})`.
     """
 
-    def __init__(self, uri: str | None, experiment: str) -> None:
+    def __init__(self, uri: str | None, experiment: str | None = None) -> None:
+        """Connect to the store at `uri` (see `tracking_uri`) at once, so that a bad URI is an
+        error before training; `experiment`: the MLflow experiment to use (see `use`)."""
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as e:
@@ -115,8 +117,18 @@ class Tracker:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.uri = tracking_uri(uri)
         self._logged: dict[str, set[int]] = {}
+        self.experiment_id = ""
         with self._errors():
+            if self.uri.startswith("sqlite:///"):
+                Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             self.client = MlflowClient(tracking_uri=self.uri)
+            self.client.search_experiments(max_results=1)  # reach the store now
+        if experiment is not None:
+            self.use(experiment)
+
+    def use(self, experiment: str) -> None:
+        """Log into the MLflow experiment named `experiment` (made when missing)."""
+        with self._errors():
             found = self.client.get_experiment_by_name(experiment)
             if found is not None:
                 self.experiment_id = found.experiment_id
@@ -149,11 +161,16 @@ class Tracker:
             ) from None
         except Exception as e:  # MlflowException, requests' and SQLAlchemy's errors
             text = " ".join(str(e).split())
+            hint = "check --track-uri / MLFLOW_TRACKING_URI, or leave both unset for a local "
+            hint += "store in mlruns/"
+            if "MLFLOW_ALLOW_FILE_STORE" in text:  # MLflow 3's refusal of its file store
+                text = text.split(". ")[0]
+                hint = "set MLFLOW_ALLOW_FILE_STORE=true to use MLflow's file store anyway, or "
+                hint += "use a database URI (the default: sqlite:///mlruns/mlflow.db)"
             raise DlcError.single(
                 f"MLflow tracking at {self.uri} failed: {text[:400]}",
                 where="--track-uri",
-                hint="check --track-uri / MLFLOW_TRACKING_URI, or leave both unset for a "
-                "local store in mlruns/",
+                hint=hint,
             ) from None
 
     def start(
@@ -266,13 +283,7 @@ class RunTracking:
     """
 
     def __init__(self, uri: str | None) -> None:
-        try:  # before training: a missing extra is an error at once
-            import mlflow.tracking  # noqa: F401
-        except ImportError as e:
-            raise DlcError.single(
-                f"--track mlflow needs MLflow ({e})", where="--track", hint=EXTRA_HINT
-            ) from None
-        self.uri_option = uri
+        self.connected: Tracker | None = Tracker(uri)  # a bad URI: an error before training
         self.tracker: Tracker | None = None
         self.run_id: str | None = None
 
@@ -283,7 +294,9 @@ class RunTracking:
         experiment `name` (the spec's name); log the epochs of `history` it lacks. Returns
         the MLflow run id."""
         meta = json.loads((run_path / "spec.json").read_text(encoding="utf-8"))
-        tracker = Tracker(self.uri_option, name)
+        tracker = self.connected
+        assert tracker is not None, "RunTracking.begin called twice"
+        tracker.use(name)
         run_id = remembered(run_path, tracker.uri) if resuming else None
         if run_id is None or not tracker.reopen(run_id):
             tags = {
