@@ -35,7 +35,7 @@ LOSS_METRICS: dict[str, tuple[str, ...]] = {
     "mse": ("mae",),
     "mae": ("mse",),
     "huber": ("mae", "mse"),
-    "kl_divergence": (),
+    "kl_divergence": ("accuracy",),
     "cross_entropy": _CLASSIFICATION,
     "focal": _CLASSIFICATION,
     "binary_cross_entropy": ("accuracy",),

@@ -193,12 +193,17 @@ class Resolver:
             return None
         cls = registry.get(name_v.value)
         if cls is None:
-            self.error(
-                f"unknown {registry.kind} `{name_v.value}`",
-                name_v.span,
-                suggest(name_v.value, registry.names()),
-                origin,
-            )
+            hint = suggest(name_v.value, registry.names())
+            if registry.kind in ("layer", "loss"):  # none of the loaded plugins defines it
+                mine = (
+                    f"a {registry.kind} of your own (`@dlc.{registry.kind}`): load its Python "
+                    "file with `--plugin FILE.py`"
+                )
+                if not hint:
+                    hint = mine[0].upper() + mine[1:]
+                else:
+                    hint += f" Or {mine}" if hint.endswith("?") else f"; or {mine}"
+            self.error(f"unknown {registry.kind} `{name_v.value}`", name_v.span, hint, origin)
             return None
         return self.fill(cls, name_v.value, args, kwargs, name_v.span, origin)
 

@@ -38,8 +38,22 @@ def clean_registries():
 
 def test_a_spec_alone_never_loads_the_plugin(clean_registries, capsys) -> None:
     assert main(["check", str(SPEC)]) == 2
-    assert "unknown layer `swish`" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown layer `swish`" in err
     assert LAYERS.get("swish") is None
+    # the hint names the flag that would load it (no plugin defines `swish` yet)
+    assert "A layer of your own (`@dlc.layer`): load its Python file with `--plugin" in err
+    assert "a loss of your own (`@dlc.loss`)" in err  # `log_cosh`, the plugin's loss
+
+
+def test_a_misspelt_layer_gets_both_hints(clean_registries, capsys) -> None:
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.frontend import load_spec
+
+    with pytest.raises(DlcError) as err:
+        load_spec("data { fizzbuzz }\nmodel { dens 4 }\nloss cross_entropy\noptimizer adam\n")
+    hint = err.value.diagnostics[0].hint or ""
+    assert hint.startswith("did you mean `dense`? Or a layer of your own") and "--plugin" in hint
 
 
 def test_plugin_layer_passes_the_conformance_test(clean_registries) -> None:
