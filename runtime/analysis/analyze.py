@@ -87,7 +87,8 @@ def analyze_spec(
     out.mkdir(parents=True, exist_ok=True)
 
     x, y = s.model.data.parts["train"]
-    loss_fn, t0 = make_loss(s.program, s.model_state, x, y), time.perf_counter()
+    mesh = s.model.mesh(options.devices)  # `--devices` / `train.devices`: the rows split
+    loss_fn, t0 = make_loss(s.program, s.model_state, x, y, mesh), time.perf_counter()
     key = jax.random.key(s.model.spec.train.seed)
     result: dict[str, Any] = {
         "spec": str(spec),
@@ -102,7 +103,7 @@ def analyze_spec(
         critical_point(loss_fn, point, exact_limit=options.exact_limit, tol=options.tol, key=key)
     )
     t1 = time.perf_counter()
-    result.update(draw(s, at, out, options.surface))
+    result.update(draw(s, at, out, options.surface, mesh))
     result["seconds"] = {"analysis": round(t1 - t0, 3), "plots": round(time.perf_counter() - t1, 3)}
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / "report.md").write_text(markdown(result))

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +29,39 @@ LINE_POINTS = 61  # alpha steps of 0.025 over [-0.25, 1.25]: A and B are grid po
 CHUNK_FLOATS = 1 << 24  # floats alive per chunk of surface points (~64 MB of float32)
 
 
-def make_loss(program: Program, model_state: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    """params -> mean eval-mode loss over (x, y) + the spec's L1/L2 penalty.
+def make_loss(
+    program: Program, model_state: Any, x: np.ndarray, y: np.ndarray, mesh: Any = None
+) -> Any:
+    """params -> mean eval-mode loss over (x, y) + the spec's L1/L2 penalty. With a `mesh`
+    (`sharding.mesh_for`) the rows are split over its devices: each computes its rows' losses,
+    XLA all-reduces the sum; the same mean to float rounding.
 
     Example:
         >>> loss = make_loss(program, state, *data.parts["train"])   # doctest: +SKIP
     """
-    xs, ys, per_example = jnp.asarray(x), jnp.asarray(y), program.spec.loss.per_example
+    per_example = program.spec.loss.per_example
+    if mesh is None:
+        xs, ys = jnp.asarray(x), jnp.asarray(y)
 
-    def loss(params: Any) -> jax.Array:
-        out, _ = program.apply(params, model_state, xs, train=False)
-        return jnp.mean(per_example(out, ys)) + program.penalty(params)
+        def loss(params: Any) -> jax.Array:
+            out, _ = program.apply(params, model_state, xs, train=False)
+            return jnp.mean(per_example(out, ys)) + program.penalty(params)
 
-    return loss
+        return loss
+    from dlc.runtime.train.sharding import batch_sharding, constrain, shard_rows
+
+    n, shard = len(x), batch_sharding(mesh)
+    xs, ys, ws = (shard_rows(a, mesh) for a in (x, y, np.ones(len(x), np.float32)))
+
+    def split_loss(params: Any) -> jax.Array:
+        # the constraint keeps the rows split inside every program this loss is traced into
+        xb, yb, wb = (constrain(a, shard) for a in (xs, ys, ws))
+        out, _ = program.apply(params, model_state, xb, train=False)
+        per = per_example(out, yb)
+        w = wb.reshape(wb.shape + (1,) * (per.ndim - 1))  # padding rows weigh 0
+        return jnp.sum(per * w) / (n * math.prod(per.shape[1:])) + program.penalty(params)
+
+    return split_loss
 
 
 def param_names(params: Any) -> list[str]:
@@ -112,12 +133,13 @@ def _subset(x: np.ndarray, y: np.ndarray, rows: int, seed: int) -> tuple[np.ndar
     return x[idx], y[idx]
 
 
-def draw(s: Setup, at: str, out: Path, opts: SurfaceOptions) -> dict[str, Any]:
+def draw(s: Setup, at: str, out: Path, opts: SurfaceOptions, mesh: Any = None) -> dict[str, Any]:
     """line.png (init -> trained, or -> the point) and surface.png around the point, on at most
-    ``SURFACE_ROWS`` training rows; returns their data for report.json."""
+    ``SURFACE_ROWS`` training rows (split over `mesh`'s devices, if given); returns their data
+    for report.json."""
     x, y = s.model.data.parts["train"]
     xs, ys = _subset(x, y, SURFACE_ROWS, s.model.spec.train.seed)
-    loss = make_loss(s.program, s.model_state, xs, ys)
+    loss = make_loss(s.program, s.model_state, xs, ys, mesh)
     rows = f"{len(xs)} rows" if len(xs) == len(x) else f"{len(xs)} of {len(x)} rows"
     point, end = s.point(at), (s.trained if s.trained is not None else s.point(at))
     res: dict[str, Any] = {"plots": {}}

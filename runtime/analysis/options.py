@@ -42,3 +42,4 @@ class AnalyzeOptions:
     exact_limit: int = EXACT_LIMIT
     tol: float = 1e-3
     out_dir: str | Path | None = None
+    devices: int | str | None = None  # split the loss evaluations' rows (None: train.devices)

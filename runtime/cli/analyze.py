@@ -12,7 +12,7 @@ import os
 
 from dlc.compiler.errors import DlcError
 from dlc.runtime.analysis.options import POINTS, AnalyzeOptions, SurfaceOptions
-from dlc.runtime.cli.shared import console, esc, int_range, positive_float
+from dlc.runtime.cli.shared import add_devices_option, console, esc, int_range, positive_float
 
 HELP = "classify a critical point (gradient, Hessian) and plot the surface"
 TAKES_SPEC = True
@@ -62,6 +62,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help=f"gradient norm below which the point is critical (default {d.tol:g})",
     )
     p.add_argument("--out", help="output folder (default: RUN/analysis)")
+    add_devices_option(p, "split the loss evaluations' rows over N devices (or all)")
 
 
 def surface_options(words: list[str] | None, span: float, n: int) -> SurfaceOptions:
@@ -116,6 +117,7 @@ def main(args: argparse.Namespace) -> int:
         exact_limit=args.exact_limit,
         tol=args.tol,
         out_dir=args.out,
+        devices=args.devices,
     )
     result = analyze_spec(args.spec, args.run, overrides=args.set, options=options)
     con = console()

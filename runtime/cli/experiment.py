@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlc.runtime.cli.shared import add_runs_options, fmt, training_display
+from dlc.runtime.cli.shared import add_devices_option, add_runs_options, fmt, training_display
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,6 +35,7 @@ SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in 
 
 def arguments(p: argparse.ArgumentParser) -> None:
     add_runs_options(p)
+    add_devices_option(p, "spread the lanes (and the retrained model's batches) over N devices")
     p.add_argument(
         "--json",
         action="store_true",
@@ -79,7 +80,12 @@ def main(args: argparse.Namespace) -> int:
     with bar:
         if not sweeps:
             result = run_experiment(
-                args.spec, overrides=args.set, runs_root=args.runs, say=note, on_epoch=on_epoch
+                args.spec,
+                overrides=args.set,
+                runs_root=args.runs,
+                say=note,
+                on_epoch=on_epoch,
+                devices=getattr(args, "devices", None),
             )
         else:
             text = swept_text(args.spec, sweeps, args.set)
@@ -220,6 +226,7 @@ def _run_text(args: argparse.Namespace, text: str, note: Any, on_epoch: Any) -> 
                 say=note,
                 on_epoch=on_epoch,
                 base_dir=Path(real).parent,
+                devices=getattr(args, "devices", None),
             )
         except DlcError as err:
             fake = str(path)

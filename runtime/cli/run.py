@@ -14,9 +14,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dlc.runtime.cli.shared import (
+    add_devices_option,
     add_runs_options,
     esc,
     fmt,
+    int_range,
     progress_lines,
     training_display,
     warner,
@@ -40,13 +42,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="continue the latest (or the named) run of this spec from its checkpoint",
     )
-    p.add_argument(
-        "--devices",
-        type=device_count,
-        default=None,
-        metavar="N|all",
-        help="train data-parallel over N devices (or all); default: the spec's train.devices",
-    )
+    add_devices_option(p, "train data-parallel over N devices (or all)")
+    add_cluster_options(p)
     p.add_argument(
         "--json",
         action="store_true",
@@ -54,11 +51,46 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def device_count(text: str) -> int | str:
-    """`--devices`: a positive number or `all`."""
-    if text == "all" or (text.isdigit() and int(text) > 0):
-        return text if text == "all" else int(text)
-    raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of devices or `all`")
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """`--coordinator`, `--num-processes`, `--process-id`, `--distributed`, `--join-timeout`:
+    one run as several cooperating processes (`dlc.runtime.train.distributed`)."""
+    g = p.add_argument_group(
+        "several processes",
+        "run the same command once per process (on one or more hosts); together they train "
+        "one run data-parallel over all their devices, and process 0 writes the run folder",
+    )
+    g.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="where process 0 listens; the same in every process (or JAX_COORDINATOR_ADDRESS)",
+    )
+    g.add_argument(
+        "--num-processes", type=int_range(1), metavar="N", help="how many processes take part"
+    )
+    g.add_argument("--process-id", type=int_range(0), metavar="I", help="this process: 0..N-1")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join the others with what JAX detects (SLURM, Open MPI, Cloud TPU, Kubernetes "
+        "variables) for whatever of the three above is not given",
+    )
+    g.add_argument(
+        "--join-timeout",
+        type=int_range(1),
+        default=300,
+        metavar="SECONDS",
+        help="how long to wait for the coordinator and the other processes (default 300)",
+    )
+
+
+def cluster_of(args: argparse.Namespace) -> Any:
+    """The `Cluster` to join, or None for a single process (no cluster option given)."""
+    from dlc.runtime.train.distributed import Cluster
+
+    given = (args.coordinator, args.num_processes, args.process_id)
+    if not args.distributed and all(v is None for v in given):
+        return None
+    return Cluster(*given, timeout=args.join_timeout)
 
 
 def final_table(final: dict[str, float], title: str) -> Table:
@@ -101,6 +133,11 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.runs.session import run_spec
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
+    cluster = cluster_of(args)
+    if cluster is not None:  # before any JAX work: join the other processes
+        from dlc.runtime.train.distributed import start
+
+        start(cluster)
     as_json = getattr(args, "json", False)
     out, err, bar = training_display(
         args.quiet,
@@ -185,6 +222,10 @@ def main(args: argparse.Namespace) -> int:
         if "tb" in state:
             state["tb"].close()
         pool.shutdown(wait=False)
+    if not outcome.lead:  # another process of several: process 0 wrote the run folder
+        if not args.quiet:
+            err.print(f"process done; process 0 wrote {esc(outcome.run.path)}", soft_wrap=True)
+        return 0
     if state.get("unsaid"):  # stopped early: the last epoch's line was held back
         say(state["unsaid"], True)
     if not as_json:

@@ -226,3 +226,21 @@ def add_runs_options(p: argparse.ArgumentParser) -> None:
         help="the MLflow tracking URI for --track (default: $MLFLOW_TRACKING_URI, else "
         "sqlite:///mlruns/mlflow.db)",
     )
+
+
+def device_count(text: str) -> int | str:
+    """`--devices`: a positive number or `all`."""
+    if text == "all" or (text.isdigit() and int(text) > 0):
+        return text if text == "all" else int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of devices or `all`")
+
+
+def add_devices_option(p: argparse.ArgumentParser, what: str) -> None:
+    """`--devices N|all` (`what` it does); default None: the spec's `train.devices`."""
+    p.add_argument(
+        "--devices",
+        type=device_count,
+        default=None,
+        metavar="N|all",
+        help=f"{what}; default: the spec's train.devices",
+    )

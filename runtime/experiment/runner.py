@@ -128,9 +128,12 @@ def run_experiment(
     say: Callable[[str], None] = print,
     on_epoch: Callable[[str, int, int, int], None] | None = None,
     base_dir: str | Path | None = None,
+    devices: int | str | None = None,
 ) -> ExperimentResult:
     """Run the spec's experiment; write the report into a run folder under `runs_root` (None:
-    no folder). `on_epoch(label, epoch, epochs, active_lanes)` reports progress."""
+    no folder). `on_epoch(label, epoch, epochs, active_lanes)` reports progress. `devices` (a
+    number or "all"; default the spec's `train.devices`) spreads the lanes over that many
+    devices, and the retrained model's batches too."""
     from dlc.runtime.experiment.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
     from dlc.runtime.experiment.lanes import train_lanes
     from dlc.runtime.train.model import CompiledModel
@@ -192,7 +195,11 @@ def run_experiment(
             )
         start, cache = 0, dict[str, Any]()
         # `train { devices N }`: the lanes spread over N devices
-        mesh = mesh_for(t.devices, _devices_error(first))
+        mesh = (
+            mesh_for(t.devices, _devices_error(first))
+            if devices is None
+            else mesh_for(devices, name="--devices")
+        )
         for c, size in enumerate(sizes):
             chunk = list(range(start, start + size))
             start += size
@@ -234,7 +241,7 @@ def run_experiment(
                     )
                 )
             result.runs.append((list(range(first_record, len(result.records))), run))
-    return _finish(result, base, pools, runs_root)
+    return _finish(result, base, pools, runs_root, devices)
 
 
 def _finish(
@@ -242,8 +249,9 @@ def _finish(
     base: ResolvedSpec,
     pools: dict[str, Pool],
     runs_root: str | Path | None,
+    devices: int | str | None = None,
 ) -> ExperimentResult:
-    """Summary, best setting, optional retraining and the report files."""
+    """Summary, best setting, optional retraining (on `devices`) and the report files."""
     exp = base.spec.experiment
     assert exp is not None
     result.summary, best = summarize(result)
@@ -262,7 +270,7 @@ def _finish(
         seed = (exp.seeds or [spec.train.seed])[0]
         pool = pools[repr(spec.data)]
         started = time.time()
-        result.retrain, result.retrained = retrain(result.best, pool, epochs, seed)
+        result.retrain, result.retrained = retrain(result.best, pool, epochs, seed, devices)
         if runs_root is not None:  # a normal run folder: predict, evaluate, load, export
             from dlc.runtime.experiment.retrained import save_retrained
 
@@ -278,9 +286,12 @@ def _finish(
     return result
 
 
-def retrain(setting: Setting, pool: Pool, epochs: int, seed: int) -> tuple[dict[str, Any], Any]:
-    """Train `setting` on the train + valid rows through the normal path (`CompiledModel.fit`)
-    for `epochs`; returns ({epochs, seed, test metrics}, the model)."""
+def retrain(
+    setting: Setting, pool: Pool, epochs: int, seed: int, devices: int | str | None = None
+) -> tuple[dict[str, Any], Any]:
+    """Train `setting` on the train + valid rows through the normal path (`CompiledModel.fit`,
+    on `devices`; default the spec's) for `epochs`; returns ({epochs, seed, test metrics},
+    the model)."""
     from dlc.runtime.train.model import CompiledModel
 
     resolved = setting.resolved
@@ -292,6 +303,6 @@ def retrain(setting: Setting, pool: Pool, epochs: int, seed: int) -> tuple[dict[
     model = CompiledModel(
         dataclasses.replace(resolved, spec=spec), dataclasses.replace(p, parts=parts, stats=stats)
     )
-    model.fit()
+    model.fit(devices=devices)
     test = model.evaluate("test") if "test" in parts else {}
     return {"epochs": epochs, "seed": seed, **test}, model

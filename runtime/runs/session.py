@@ -37,33 +37,18 @@ class RunOutcome:
     resumed_from: int = 0
     stopped_early: bool = False
     best_epoch: int = -1
+    lead: bool = True  # False: a process other than 0 of several, which wrote no files
 
 
 def _checkpoint_tree(state: Any, best: Any) -> dict[str, Any]:
     return {"train": state, "best": best}
 
 
-def run_spec(
-    source: str | Path,
-    *,
-    overrides: list[str] | None = None,
-    runs_root: str | Path = "runs",
-    resume: str | Path | bool | None = None,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
-    warn: Callable[[str], None] = print,
-    on_trained: Callable[[RunDir], None] | None = None,
-    devices: int | str | None = None,
-) -> RunOutcome:
-    """Train `source` into a new run folder (or resume one). `devices` (a number or "all";
-    default the spec's `train { devices N }`) trains data-parallel over that many devices
-    (`dlc.runtime.train.sharding`); it is not part of the spec's hash, so a run may resume
-    on another count (results then agree to float rounding, not bit for bit)."""
-    started = time.time()
-    model = CompiledModel.from_source(source, overrides=overrides)
-    resolved, spec = model.resolved, model.spec
+def _open_run(
+    resolved: Any, runs_root: str | Path, resume: str | Path | bool | None, warn: Any
+) -> RunDir:
+    """The run folder: a new one, or the one to resume (locked, its spec checked)."""
     spec_hash = resolved.hash()
-    mesh = model.mesh(devices)  # too many devices: an error before any run folder is touched
     if resume:
         run = (
             RunDir.open(resume)
@@ -85,41 +70,124 @@ def run_spec(
         run.lock()
         run.write_spec(resolved)
         write_env(run.path, resolved)
+    return run
+
+
+def _write_inputs(run: RunDir, model: CompiledModel) -> None:
+    """What `dlc predict` and `dlc.load` need besides the parameters."""
     run.save_arrays("stats.safetensors", model.data.stats or {"none": np.zeros(0, np.float32)})
     if model.data.vocab is not None:  # token data: `dlc predict` encodes its inputs with it
         model.data.vocab.save(run.path / "vocab.json")
-    write_data_facts(run.path, resolved, model.data)  # `dlc.load` without the training files
+    write_data_facts(run.path, model.resolved, model.data)  # `dlc.load` without training files
+
+
+def _restore(
+    run: RunDir | None, state: Any, initial: Any, spec_hash: str, epochs: int, warn: Any
+) -> tuple[Any, LoopState, int, list[dict[str, Any]]]:
+    """(state, loop, start epoch, history) from the run's newest checkpoint, read by process
+    0 and broadcast to the others (`run` None there); the initial ones if it has none."""
+    from dlc.runtime.train import distributed
+
+    def read() -> tuple[Any, LoopState, int, list[dict[str, Any]]] | None:
+        assert run is not None
+        loaded = run.restore(_checkpoint_tree(state, initial), spec_hash, warn)
+        if loaded is None:
+            run.truncate_metrics(0)
+            return None
+        loop = restored_loop(loaded, epochs)
+        return loaded.state["train"], loop, loaded.epoch, run.truncate_metrics(loaded.epoch)
+
+    got = distributed.on_lead(read)
+    if distributed.process_count() > 1:  # the others receive process 0's checkpoint
+        loop = got[1] if got else LoopState()
+        numbers = np.array(
+            [got is not None, got[2] if got else 0, loop.best_epoch, loop.bad_epochs, loop.stopped],
+            np.int64,
+        )
+        best = np.float64(np.nan if loop.best is None else loop.best)
+        tree = (got[0], loop.best_weights) if got else (state, initial)
+        tree = jax.device_get(tree)
+        numbers, best, tree = distributed.broadcast((numbers, best, tree))
+        numbers = np.asarray(numbers)
+        if not numbers[0]:
+            return state, LoopState(), 0, []
+        best_f = float(np.asarray(best))
+        loop = LoopState(
+            best=None if np.isnan(best_f) else best_f,
+            best_epoch=int(numbers[2]),
+            bad_epochs=int(numbers[3]),
+            best_weights=tree[1],
+            stopped=bool(numbers[4]),
+        )
+        return tree[0], loop, int(numbers[1]), got[3] if got else []
+    if got is None:
+        return state, LoopState(), 0, []
+    return got
+
+
+def run_spec(
+    source: str | Path,
+    *,
+    overrides: list[str] | None = None,
+    runs_root: str | Path = "runs",
+    resume: str | Path | bool | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_start: Callable[[RunDir, CompiledModel, int], None] | None = None,
+    warn: Callable[[str], None] = print,
+    on_trained: Callable[[RunDir], None] | None = None,
+    devices: int | str | None = None,
+) -> RunOutcome:
+    """Train `source` into a new run folder (or resume one). `devices` (a number or "all";
+    default the spec's `train { devices N }`) trains data-parallel over that many devices
+    (`dlc.runtime.train.sharding`); it is not part of the spec's hash, so a run may resume
+    on another count (results then agree to float rounding, not bit for bit).
+
+    Started in several processes (`dlc.runtime.train.distributed.start`), every process
+    trains on its share of the rows, and process 0 alone writes the run folder, its
+    checkpoints and metrics and calls `on_start`, `on_epoch` and `on_trained`; the others
+    return an outcome with `lead` False."""
+    from dlc.runtime.train import distributed
+
+    started = time.time()
+    lead = distributed.is_lead()
+    model = CompiledModel.from_source(source, overrides=overrides)
+    resolved, spec = model.resolved, model.spec
+    spec_hash = resolved.hash()
+    mesh = model.mesh(devices)  # too many devices: an error before any run folder is touched
+    run = distributed.on_lead(lambda: _open_run(resolved, runs_root, resume, warn))
+    if run is not None:
+        _write_inputs(run, model)
+    path = Path(distributed.broadcast_text(str(run.path) if run else ""))
 
     fns = model.functions(len(model.data.parts["train"][0]), mesh)
     state = fns.init(spec.train.seed)
     # the checkpoint's `best` before any improvement (a copy: the jitted epoch donates `state`)
     initial = jax.tree.map(jnp.copy, (state.params, state.model_state))
-    loop, start_epoch, history = LoopState(), 0, []
+    loop, start_epoch, history = LoopState(), 0, list[dict[str, Any]]()
     if resume:
-        loaded = run.restore(_checkpoint_tree(state, initial), spec_hash, warn)
-        if loaded is not None:
-            state = loaded.state["train"]
-            loop = restored_loop(loaded, spec.train.epochs)
-            start_epoch = loaded.epoch
-            history = run.truncate_metrics(start_epoch)
-        else:
-            run.truncate_metrics(0)
-    if on_start is not None:
+        state, loop, start_epoch, history = _restore(
+            run, state, initial, spec_hash, spec.train.epochs, warn
+        )
+    if on_start is not None and run is not None:
         on_start(run, model, start_epoch)
 
     def after_epoch(record: dict[str, Any], st: Any, lp: LoopState) -> None:
-        run.append_metrics(record)
         ep = record["epoch"]
-        if ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs or lp.stopped:
-            run.checkpoint(
-                _checkpoint_tree(st, lp.best_weights or initial),
-                epoch=ep,
-                step=record["step"],
-                spec_hash=spec_hash,
-                extra={"loop": lp.to_dict()},
-            )
-        if on_epoch is not None:
-            on_epoch(record)
+        due = ep % spec.train.checkpoint_every == 0 or ep == spec.train.epochs or lp.stopped
+        if run is not None:
+            run.append_metrics(record)
+            if due:  # written once, atomically, by process 0
+                run.checkpoint(
+                    _checkpoint_tree(st, lp.best_weights or initial),
+                    epoch=ep,
+                    step=record["step"],
+                    spec_hash=spec_hash,
+                    extra={"loop": lp.to_dict()},
+                )
+            if on_epoch is not None:
+                on_epoch(record)
+        if due:
+            distributed.barrier(f"dlc-checkpoint-{ep}")
 
     try:
         result = model.fit(
@@ -132,21 +200,27 @@ def run_spec(
             devices=devices,
         )
     except Diverged as err:
-        kept = run.path / "checkpoints"
         raise DlcError.single(
             str(err),
-            where=str(run.path),
+            where=str(path),
             hint=f"lower the learning rate (optimizer lr={spec.optimizer.lr:g}), normalize the "
             f"features (`normalize standard`) or clip gradients (`clip=1.0`); the last good "
-            f"checkpoint is kept in {kept}",
+            f"checkpoint is kept in {path / 'checkpoints'}",
         ) from None
+    final = model.evaluate()  # every process takes part (the parts are split over them)
+    if distributed.process_count() > 1:  # the rest (reports, plots) needs no other process
+        model.localize()
+    if run is None:
+        distributed.barrier("dlc-run-end")
+        return RunOutcome(
+            RunDir(path), model, final, start_epoch, result.stopped_early, loop.best_epoch, False
+        )
     # with `restore_best` the loop left the best parameters (this run's or the checkpoint's)
     run.save_arrays("params.safetensors", flatten_params(model.params))
     if model.state.model_state:  # batchnorm running statistics: `dlc predict` needs them
         run.save_arrays("model_state.safetensors", flatten_params(model.state.model_state))
     if on_trained is not None:  # metrics.jsonl is complete: e.g. start drawing the plots
         on_trained(run)
-    final = model.evaluate()
     write_results(
         run.path,
         final,
@@ -156,4 +230,5 @@ def run_spec(
         started=started,
     )
     run.unlock()
+    distributed.barrier("dlc-run-end")
     return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)

@@ -170,17 +170,20 @@ class CompiledModel:
 
         if mesh is None:
             mesh = self.mesh(devices)
-        parts = {k: to_device(*v) for k, v in self._parts(x, y, valid).items()}
-        n_train = len(parts["train"][0])
-        if mesh is not None:  # evaluation parts whole on every device, their chunks split
-            from dlc.runtime.train.sharding import replicate, shard_rows
+        host = self._parts(x, y, valid)
+        n_train = len(host["train"][0])
+        parts: dict[str, tuple[Any, ...]]
+        if mesh is None:
+            parts = {k: to_device(*v) for k, v in host.items()}
+        else:  # every part's rows split over the devices (each process places its own)
+            from dlc.runtime.train.sharding import replicate, shard_part, shard_rows
 
-            parts = replicate(parts, mesh)
+            parts = {k: shard_part(v[0], v[1], mesh) for k, v in host.items() if k != "train"}
+            parts["train"] = tuple(shard_rows(a, mesh) for a in host["train"])
         self._device = dict(parts) if x is None else None  # kept for `evaluate`
         fns = self.functions(n_train, mesh)
         self.state = state if state is not None else fns.init(self.spec.train.seed)
         if mesh is not None:
-            parts["train"] = tuple(shard_rows(a, mesh) for a in parts["train"])
             self.state = replicate(self.state, mesh)
             if loop is not None and loop.best_weights is not None:  # restored from a checkpoint
                 loop.best_weights = replicate(loop.best_weights, mesh)
@@ -196,6 +199,18 @@ class CompiledModel:
         )
         self.state = self.result.state
         return self.result
+
+    def localize(self) -> None:
+        """After a run over several processes: the trained state as this process's own copy on
+        its first device, and the functions for one device, so that evaluating, predicting
+        and reporting need no other process."""
+        import jax
+
+        if self.state is None or self._mesh is None:
+            return
+        self.state = jax.device_put(jax.device_get(self.state), jax.local_devices()[0])
+        self._device = None
+        self.functions(self._n_train, None)
 
     def evaluate(self, part: str | None = None, x: Any = None, y: Any = None) -> dict[str, float]:
         """Loss and metrics on a part of the spec's data ("train"/"valid"/"test"; default all),

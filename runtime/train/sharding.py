@@ -9,7 +9,9 @@ Row counts need not divide the device count: the training rows are padded with z
 no batch ever takes (the epoch's batches index only the real rows, and a last short batch is
 already padded with weight-0 rows), and XLA pads a batch that does not split evenly.
 
-Multi-host: call `jax.distributed.initialize()` first; `jax.devices()` then spans every host.
+Several processes (`distributed.start`, one or more hosts): the mesh spans every process's
+devices, grouped by process; `shard_rows` then places only this process's rows
+(`jax.make_array_from_process_local_data`) and every process runs the same programs.
 
 Example:
     >>> mesh = data_mesh()                           # doctest: +SKIP
@@ -31,8 +33,11 @@ AXIS = "data"
 
 
 def data_mesh(devices: list[Any] | None = None) -> Mesh:
-    """A one-axis mesh ("data") over `devices` (default: all devices)."""
-    return Mesh(np.array(devices if devices is not None else jax.devices()), (AXIS,))
+    """A one-axis mesh ("data") over `devices` (default: all devices, those of each process
+    side by side, so that each process holds one run of consecutive rows)."""
+    if devices is None:
+        devices = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
+    return Mesh(np.array(devices), (AXIS,))
 
 
 def mesh_for(
@@ -49,6 +54,8 @@ def mesh_for(
         True
     """
     available = jax.devices()
+    if jax.process_count() > 1:
+        return _all_processes(setting, error, name)
     if setting is None or setting == 1 or (setting == "all" and len(available) == 1):
         return None
     count = len(available) if setting == "all" else int(setting)
@@ -67,6 +74,21 @@ def mesh_for(
     return data_mesh(available[:count])
 
 
+def _all_processes(
+    setting: int | str | None, error: Callable[[str, str], DlcError] | None, name: str
+) -> Mesh:
+    """With several processes every device of every process takes part: `devices` is 1 (the
+    default), `all`, or the total count."""
+    total, procs = jax.device_count(), jax.process_count()
+    if setting not in (None, 1, "all", total):
+        message = f"{name} is {setting}, but the {procs} processes have {total} devices in all"
+        hint = f"with several processes every device takes part: use `devices all` or {total}"
+        if error is not None:
+            raise error(message, hint)
+        raise DlcError.single(message, hint=hint)
+    return data_mesh()
+
+
 def batch_sharding(mesh: Mesh | None) -> NamedSharding | None:
     """How a minibatch is laid out inside the jitted step: split along the "data" axis."""
     return None if mesh is None else NamedSharding(mesh, PartitionSpec(AXIS))
@@ -77,17 +99,49 @@ def constrain(x: Any, sharding: NamedSharding | None) -> Any:
     return x if sharding is None else jax.lax.with_sharding_constraint(x, sharding)
 
 
+def padded_rows(n: int, mesh: Mesh) -> int:
+    """`n` rounded up to a multiple of the mesh's device count (what `shard_rows` places)."""
+    k = mesh.devices.size
+    return -(-n // k) * k
+
+
+def local_rows(n: int, mesh: Mesh) -> tuple[int, int]:
+    """The rows `lo:hi` of an `n`-row array sharded over `mesh` that this process's devices
+    hold (all of them in a single process)."""
+    shape = (padded_rows(n, mesh),)
+    spans = NamedSharding(mesh, PartitionSpec(AXIS)).addressable_devices_indices_map(shape)
+    rows = [index[0] if index is not None else slice(None) for index in spans.values()]
+    ranges = [r.indices(shape[0])[:2] for r in rows]
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
 def shard_rows(x: Any, mesh: Mesh) -> Any:
     """Place `x` with its first axis split across the mesh's "data" axis. A row count that the
-    device count does not divide is padded with zero rows at the end (no epoch indexes them)."""
-    n, k = x.shape[0], mesh.devices.size
-    if n % k:
-        import jax.numpy as jnp
+    device count does not divide is padded with zero rows at the end (no epoch indexes them).
+    Each process puts only its own rows on its devices
+    (`jax.make_array_from_process_local_data`): with several processes no device holds the
+    other processes' rows."""
+    n = x.shape[0]
+    total = padded_rows(n, mesh)
+    lo, hi = local_rows(n, mesh)
+    mine = np.asarray(x[lo : min(hi, n)])
+    if hi > n:  # this process holds the padding rows
+        mine = np.concatenate([mine, np.zeros((hi - max(lo, n), *x.shape[1:]), mine.dtype)])
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    return jax.make_array_from_process_local_data(sharding, mine, (total, *x.shape[1:]))
 
-        x = jnp.concatenate([jnp.asarray(x), jnp.zeros((k - n % k, *x.shape[1:]), x.dtype)])
-    return jax.device_put(x, NamedSharding(mesh, PartitionSpec(AXIS)))
+
+def shard_part(x: Any, y: Any, mesh: Mesh) -> tuple[Any, ...]:
+    """An evaluation part `(x, y)` split over the mesh like the training rows: `(x, y)`, or
+    `(x, y, n)` when padding rows were added (evaluation then counts only the first `n`)."""
+    n = x.shape[0]
+    placed = (shard_rows(x, mesh), shard_rows(y, mesh))
+    return placed if padded_rows(n, mesh) == n else (*placed, n)
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Place every leaf of `tree` on all devices of the mesh."""
+    """Place every leaf of `tree` on all devices of the mesh (with several processes from a
+    host copy, which is the same in every process)."""
+    if jax.process_count() > 1:
+        tree = jax.device_get(tree)
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))

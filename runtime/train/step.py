@@ -56,15 +56,16 @@ class Diverged(RuntimeError):
 class Functions:
     init: Callable[[int], TrainState]
     epoch: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (state, x, y, epoch)
-    evaluate: Callable[..., dict[str, jax.Array]]  # (params, model_state, x, y)
+    # (params, model_state, x, y[, count]): count, if given, the real rows of a padded part
+    evaluate: Callable[..., dict[str, jax.Array]]
     predict: Callable[..., jax.Array]  # (params, model_state, x)
     steps_per_epoch: int
     # (state, x, y, first epoch, count): up to `epochs_per_call` epochs in one call, stats
     # stacked per epoch; None: one epoch per call
     epochs: Callable[..., tuple[TrainState, dict[str, jax.Array]]] | None = None
     epochs_per_call: int = 1
-    # (state, x, y, first, count, x_valid, y_valid): `epochs`, then the validation values of
-    # its last state, in one program (a call ending at an evaluation)
+    # (state, x, y, first, count, x_valid, y_valid[, n_valid]): `epochs`, then the values of
+    # its last state on the validation part, in one program (a call ending at an evaluation)
     epochs_eval: Callable[..., tuple[TrainState, dict[str, jax.Array], dict[str, Any]]] | None = (
         None
     )
@@ -151,12 +152,18 @@ def make_functions(
     many = many_epochs(whole_epoch, per_call)
     many_j = jax.jit(many, donate_argnums=(0,))
 
-    def evaluate(params: Any, model_state: Any, x: jax.Array, y: jax.Array) -> dict[str, Any]:
+    def evaluate(
+        params: Any, model_state: Any, x: jax.Array, y: jax.Array, count: Any = None
+    ) -> dict[str, Any]:
+        # `count`: only the first `count` rows are real (a part padded for a mesh: `shard_part`)
         n = x.shape[0]
         chunk = min(EVAL_CHUNK, n)
         m = math.ceil(n / chunk)
         pad_n = m * chunk - n
-        w = jnp.concatenate([jnp.ones(n), jnp.zeros(pad_n)]).reshape(m, chunk)
+        w = jnp.concatenate([jnp.ones(n), jnp.zeros(pad_n)])
+        if count is not None:
+            w = jnp.where(jnp.arange(m * chunk) < count, w, 0.0)
+        w = w.reshape(m, chunk)
         xp = jnp.concatenate([x, jnp.zeros((pad_n, *x.shape[1:]), x.dtype)]).reshape(
             m, chunk, *x.shape[1:]
         )
@@ -173,10 +180,17 @@ def make_functions(
         return eval_means(sums)
 
     def epochs_then_eval(
-        state: TrainState, x: jax.Array, y: jax.Array, first: Any, count: Any, xv: Any, yv: Any
+        state: TrainState,
+        x: jax.Array,
+        y: jax.Array,
+        first: Any,
+        count: Any,
+        xv: Any,
+        yv: Any,
+        nv: Any = None,
     ) -> tuple[TrainState, dict[str, jax.Array], dict[str, Any]]:
         state, stacked = many(state, x, y, first, count)
-        return state, stacked, evaluate(state.params, state.model_state, xv, yv)
+        return state, stacked, evaluate(state.params, state.model_state, xv, yv, nv)
 
     many_eval_j = jax.jit(epochs_then_eval, donate_argnums=(0,))
 

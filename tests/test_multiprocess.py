@@ -1,0 +1,230 @@
+"""`dlc run --coordinator HOST:PORT --num-processes N --process-id I`: one run as N cooperating
+processes (here 2 on localhost, one CPU device each, gloo collectives). Each process places only
+its share of the rows; process 0 alone writes the run folder.
+
+Measured here (the tolerance asserted is 1e-5):
+- 2 processes against 1 process with the same global batch: parameters differ by at most
+  2.4e-7 after 12 epochs (float sums in another order), final metrics by a relative 2.1e-7
+  (`pytest -s -k equal` prints both).
+- A 2-process run SIGKILLed after its first checkpoint and resumed by 2 processes ends with
+  `params.safetensors` byte-identical to an uninterrupted 2-process run.
+
+Every process is a real subprocess with a time limit; all are killed on timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+from testutil import dlc_command
+
+from dlc.runtime.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+WEATHER = ROOT / "specs" / "data" / "seattle-weather.csv"
+EPOCHS = 12
+LIMIT = 240  # seconds for any one launch of the processes
+
+# dropout (keys from the step), plateau (state in the optimizer), early stopping with
+# restore_best (best parameters in the checkpoint): what a resume must bring back
+SPEC = f"""\
+data {{
+  csv "{WEATHER}" target=temp_max features=[temp_max, temp_min, wind]
+  window 3
+  split valid=0.15 test=0.15
+  normalize standard
+}}
+model {{ dense 16; relu; dropout 0.3; dense 1 }}
+loss mse
+optimizer adam lr=0.01
+schedule plateau(0.5, patience=2, rtol=0.05)
+train {{ batch 127; epochs {EPOCHS}; seed 3; checkpoint_every 1; early_stop patience=1000 }}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "DLC_CACHE": str(tmp_path_factory.mktemp("cache")),  # the compile cache, shared
+        "COLUMNS": "200",
+    }
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "weather.dl"
+    path.write_text(SPEC)
+    return path
+
+
+def start(env: dict[str, str], n: int, *args: str) -> list[subprocess.Popen[str]]:
+    """`dlc ARGS` as processes 0..n-1 of one cluster on a free localhost port."""
+    address = f"127.0.0.1:{free_port()}"
+    cluster = ["--coordinator", address, "--num-processes", str(n), "--join-timeout", "60"]
+    return [
+        subprocess.Popen(
+            dlc_command(*args, *cluster, "--process-id", str(i)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+
+
+def finish(procs: list[subprocess.Popen[str]], limit: float = LIMIT) -> list[str]:
+    """Wait for every process (all killed after `limit` seconds); each one's stderr. Every
+    process must exit 0 without a traceback."""
+    deadline = time.monotonic() + limit
+    outs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+            assert "Traceback" not in err, err
+            outs.append(err)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return outs
+
+
+def only_run(runs: Path) -> Path:
+    [run] = [p for p in runs.iterdir() if (p / "spec.json").is_file()]
+    return run
+
+
+def checkpoints(run: Path) -> list[Path]:
+    return sorted((run / "checkpoints").glob("ckpt-*.safetensors"))
+
+
+def metric_rows(run: Path) -> list[dict[str, float]]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        r.pop("time")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def two(spec: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run by 2 processes."""
+    runs = tmp_path_factory.mktemp("two")
+    errs = finish(start(env, 2, "run", str(spec), "--runs", str(runs)))
+    run = only_run(runs)  # process 0 alone made a run folder
+    assert "process done; process 0 wrote" in errs[1]
+    assert len(metric_rows(run)) == EPOCHS  # one line per epoch: written once
+    return run
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one(
+    spec: Path, env: dict[str, str], two: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        dlc_command("run", str(spec), "--runs", str(tmp_path), "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    one = only_run(tmp_path)
+    a, b = load_file(one / "params.safetensors"), load_file(two / "params.safetensors")
+    assert sorted(a) == sorted(b)
+    diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+    assert diff < 1e-5, diff
+    m1 = json.loads((one / "results.json").read_text())["metrics"]
+    m2 = json.loads((two / "results.json").read_text())["metrics"]
+    pairs = [(m1[p][k], m2[p][k]) for p in m1 for k in m1[p]]
+    rel = max(abs(u - v) / max(1.0, abs(u)) for u, v in pairs)
+    print(f"2 processes vs 1: parameters max |diff| {diff:.3g}, metrics max rel. diff {rel:.3g}")
+    assert pairs and all(abs(u - v) <= 1e-5 * max(1.0, abs(u)) for u, v in pairs), (m1, m2)
+
+
+@pytest.mark.slow
+def test_killed_two_process_run_resumes_to_the_identical_end(
+    spec: Path, env: dict[str, str], two: Path, tmp_path: Path
+) -> None:
+    procs = start(env, 2, "run", str(spec), "--runs", str(tmp_path), "--quiet")
+    deadline = time.monotonic() + LIMIT
+    try:
+        while not any(checkpoints(r) for r in tmp_path.glob("*")):
+            assert all(p.poll() is None for p in procs), "dlc run ended early"
+            assert time.monotonic() < deadline, f"no checkpoint within {LIMIT} s"
+            time.sleep(0.01)
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    run = only_run(tmp_path)
+    assert not (run / "params.safetensors").exists(), "the run finished before it was killed"
+    assert 1 <= len(checkpoints(run)) < EPOCHS
+    errs = finish(start(env, 2, "run", str(spec), "--runs", str(tmp_path), "--resume"))
+    assert "resuming after epoch" in errs[0]
+    assert only_run(tmp_path) == run  # resumed in place
+    assert (run / "params.safetensors").read_bytes() == (two / "params.safetensors").read_bytes()
+    assert metric_rows(run) == metric_rows(two)  # one line per epoch, none twice
+
+
+# bad settings fail before JAX is touched: these run `main` in this process
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--num-processes", "2", "--process-id", "2"], "--process-id is 2, but --num-processes"),
+        (["--coordinator", "nohost", "--num-processes", "2", "--process-id", "1"], "HOST:PORT"),
+        (["--num-processes", "0", "--process-id", "0"], "--num-processes"),
+    ],
+)
+def test_bad_cluster_flags_are_dlc_errors(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    assert main(["run", str(spec), "--runs", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_unreachable_coordinator_is_an_error_after_the_timeout(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2"]
+    t0 = time.monotonic()
+    assert main(["run", str(spec), *flags, "--process-id", "1", "--join-timeout", "1"]) == 2
+    assert time.monotonic() - t0 < 10
+    err = capsys.readouterr().err
+    assert "cannot reach the coordinator" in err and "--join-timeout" in err, err
+
+
+def test_coordinator_port_in_use_is_an_error(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        flags = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id"]
+        assert main(["run", str(spec), "--runs", str(tmp_path), *flags, "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on port" in err and "Traceback" not in err, err
