@@ -134,10 +134,12 @@ def main(args: argparse.Namespace) -> int:
     from dlc.runtime.runs.tblog import TensorBoardLogger
 
     cluster = cluster_of(args)
+    lead = True
     if cluster is not None:  # before any JAX work: join the other processes
-        from dlc.runtime.train.distributed import start
+        from dlc.runtime.train.distributed import is_lead, start
 
         start(cluster)
+        lead = is_lead()
     as_json = getattr(args, "json", False)
     out, err, bar = training_display(
         args.quiet,
@@ -152,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     warn = warner(err, args.quiet)
     state: dict[str, Any] = {}
     tracking = None
-    if args.track == "mlflow":
+    if args.track == "mlflow" and lead:  # several processes: process 0 tracks the run
         from dlc.runtime.runs.tracking import RunTracking
 
         tracking = RunTracking(args.track_uri)
