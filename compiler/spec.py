@@ -86,6 +86,24 @@ class Input(SpecModel):
     positional = ("name", "columns")
 
 
+class Augment(SpecModel):
+    """Random changes to each training image, drawn anew every step on the device inside the
+    jitted step (from the run's key), never at evaluation or prediction: `crop=P` pads each
+    side by P zero pixels and cuts a random H x W window back out; `flip=true` mirrors an
+    image left-right with probability 1/2; `brightness=B` adds one value drawn uniformly from
+    [-B, B] to every pixel of an image, in the units the model sees (after divide/normalize)."""
+
+    crop: int = Field(0, ge=0, le=64)
+    flip: bool = False
+    brightness: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _something(self) -> Augment:
+        if not (self.crop or self.flip or self.brightness):
+            raise ValueError("augment needs crop=P, flip=true or brightness=B")
+        return self
+
+
 class Data(SpecModel):
     source: Source
     window: Window | None = None
@@ -96,8 +114,10 @@ class Data(SpecModel):
     normalize_target: Normalize = Normalize(method="none")
     # named inputs (`input NAME [columns]`, repeated), read by the model's `input NAME` layers
     input: tuple[Input, ...] = ()
+    # training images: random crop, flip and brightness, on the device (`runtime/train/augment`)
+    augment: Augment | None = None
     slots: ClassVar[dict[str, str]] = {"source": "data source"}
-    hash_omit: ClassVar[frozenset[str]] = frozenset({"input"})
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"input", "augment"})
 
 
 class Model(SpecModel):

@@ -247,6 +247,13 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         y_stats = fit_normalizer(np.asarray(parts["train"][1], np.float64), data.normalize_target)
         stats = {**stats, "target_shift": y_stats["shift"], "target_scale": y_stats["scale"]}
     x_train, y_train = parts["train"]
+    if data.augment is not None and x_train.ndim != 4:
+        raise resolved.error(
+            f"augment is for images of shape (height, width, channels); the inputs have "
+            f"shape {tuple(x_train.shape[1:])}",
+            "augment",
+            "use an `images` source (or `npz` arrays of shape (N, H, W, C)), or remove augment",
+        )
     prepared = Prepared(
         parts,
         tuple(x_train.shape[1:]),

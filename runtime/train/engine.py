@@ -25,6 +25,7 @@ import optax
 from dlc.compiler.lower import Program
 from dlc.compiler.optimizers import current_lr
 from dlc.compiler.schedules import plateau_of
+from dlc.runtime.train.augment import augment_images, augment_key
 from dlc.runtime.train.batches import epoch_batches, steps_per_epoch
 from dlc.runtime.train.sharding import constrain
 
@@ -100,12 +101,16 @@ def train_step(
     shard: Any = None,
 ) -> tuple[TrainState, StepStats]:
     """One update on the rows `rows = (indices into x/y, example weights)` (indices None: all
-    of `x`/`y` as they are, no gather). Dropout's key is `fold_in(fold_in(key, 1), step)`; an
+    of `x`/`y` as they are, no gather). Dropout's key is `fold_in(fold_in(key, 1), step)`,
+    `data { augment }`'s `fold_in(fold_in(key, 2), step)`; an
     inactive run or an all-padding batch changes nothing. With `shard` (a `NamedSharding`,
     `sharding.batch_sharding`) the batch is split over a device mesh: data parallel."""
     idx, wb = rows
     xb = constrain(x if idx is None else jnp.take(x, idx, axis=0), shard)
     xb = normalized(xb, hyper.shift, hyper.scale)
+    augment = program.spec.data.augment
+    if augment is not None:  # training images only: evaluation never passes here
+        xb = augment_images(xb, augment_key(state.key, state.step), augment)
     yb = constrain(y if idx is None else jnp.take(y, idx, axis=0), shard)
     wb = constrain(wb, shard)
     rng = jax.random.fold_in(jax.random.fold_in(state.key, 1), state.step)
