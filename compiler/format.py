@@ -4,9 +4,10 @@ The layout: one statement per line, two spaces of indentation per block, single 
 arguments, `key=value`, `[a, b]`, `f(a, k=v)`, `a then b`; a block written on one line stays on
 one line (`train { batch 32; epochs 5 }`); at most one blank line in a row, none at the start or
 end of a block; comments on their own line keep their line, trailing comments follow their line,
-aligned two spaces after the longest line of each run of commented lines. Numbers and strings are
-kept as written. A statement whose arguments span lines (a long list) keeps its line breaks,
-its continuation lines indented two levels deeper.
+aligned two spaces after the longest commented line of their run (a stretch of lines without
+blank lines or own-line comments, within the block where it began; see `render`). Numbers and
+strings are kept as written. A statement whose arguments span lines (a long list) keeps its line
+breaks, its continuation lines indented two levels deeper.
 Formatting only moves whitespace, so the result parses to the same tree (checked).
 
 Example:
@@ -32,6 +33,7 @@ from dlc.compiler.parser import parse_text
 # a string (skipped: it may hold `#`) or a comment; strings never span lines
 _LEXEME = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 INDENT = "  "
+WIDTH = 100  # trailing comments are not aligned past this column
 
 
 @dataclass(frozen=True)
@@ -196,20 +198,33 @@ class _Formatter:
                 self.used.add(n)
 
     def render(self) -> str:
+        """The output text. Trailing comments are aligned per run: the commented lines of a
+        stretch of code without blank lines or own-line comments, ended when the code leaves the
+        block the run began in (lines without comments in between do not break it); a line that
+        alignment would take past `WIDTH` characters keeps its comment two spaces after it."""
         out: list[str] = []
-        run: list[_Line] = []
+        run: list[tuple[int, str, str]] = []  # (index in out, code, comment)
+        base = 0  # the indentation of the run's first line
 
         def flush() -> None:
-            width = max((len(INDENT * r.indent + r.code) for r in run), default=0)
-            out.extend(f"{INDENT * r.indent + r.code:<{width}}  {r.comment}" for r in run)
+            width = max((len(code) for _, code, _ in run), default=0)
+            for i, code, note in run:
+                aligned = f"{code:<{width}}  {note}"
+                out[i] = aligned if len(aligned) <= WIDTH else f"{code}  {note}"
             run.clear()
 
         for ln in self.lines:
-            if ln.comment is not None:
-                run.append(ln)
+            code = INDENT * ln.indent + ln.code if ln.code else ""
+            level = len(code) - len(code.lstrip())
+            if run and (not code or code.lstrip().startswith("#") or level < base):
+                flush()
+            if ln.comment is None:
+                out.append(code)
                 continue
-            flush()
-            out.append(INDENT * ln.indent + ln.code if ln.code else "")
+            if not run:
+                base = level
+            run.append((len(out), code, ln.comment))
+            out.append("")  # filled in by flush()
         flush()
         return "\n".join(out) + "\n" if out else ""
 

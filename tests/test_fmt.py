@@ -90,6 +90,30 @@ def test_trailing_comments_of_a_run_are_aligned() -> None:
     assert format_text(text).splitlines()[1:3] == ["  dense 128  # wide", "  relu       # act"]
 
 
+def test_a_run_of_comments_spans_lines_without_comments_but_not_the_blocks_end() -> None:
+    text = (
+        "model {\n  conv2d 32 3 # a\n  relu\n  maxpool # b\n  flatten # c\n}\n"
+        "loss mse # d\noptimizer adam lr=0.01 # e\n"
+    )
+    assert format_text(text).splitlines() == [
+        "model {",
+        "  conv2d 32 3  # a",
+        "  relu",
+        "  maxpool      # b",  # one column for the block, `relu` in between
+        "  flatten      # c",
+        "}",
+        "loss mse                # d",  # a new run after the block's end
+        "optimizer adam lr=0.01  # e",
+    ]
+    long = "x" * 70
+    text = f"model {{\n  dense 8 # {long}\n  dense 1 # {long}\n"
+    text += "  residual { dense 8; relu } # s\n}\n"
+    lines = format_text(text).splitlines()
+    assert lines[1] == f"  dense 8  # {long}"  # aligned it would pass column 100
+    assert lines[3] == "  residual { dense 8; relu }  # s"
+    assert max(len(line) for line in lines) <= 100
+
+
 def test_a_syntax_error_formats_nothing() -> None:
     with pytest.raises(DlcError, match=r"x.dl:1:\d+: error"):
         format_text("model { dense 8 =\n", "x.dl")
