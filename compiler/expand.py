@@ -140,7 +140,8 @@ class Expander:
                 )
             )
             return
-        self.blocks[name] = BlockDef(name, tuple(params), defaults, st.body, st)
+        # `mlp@2`: a copy of `mlp` that a `--set`/grid path changed for one use (`paths.py`)
+        self.blocks[name] = BlockDef(name.split("@")[0], tuple(params), defaults, st.body, st)
 
     def bind(self, b: BlockDef, st: Statement) -> dict[str, Value] | None:
         env: dict[str, Value] = {}
@@ -207,7 +208,7 @@ class Expander:
                     self.diags.append(
                         Diagnostic(
                             f"`repeat` takes a count from 1 to {MAX_REPEAT} and a block",
-                            st.span,
+                            n.span if n is not None and st.body is not None else st.span,
                             "e.g. `repeat 3 { dense 64; relu }`",
                         )
                     )
@@ -218,7 +219,9 @@ class Expander:
                 out.extend(inner * n.value)
             elif st.name in self.blocks:
                 if st.name in self.stack:  # an error at the use, not an exponential expansion
-                    cycle = " -> ".join([*self.stack[self.stack.index(st.name) :], st.name])
+                    cycle = " -> ".join(
+                        n.split("@")[0] for n in [*self.stack[self.stack.index(st.name) :], st.name]
+                    )
                     if st.span in self.cycles:  # reported from an earlier use already
                         continue
                     self.cycles.add(st.span)

@@ -22,6 +22,7 @@ from dlc.compiler.errors import Diagnostic, DlcError, Span
 from dlc.compiler.expand import expand
 from dlc.compiler.options import CompileOptions
 from dlc.compiler.parser import parse_text, read_spec_file
+from dlc.compiler.paths import Step, apply_model_path, parse_path
 from dlc.compiler.resolve import resolve
 from dlc.compiler.spec import Spec
 
@@ -72,8 +73,8 @@ def _is_path(source: Any) -> bool:
         return False
 
 
-def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
-    """`train.epochs=5` -> (["train", "epochs"], Num(5), its pseudo-file name)."""
+def _override_statement(text: str, index: int) -> tuple[list[Step], Value, str]:
+    """`train.epochs=5` -> (the path's steps, Num(5), the text)."""
     fname = f"--set[{index}]"
     if "=" not in text:
         raise DlcError.single(
@@ -82,15 +83,9 @@ def _override_statement(text: str, index: int) -> tuple[list[str], Value, str]:
             hint="write --set section.key=value, e.g. --set train.epochs=5",
         )
     key, _, val = text.partition("=")
-    path = key.strip().split(".")
-    if not all(p.isidentifier() for p in path):
-        raise DlcError.single(
-            f"override key `{key}` is not a dotted name",
-            where=fname,
-            hint="e.g. --set optimizer.lr=3e-4",
-        )
-    # the last key and the value at their own columns, so that carets line up with `text`
-    src = " " * (len(key) - len(path[-1])) + path[-1] + " " + val
+    path = parse_path(key, Span(fname, 1, 1, 1, len(key) + 1))
+    # the value at its own column, so that carets line up with `text`
+    src = " " * (len(key) - 1) + "x " + val
     stmts = build_ast(parse_text(src + "\n", fname), fname)
     if len(stmts) != 1 or len(stmts[0].args) != 1 or stmts[0].kwargs or stmts[0].body:
         raise DlcError.single(
@@ -126,6 +121,21 @@ def _apply(
     return (*stmts[:i], st, *stmts[i + 1 :])
 
 
+def apply_override(
+    stmts: tuple[Statement, ...],
+    path: list[Step],
+    value: Value,
+    span: Span,
+    path_span: Span | None = None,
+) -> tuple[Statement, ...]:
+    """One `--set` on the statements as written (before blocks and `repeat` are expanded):
+    a `model.` path through `paths.apply_model_path`, any other path to its section's
+    statement or keyword (made when missing)."""
+    if path[0].name == "model":
+        return apply_model_path(stmts, path, value, span, path_span)
+    return _apply(stmts, [s.name for s in path], value, span)
+
+
 def _override_hint(d: Diagnostic, overrides: list[str]) -> Diagnostic:
     """A hint for an error in a `--set` value that has none: where it came from."""
     m = re.fullmatch(r"--set\[(\d+)\]", d.span.file if d.span else "")
@@ -143,8 +153,10 @@ def _trial(stmts: tuple[Statement, ...], file: str) -> Any:
 
     def try_set(text: str) -> list[Diagnostic]:
         try:
-            path_parts, value, _ = _override_statement(text, 0)
-            spec, r = resolve(_apply(stmts, path_parts, value, value.span), file)
+            path_parts, value, src = _override_statement(text, 0)
+            key_span = Span(value.span.file, 1, 1, 1, len(src.partition("=")[0]) + 1)
+            changed = apply_override(stmts, path_parts, value, key_span, key_span)
+            spec, r = resolve(expand(changed, file, {}), file)
         except DlcError as err:
             return list(err.diagnostics)
         return [] if spec is not None else list(r.diags)
@@ -153,9 +165,17 @@ def _trial(stmts: tuple[Statement, ...], file: str) -> Any:
 
 
 def load_spec(
-    source: str | Path, *, overrides: list[str] | None = None, base_dir: str | Path | None = None
+    source: str | Path,
+    *,
+    overrides: list[str] | None = None,
+    base_dir: str | Path | None = None,
+    check_grid_paths: bool = True,
 ) -> ResolvedSpec:
-    """Parse, expand, apply `--set` overrides and validate a spec; raises DlcError."""
+    """Parse, expand, apply `--set` overrides and validate a spec; raises DlcError.
+
+    `check_grid_paths=False` leaves the experiment's grid paths unchecked: for a spec written
+    out expanded (`dlc explain`, a run folder's `spec.dl`), whose `model.` grid paths name the
+    structure of the file it came from (`repeat`, named blocks) that the expanded one lacks."""
     if _is_path(source):
         path = Path(source)
         text, file = read_spec_file(path), str(path)
@@ -165,19 +185,35 @@ def load_spec(
         base = Path(base_dir) if base_dir is not None else Path.cwd()
     sources = {file: text}
     try:
-        stmts = expand(build_ast(parse_text(text, file), file), file, sources)
+        stmts = build_ast(parse_text(text, file), file)
+        if overrides:  # the file's own errors first, then those of the overrides
+            expand(stmts, file, sources)
     except DlcError as err:
         raise DlcError(err.diagnostics, {**sources, **err.sources}) from None
     for n, ov in enumerate(overrides or []):
         path_parts, value, src = _override_statement(ov, n)
         sources[value.span.file] = src
         key_end = len(src.partition("=")[0])
-        name_span = Span(value.span.file, 1, key_end - len(path_parts[-1]) + 1, 1, key_end + 1)
-        stmts = _apply(stmts, path_parts, value, name_span)
+        last = len(path_parts[-1].text)
+        name_span = Span(value.span.file, 1, key_end - last + 1, 1, key_end + 1)
+        key_span = Span(value.span.file, 1, 1, 1, key_end + 1)
+        try:
+            stmts = apply_override(stmts, path_parts, value, name_span, key_span)
+        except DlcError as err:
+            raise DlcError(err.diagnostics, {**sources, **err.sources}) from None
+    written = stmts  # as written, with the overrides: grid paths apply to it
+    try:
+        stmts = expand(stmts, file, sources)
+    except DlcError as err:
+        diags = [_override_hint(d, overrides or []) for d in err.diagnostics]
+        raise DlcError(diags, {**sources, **err.sources}) from None
     spec, r = resolve(stmts, file)
     if spec is None:
-        raise DlcError([_override_hint(d, overrides or []) for d in r.diags], sources)
-    if diags := [*check_spec(spec, r.spans), *check_grid(spec, r.spans, _trial(stmts, file))]:
+        # a `repeat` copies a bad statement: its error once
+        diags = list(dict.fromkeys(_override_hint(d, overrides or []) for d in r.diags))
+        raise DlcError(diags, sources)
+    grids = check_grid(spec, r.spans, _trial(written, file)) if check_grid_paths else []
+    if diags := [*check_spec(spec, r.spans), *grids]:
         raise DlcError([_override_hint(d, overrides or []) for d in diags], sources)
     options = CompileOptions.from_env()
     return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources, options)

@@ -57,7 +57,16 @@ def test_experiment_section_resolves_and_round_trips() -> None:
         ('grid "optimizer.lrr" [0.1]', "grid value `optimizer.lrr=0.1`", "`lr`"),
         ('grid "train.seed" [1, 2]', "`train.seed` is not a grid axis", "seeds [0, 1, 2]"),
         ('grid "optimizer.lr" 0.1', "`values` of `grid`", None),
-        ('grid "model.dense" [4]', "grid value `model.dense=4`: the model outputs", "dense 1"),
+        (
+            'grid "model.dense[-1]" [4]',
+            "grid value `model.dense[-1]=4`: the model outputs",
+            "dense 1",
+        ),
+        (
+            'grid "model.dense" [4]',
+            "grid value `model.dense=4`: `model.dense`: `model` has 2",
+            "[*]",
+        ),
     ],
 )
 def test_grid_errors_point_at_the_grid_line(grid: str, message: str, hint: str | None) -> None:
@@ -194,7 +203,9 @@ def test_shape_changing_grid_runs_separate_programs() -> None:
     result = run_experiment(text, overrides=sets, runs_root=None, say=said.append, base_dir=SPECS)
     assert [p["program"] for p in result.programs] == [1, 2]
     assert [(r.program, r.seed) for r in result.records] == [(1, 0), (1, 1), (2, 0), (2, 1)]
-    assert said[1].startswith("program 2/2: 2 lanes (1 settings × 2 seeds × 1 split)")
+    assert said[0].startswith("2 settings in 2 programs")
+    assert said[2].startswith("program 2/2: 2 lanes (1 settings × 2 seeds × 1 split)")
+    assert result.program_count == 2
     assert len(result.summary) == 2 and sum(r["best"] for r in result.summary) == 1
 
 

@@ -48,7 +48,7 @@ def test_sweep_adds_an_axis_to_the_spec_grid(
         ("32", "0.01"),
         ("32", "0.1"),
     }
-    assert spec.read_text().count("grid") == 1  # the spec itself is untouched
+    assert spec.read_text().count('grid "') == 1  # the spec itself is untouched
 
 
 def test_sweep_without_an_experiment_section_makes_one(tmp_path: Path) -> None:

@@ -259,6 +259,7 @@ def json_document(result: ExperimentResult) -> dict[str, Any]:
         "settings": result.summary,
         "best": None if result.best is None else result.best.label,
         "retrain": result.retrain,
+        "programs_run": result.program_count,
         "programs": result.programs,
         "report": None if result.path is None else str(result.path),
     }
@@ -296,11 +297,15 @@ def print_report(con: Console, result: ExperimentResult) -> None:
         con.print(table)
     else:
         con.print(f"{len(result.records)} lanes: see lanes.csv")
-    table = Table(title=f"settings: validation mean ± std over {_over(result)}")
-    for col in ["", *heads, "lanes", *metrics]:
+    # the monitored value on each lane's training rows and on the test part (never selects)
+    base = result.monitor.removeprefix("valid_")
+    first = result.summary[0] if result.summary else {}
+    others = [f"{p}_{base}" for p in ("train", "test") if f"{p}_{base}_mean" in first]
+    table = Table(title=f"settings: mean ± std over {_over(result)}")
+    for col in ["", *heads, "lanes", *metrics, *(o.replace("_", " ", 1) for o in others)]:
         table.add_column(col, justify="right")
     for row in result.summary:
-        cells = [f"{row[f'{m}_mean']:.4g}±{row[f'{m}_std']:.2g}" for m in names]
+        cells = [f"{row[f'{m}_mean']:.4g}±{row[f'{m}_std']:.2g}" for m in [*names, *others]]
         table.add_row(
             "★" if row["best"] else "",
             *[fmt(row[k]) for k in keys],
@@ -313,6 +318,12 @@ def print_report(con: Console, result: ExperimentResult) -> None:
 
 
 def _print_outcome(con: Console, result: ExperimentResult) -> None:
+    n = result.program_count
+    lanes = len(result.records)
+    con.print(
+        f"{n} program{'s' if n != 1 else ''} ran ({lanes} lanes; settings that change shapes "
+        "compile separately, the lanes of each program train vmapped)"
+    )
     if result.best is not None:
         con.print(f"best by {result.monitor}: {result.best.label}")
     if result.retrain:

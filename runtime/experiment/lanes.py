@@ -19,8 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
@@ -85,6 +87,44 @@ class LaneFunctions:
     track: Callable[..., Any]  # (state, consts, x, y, epoch) -> (state, valid metrics)
     steps_per_epoch: int
     shuffles: bool = True  # False: every epoch has the same order (made once)
+
+
+def _lane_eval(
+    program: Program, zero: Any, params: Any, model_state: Any, c: Consts, x: Any, y: Any
+) -> Any:
+    """One lane's evaluation (as a single run's) on its rows `c.vrows` of `x`, `y`."""
+    chunk = min(EVAL_CHUNK, c.vrows.shape[0])
+    rows, w = c.vrows.reshape(-1, chunk), c.vw.reshape(-1, chunk)
+
+    def body(carry: Any, b: tuple[Any, Any]) -> tuple[Any, None]:
+        rb, wb = b
+        xb, yb = normalized(jnp.take(x, rb, axis=0), c.shift, c.scale), jnp.take(y, rb, axis=0)
+        out, _ = program.apply(params, model_state, xb, train=False)
+        return add_eval_sums(program, carry, out, yb, wb), None
+
+    sums, _ = jax.lax.scan(body, zero, (rows, w))
+    return eval_means(sums)
+
+
+def evaluate_lanes(
+    program: Program,
+    lanes: list[LaneSpec],
+    run: LaneRun,
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: list[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Each lane's final (restored) parameters evaluated, as its `valid_*` values are, on its
+    own `rows` of `x`, `y` (its training rows, or the test part): {value: [K]}."""
+    batch = min(program.spec.train.batch, min(len(ln.train_rows) for ln in lanes))
+    moved = [dataclasses.replace(ln, valid_rows=r) for ln, r in zip(lanes, rows, strict=True)]
+    consts = jax.tree.map(jnp.asarray, build_consts(program, moved, batch))
+    yd = jnp.asarray(y)
+    zero = eval_start(program, yd)
+    fn = jax.jit(jax.vmap(partial(_lane_eval, program, zero), in_axes=(0, 0, 0, None, None)))
+    params, model_state = jax.tree.map(jnp.asarray, (run.params, run.model_state))
+    out = fn(params, model_state, consts, jnp.asarray(x), yd)
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def make_lane_functions(
@@ -153,20 +193,7 @@ def make_lane_functions(
         )
         return st, stats
 
-    def lane_eval(params: Any, model_state: Any, c: Consts, x: Any, y: Any) -> Any:
-        chunk = min(EVAL_CHUNK, c.vrows.shape[0])
-        rows, w = c.vrows.reshape(-1, chunk), c.vw.reshape(-1, chunk)
-
-        def body(carry: Any, b: tuple[Any, Any]) -> tuple[Any, None]:
-            rb, wb = b
-            xb, yb = normalized(jnp.take(x, rb, axis=0), c.shift, c.scale), jnp.take(y, rb, axis=0)
-            out, _ = program.apply(params, model_state, xb, train=False)
-            return add_eval_sums(program, carry, out, yb, wb), None
-
-        sums, _ = jax.lax.scan(body, zero, (rows, w))
-        return eval_means(sums)
-
-    evaluate = jax.vmap(lane_eval, in_axes=(0, 0, 0, None, None))
+    evaluate = jax.vmap(partial(_lane_eval, program, zero), in_axes=(0, 0, 0, None, None))
 
     def track(st: LaneState, c: Consts, x: Any, y: Any, e: Any) -> tuple[LaneState, Any]:
         st, c = split((st, c))
@@ -300,6 +327,7 @@ __all__ = [
     "LaneSpec",
     "chunk_sizes",
     "estimate_bytes",
+    "evaluate_lanes",
     "make_lane_functions",
     "static_key",
     "train_lanes",

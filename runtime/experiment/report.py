@@ -81,7 +81,7 @@ def lane_rows(result: ExperimentResult) -> list[dict[str, Any]]:
                 "best_epoch": r.best_epoch,
                 "stopped_early": r.stopped,
                 "diverged": r.diverged,
-                "train_loss": r.train_loss,
+                "last_epoch_loss": r.train_loss,  # the mean minibatch loss of its last epoch
                 **r.metrics,
             }
         )
@@ -128,6 +128,7 @@ def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | 
         "folds": exp.folds,
         "seeds": exp.seeds or [base.spec.train.seed],
         "grid": [{"key": g.key, "values": g.values} for g in exp.grid],
+        "programs_run": result.program_count,
         "programs": result.programs,
         "lanes": lane_rows(result),
         "summary": result.summary,

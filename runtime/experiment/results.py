@@ -70,6 +70,11 @@ class ExperimentResult:
     programs: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
 
+    @property
+    def program_count(self) -> int:
+        """How many compiled programs ran (one per group of settings with equal shapes)."""
+        return len({p["program"] for p in self.programs})
+
     def lane_params(self, i: int) -> Any:
         """The final (restored) parameters of lane `i` (numpy)."""
         import jax

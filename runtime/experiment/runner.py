@@ -155,6 +155,11 @@ def run_experiment(
         groups.setdefault(static_key(s.resolved.spec), []).append(s)
     pools: dict[str, Pool] = {}
     result = ExperimentResult(settings, [], "")
+    say(
+        f"{len(settings)} setting{'s' if len(settings) != 1 else ''} in {len(groups)} "
+        f"program{'s' if len(groups) != 1 else ''} (settings that change shapes or the "
+        "program's structure compile separately; each program trains its lanes vmapped)"
+    )
     for g, members in enumerate(groups.values()):
         first = members[0].resolved
         data_key = repr(first.spec.data)
@@ -210,9 +215,9 @@ def run_experiment(
                 if on_epoch is None
                 else (lambda e, a, n=name, total=t.epochs: on_epoch(n, e, total, a))
             )
-            run = train_lanes(
-                program, [lanes[i] for i in chunk], pool.x, pool.y, report, cache, mesh
-            )
+            members_lanes = [lanes[i] for i in chunk]
+            run = train_lanes(program, members_lanes, pool.x, pool.y, report, cache, mesh)
+            values = {**run.metrics, **_train_and_test(program, members_lanes, run, pool)}
             result.programs.append(
                 {
                     "program": g + 1,
@@ -232,7 +237,7 @@ def run_experiment(
                         seed,
                         f if exp.folds else None,
                         g + 1,
-                        {k: float(v[j]) for k, v in run.metrics.items()},
+                        {k: float(v[j]) for k, v in values.items()},
                         float(last[-1]) if last else float("nan"),
                         int(run.epochs[j]),
                         int(run.best_epoch[j]),
@@ -242,6 +247,23 @@ def run_experiment(
                 )
             result.runs.append((list(range(first_record, len(result.records))), run))
     return _finish(result, base, pools, runs_root, devices)
+
+
+def _train_and_test(program: Any, lanes: list[Any], run: Any, pool: Pool) -> dict[str, Any]:
+    """`train_*` (each lane's final parameters on its own training rows) and `test_*` (on the
+    spec's test part, when it has one), evaluated as `valid_*` is; never used to select."""
+    from dlc.runtime.experiment.lanes import evaluate_lanes
+
+    rows = [ln.train_rows for ln in lanes]
+    got = evaluate_lanes(program, lanes, run, pool.x, pool.y, rows)
+    out = {f"train_{k}": v for k, v in got.items()}
+    if pool.test is not None and len(pool.test[0]):
+        x = np.concatenate([pool.x, pool.test[0]])
+        y = np.concatenate([pool.y, pool.test[1]])
+        test = np.arange(len(pool.x), len(x))
+        got = evaluate_lanes(program, lanes, run, x, y, [test] * len(lanes))
+        out.update({f"test_{k}": v for k, v in got.items()})
+    return out
 
 
 def _finish(

@@ -67,7 +67,8 @@ def spec_of_run(run: RunDir) -> ResolvedSpec:
         ) from None
     base = Path(file).parent if file.endswith(".dl") else Path.cwd()
     spec_dl = run.path / "spec.dl"
-    resolved = load_spec(spec_dl.read_text(encoding="utf-8"), base_dir=base)
+    # expanded: its grid paths (`model.repeat`) name the structure of the file it came from
+    resolved = load_spec(spec_dl.read_text(encoding="utf-8"), base_dir=base, check_grid_paths=False)
     if resolved.hash() != stored_hash:
         raise DlcError.single(
             f"{spec_dl} does not match the hash in spec.json",
