@@ -66,7 +66,7 @@ def write_lane_tensorboard(result: ExperimentResult, folder: Path) -> list[Path]
         r = result.records[i]
         with TensorBoardLogger(path) as tb:
             for rec in history:
-                tb.log(rec, rec["epoch"])
+                tb.log(rec, rec["epoch"], flush=False)  # written at once when it closes
             tb.log_hparams(lane_hparams(result, i), _finite(r.metrics), max(r.epochs, 1))
         paths.append(path)
     return paths

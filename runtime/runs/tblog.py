@@ -90,19 +90,23 @@ class TensorBoardLogger:
             path.unlink(missing_ok=True)
         return tb
 
-    def log(self, epoch_metrics: dict[str, Any], step: int) -> list[str]:
-        """Write every numeric value (bools, strings are skipped); return the tags written."""
+    def log(self, epoch_metrics: dict[str, Any], step: int, flush: bool = True) -> list[str]:
+        """Write every numeric value (bools, strings are skipped); return the tags written.
+        `flush=False` leaves the writing to tensorboardX's queue (and `close`)."""
         if self._writer is None:
             raise DlcError.single("TensorBoardLogger.log called after close()")
-        tags = []
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        values = []
         for key, value in epoch_metrics.items():
             number = _number(value)
-            if key == "step" or number is None:
-                continue
-            tag = scalar_tag(key)
-            self._writer.add_scalar(tag, number, global_step=int(step))
-            tags.append(tag)
-        self._writer.flush()  # a killed run keeps every epoch it finished
+            if key != "step" and number is not None:
+                values.append(Summary.Value(tag=scalar_tag(key), simple_value=number))
+        if values:  # one event for the epoch (add_scalar writes one per value: 4x slower)
+            self._writer._get_file_writer().add_summary(Summary(value=values), int(step))
+        tags = [v.tag for v in values]
+        if flush:
+            self._writer.flush()  # a killed run keeps every epoch it finished
         return tags
 
     def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
