@@ -217,6 +217,18 @@ def test_unreachable_coordinator_is_an_error_after_the_timeout(
     assert "cannot reach the coordinator" in err and "--join-timeout" in err, err
 
 
+def test_distributed_without_a_cluster_is_an_error(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("OMPI_MCA_orte_hnp_uri", raising=False)
+    assert main(["run", str(spec), "--runs", str(tmp_path), "--distributed"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot start the processes" in err and "Traceback" not in err, err
+    assert not any(tmp_path.iterdir())
+
+
 def test_coordinator_port_in_use_is_an_error(
     spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -228,3 +240,21 @@ def test_coordinator_port_in_use_is_an_error(
         assert main(["run", str(spec), "--runs", str(tmp_path), *flags, "0"]) == 2
     err = capsys.readouterr().err
     assert "cannot listen on port" in err and "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_an_error_in_process_0_stops_the_others(
+    spec: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    procs = start(
+        env, 2, "run", str(spec), "--runs", str(tmp_path), "--resume"
+    )  # nothing to resume
+    try:
+        outs = [p.communicate(timeout=LIMIT) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert [p.returncode for p in procs] == [2, 2], outs
+    assert "no earlier run" in outs[0][1] and "process 0 stopped with an error" in outs[1][1]
+    assert all("Traceback" not in err for _, err in outs), outs

@@ -5,6 +5,7 @@ Example:
     $ dlc run specs/linear.dl
     $ dlc run specs/linear.dl --resume          # continue the latest run from its checkpoint
     $ dlc run specs/linear.dl --track mlflow    # also log to MLflow (default store: mlruns/)
+    $ dlc run specs/linear.dl --coordinator node1:1234 --num-processes 2 --process-id 0
 """
 
 from __future__ import annotations
