@@ -164,7 +164,8 @@ class _Walker:
             return self.into_block(st, rest, value, where)
         settings, positional = _settings(st.name)
         if len(rest) == 1 and nxt.index is None and (nxt.name in settings or st.body is None):
-            return self.setting(st, nxt.name, positional, value)
+            # the layer's errors (its shape) come from the new value: they point at the override
+            return replace(self.setting(st, nxt.name, positional, value), span=self.span)
         if st.body is None:
             raise self.fail(
                 f"`{where}` is a layer without a block: `{nxt.text}` is none of its settings",

@@ -5,6 +5,10 @@ one program per shape group with lanes equal to single runs; `dlc check` checks 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +243,28 @@ def test_check_reports_bad_grid_paths_at_their_line(
     assert main(["check", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "grid value `model.repeat=0`: `repeat` takes a count" in err, err
+    # each grid point's shapes too: 3 outputs against one target, at the grid line
+    shapes = GRID.replace('grid "model.repeat.dropout"', 'grid "model.dense.units"')
+    spec.write_text(shapes.replace("[0.0, 0.2]", "[1, 3]").replace(DATA, str(SPECS / DATA)))
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"bad.dl:{line}:3: error: grid value `model.dense.units=3`: the model outputs" in err
+
+
+def test_check_counts_grid_points_and_programs_without_jax() -> None:
+    code = (
+        "import json, sys\n"
+        "from dlc.runtime.cli.main import main\n"
+        f"code = main(['check', {str(SPECS / 'depth_activation.dl')!r}])\n"
+        "print(json.dumps({'code': code, 'jax': sorted(m for m in sys.modules\n"
+        "    if m.split('.')[0] in ('jax', 'jaxlib', 'optax'))}))\n"
+    )
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    *lines, last = proc.stdout.strip().splitlines()
+    assert json.loads(last) == {"code": 0, "jax": []}
+    assert any(
+        line.startswith("grid: 8 settings, each with valid shapes; 8 programs") for line in lines
+    )

@@ -115,4 +115,38 @@ def main(args: argparse.Namespace) -> int:
 
         for line in describe(step_cost(CompiledModel(resolved, data))):
             con.print(esc(line))
+    if (said := check_grid_points(args, resolved, data)) is not None:
+        con.print(esc(said))
     return 0
+
+
+def check_grid_points(args: argparse.Namespace, resolved: Any, data: Any) -> str | None:
+    """Every point of the spec's grid resolved and its layer shapes inferred as `dlc check`
+    does for the spec (a depth, a width, a layer put in place); an error is at the `grid`
+    line that caused it. None without a grid, else a line saying how many points and
+    programs there are."""
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.passes import bind_data
+    from dlc.compiler.shapes import infer
+    from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.experiment.programs import at_grid, grid_settings, static_key
+
+    exp = resolved.spec.experiment
+    if exp is None or not exp.grid:
+        return None
+    overrides = list(args.set or [])
+    prepared = {repr(resolved.spec.data): data}
+    settings = grid_settings(Path(args.spec), overrides, resolved)
+    for s in settings:
+        key = repr(s.resolved.spec.data)
+        try:
+            d = prepared.get(key) or prepared.setdefault(key, prepare(s.resolved))
+            point = bind_data(s.resolved, d.facts())
+            infer(point, d.input_shape, d.target_shape, d.num_classes)
+        except DlcError as err:
+            raise at_grid(err, resolved, len(overrides), s.overrides) from None
+    programs = len({static_key(s.resolved.spec) for s in settings})
+    return (
+        f"grid: {len(settings)} settings, each with valid shapes; {programs} "
+        f"program{'s' if programs != 1 else ''} (settings that change shapes compile separately)"
+    )

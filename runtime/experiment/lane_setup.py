@@ -17,15 +17,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dlc.compiler.explain import canonical_json
 from dlc.compiler.lower import Program
 from dlc.compiler.schedules import plateau_of
 from dlc.compiler.spec import Spec
+from dlc.runtime.experiment.programs import static_key as static_key  # re-exported
 from dlc.runtime.train.batches import steps_per_epoch
 from dlc.runtime.train.early_stop import EarlyStop, start
 from dlc.runtime.train.step import EVAL_CHUNK, TrainState
-
-LANE = "lane"  # placeholder of a per-lane value in `static_key`
 
 
 @dataclass(frozen=True)
@@ -37,40 +35,6 @@ class LaneSpec:
     train_rows: np.ndarray
     valid_rows: np.ndarray
     stats: dict[str, np.ndarray]
-
-
-def static_key(spec: Spec) -> str:
-    """What must be equal for specs to share one program: the spec without its per-lane values.
-
-    Example:
-        >>> from dlc.compiler.frontend import load_spec
-        >>> a = 'data { digits }\\nmodel { dense 10 }\\nloss cross_entropy\\noptimizer adam lr=X\\n'
-        >>> static_key(load_spec(a.replace("X", "0.1")).spec) == static_key(
-        ...     load_spec(a.replace("X", "0.2")).spec)
-        True
-    """
-    opt = spec.optimizer
-    # sgd builds no momentum trace when momentum is 0: that changes the optimizer state's shape
-    hyper = {
-        k: (0 if k == "momentum" and getattr(opt, k) == 0 else LANE)
-        for k in ("lr", "weight_decay", *opt.hyper)
-    }
-    # settings a layer takes as traced values (`Layer.traced`, e.g. dropout's rate)
-    layers = tuple(
-        layer.model_copy(update=dict.fromkeys(layer.traced, LANE)) if layer.traced else layer
-        for layer in spec.model.layers
-    )
-    view = spec.model_copy(
-        update={
-            "optimizer": opt.model_copy(update=hyper),
-            "model": spec.model.model_copy(update={"layers": layers}),
-            "schedule": LANE,
-            "regularize": LANE,
-            "experiment": None,
-            "train": spec.train.model_copy(update={"seed": 0}),
-        }
-    )
-    return canonical_json(view)
 
 
 class Consts(NamedTuple):

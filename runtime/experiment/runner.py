@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,66 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from dlc.compiler.errors import Diagnostic, DlcError
+from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.runtime.experiment.folds import Pool, lane_splits, load_pool
+from dlc.runtime.experiment.programs import at_grid, grid_settings
 from dlc.runtime.experiment.report import summarize, write_report
-from dlc.runtime.experiment.results import ExperimentResult, LaneRecord, Setting, literal
-
-
-def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) -> list[Setting]:
-    """Every grid point, validated; an invalid value is an error at its `grid` line."""
-    assert base.spec.experiment is not None
-    grid = base.spec.experiment.grid
-    seen: set[str] = set()
-    for i, g in enumerate(grid):
-        span = base.spans.get(f"grid.{i}")
-        bad = (
-            "`train.seed` is not a grid axis"
-            if g.key == "train.seed"
-            else "an experiment cannot vary itself"
-            if g.key.split(".")[0] == "experiment"
-            else f"`{g.key}` has a grid already"
-            if g.key in seen
-            else None
-        )
-        if bad:
-            hint = "list seeds with `seeds [0, 1, 2]`" if g.key == "train.seed" else None
-            raise DlcError([Diagnostic(bad, span, hint)], base.sources)
-        seen.add(g.key)
-    settings = []
-    for index, point in enumerate(itertools.product(*(g.values for g in grid))):
-        extra = [f"{g.key}={literal(v)}" for g, v in zip(grid, point, strict=True)]
-        try:
-            resolved = load_spec(source, overrides=[*overrides, *extra], base_dir=base.base_dir)
-        except DlcError as err:
-            raise _at_grid(err, base, len(overrides), extra) from None
-        values = {g.key: v for g, v in zip(grid, point, strict=True)}
-        settings.append(Setting(index, values, extra, resolved))
-    return settings
-
-
-def _at_grid(err: DlcError, base: ResolvedSpec, first: int, extra: list[str]) -> DlcError:
-    """Errors of a grid point's overrides -> errors at the `grid` lines."""
-    diags = []
-    for d in err.diagnostics:
-        file = d.span.file if d.span else ""
-        axis = next((j for j in range(len(extra)) if file == f"--set[{first + j}]"), None)
-        if axis is None:  # elsewhere, but caused by the grid point: say which one
-            note = f"with the grid point {', '.join(extra)}"
-            span = base.spans.get("grid.0")
-            notes = (*d.notes, (note, span)) if span else d.notes
-            diags.append(dataclasses.replace(d, notes=notes))
-        else:
-            hint = None if d.hint and "--set" in d.hint else d.hint  # it is not from --set
-            diags.append(
-                Diagnostic(
-                    f"grid value `{extra[axis]}`: {d.message}",
-                    base.spans.get(f"grid.{axis}"),
-                    hint,
-                )
-            )
-    return DlcError(diags, {**err.sources, **base.sources})
+from dlc.runtime.experiment.results import ExperimentResult, LaneRecord, Setting
 
 
 def _devices_error(resolved: ResolvedSpec) -> Callable[[str, str], DlcError]:
@@ -182,7 +127,7 @@ def run_experiment(
         try:  # as a single run lowers it; a shape error points at the grid line
             program = CompiledModel(first, p).program(n_max)
         except DlcError as err:
-            raise _at_grid(err, base, len(overrides), members[0].overrides) from None
+            raise at_grid(err, base, len(overrides), members[0].overrides) from None
         per_lane = estimate_bytes(program, batch, n_max, max(len(v) for _, v in splits))
         shared = pool.x.nbytes + pool.y.nbytes
         sizes = chunk_sizes(len(lanes), per_lane, shared, int(exp.memory_mb * 2**20))
