@@ -34,9 +34,14 @@ class Table(Source):
     # empty (or `NA`) cells in numeric columns: an error naming the row, drop those rows, or
     # fill features with 0 or the training part's mean/median (rows missing the target drop)
     missing: Literal["error", "drop", "zero", "mean", "median"] = "error"
-    # columns of categories (text or codes): features, one-hot (`weather=rain`, ...)
+    # columns of categories (text or codes): features, one-hot (`weather=rain`, ...), the
+    # table of categories from the training part
     categorical: list[str | int] = Field(default_factory=list)
+    # a category the training part lacks, in valid/test or predict's input: an error naming
+    # the row, or `zero`: all its one-hot columns 0
+    unseen: Literal["error", "zero"] = "error"
     positional = ("path",)
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"unseen"})
 
 
 @register(SOURCES, "csv")
@@ -47,7 +52,8 @@ class Csv(Table):
     are names (a repeated header name gets pandas' suffixes `cli`, `cli.1`, ...), positions
     (`3` or `"#3"`, from 1), ranges `"a:b"` (inclusive, file order) and globs `"tested_*"`.
     `missing` says what an empty or `NA` cell means; `categorical` columns become one-hot
-    features. Paths are relative to the spec's folder."""
+    features (the categories of the training part; `unseen=error|zero` says what another
+    category means). Paths are relative to the spec's folder."""
 
     delimiter: str = Field(",", min_length=1, max_length=1)  # one character
 

@@ -196,7 +196,11 @@ MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null"})
 
 
 def read_csv(
-    path: str | os.PathLike[str], *, delimiter: str = ",", missing: bool = False
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str = ",",
+    missing: bool = False,
+    lines: list[int] | None = None,
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Read a CSV with a header row: numeric columns become float64, all-text columns strings.
 
@@ -204,6 +208,7 @@ def read_csv(
     suffixes (`cli`, `cli.1`, `cli.2`, ... in file order). A column mixing numbers with text
     or empty cells is an error naming the row (the header is row 1) and the column; with
     `missing`, an empty or `NA`-like cell (`MISSING`) in a numeric column is NaN instead.
+    `lines`, when given, receives each data row's row number in the file (the header: 1).
 
     Example:
         >>> header, cols = read_csv("prices.csv")       # doctest: +SKIP
@@ -213,6 +218,8 @@ def read_csv(
     where = str(path)
     fast = _numeric_csv(path, delimiter)
     if fast is not None:
+        if lines is not None:  # the fast path takes no blank lines: data row k is row k + 2
+            lines.extend(range(2, 2 + len(next(iter(fast[1].values())))))
         return fast
     text = read_text_file(path, what="CSV")
     try:
@@ -229,6 +236,8 @@ def read_csv(
             "the CSV file is empty", where=where, hint="the first row must name the columns"
         )
     header, body = rows[0][1], rows[1:]
+    if lines is not None:
+        lines.extend(line for line, _ in body)
     for i, name in enumerate(header, 1):
         if not name:
             raise DlcError.single(

@@ -48,17 +48,20 @@ def spec_path(path: str, base_dir: str | Path) -> Path:
 
 
 def read_table(
-    source: Table, path: Path, *, missing: bool | None = None
+    source: Table, path: Path, *, missing: bool | None = None, lines: list[int] | None = None
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """(header, columns) of a `csv` or `parquet` source's file (`missing`: gaps are NaN;
-    default: as the source's `missing=` says)."""
+    default: as the source's `missing=` says; `lines` receives each row's row number)."""
     gaps = source.missing != "error" if missing is None else missing
     if isinstance(source, Parquet):
         from dlc.runtime.data.parquet import read_parquet
 
-        return read_parquet(path, missing=gaps)
+        header, cols = read_parquet(path, missing=gaps)
+        if lines is not None:  # Parquet rows count from 1 (no header row)
+            lines.extend(range(1, 1 + len(cols[header[0]])))
+        return header, cols
     assert isinstance(source, Csv)
-    return datasets.read_csv(path, delimiter=source.delimiter, missing=gaps)
+    return datasets.read_csv(path, delimiter=source.delimiter, missing=gaps, lines=lines)
 
 
 def csv_columns(source: Table, header: list[str], where: str) -> tuple[str, list[str], str | None]:
@@ -92,28 +95,33 @@ def category_name(v: object) -> str:
 
 def one_hot(
     features: list[str], cols: dict[str, np.ndarray], cats: list[str]
-) -> tuple[list[str], list[np.ndarray]]:
-    """(feature names, columns): each categorical column becomes one 0/1 column per distinct
-    value, sorted, named `column=value`, in its place."""
+) -> tuple[list[str], list[np.ndarray], dict[str, list[int]]]:
+    """(feature names, columns, each categorical column's positions): each categorical column
+    becomes one 0/1 column per distinct value, sorted, named `column=value`, in its place."""
     names: list[str] = []
     blocks: list[np.ndarray] = []
+    where: dict[str, list[int]] = {}
     for c in features:
         if c not in cats:
             names.append(c)
             blocks.append(cols[c])
             continue
         text = np.array([category_name(v) for v in cols[c].tolist()], dtype=str)
+        where[c] = []
         for value in sorted(set(text.tolist())):
+            where[c].append(len(names))
             names.append(f"{c}={value}")
             blocks.append((text == value).astype(np.float64))
-    return names, blocks
+    return names, blocks, where
 
 
 def load_csv(source: Table, base_dir: str | Path) -> RawData:
     """A `csv` or `parquet` source: columns chosen, categories one-hot, gaps as `missing=`."""
     path = spec_path(source.path, base_dir)
     gaps = source.missing != "error"
-    header, cols = read_table(source, path)
+    lines: list[int] = []
+    header, cols = read_table(source, path, lines=lines)
+    rows = np.asarray(lines, np.int64)
     target, features, ident = csv_columns(source, header, str(path))
     cats = [c for c in columns.select(header, source.categorical, str(path)) if c != target]
     if source.features is None:
@@ -128,7 +136,7 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
                 "or drop it with exclude=[...]",
             )
     base = features
-    features, blocks = one_hot(features, cols, cats)
+    features, blocks, blocks_at = one_hot(features, cols, cats)
     x = (np.stack(blocks, axis=1) if blocks else np.zeros((len(cols[target]), 0))).astype(
         np.float32
     )
@@ -140,7 +148,7 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
             full = ~np.isnan(x).any(axis=1)
             keep = keep & full
         if not keep.all():
-            x, y = x[keep], y[keep]
+            x, y, rows = x[keep], y[keep], rows[keep]
             ids = {k: v[keep] for k, v in ids.items()}
     notes = [f"features ({len(features)}): {columns.compact(base, header) or 'none'}"]
     constant = [c for c in base if c not in cats and len(x) and np.ptp(np.nan_to_num(cols[c])) == 0]
@@ -150,9 +158,6 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
             + ", ".join(f"`{c}`" for c in constant)
             + ": they carry no information; drop them with exclude=[...]"
         )
-    for c in cats:
-        n = sum(f.startswith(f"{c}=") for f in features)
-        notes.append(f"categorical `{c}`: {n} one-hot columns `{c}=VALUE`")
     undeclared = [c for c in header if columns.is_id_name(c) and c != ident]
     for c in undeclared:
         state = "used as a feature" if c in features else "left out of the features"
@@ -168,6 +173,10 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
         ids=ids,
         notes=notes,
         impute=impute,
+        categories=blocks_at,
+        unseen=source.unseen,
+        rows=rows,
+        where=str(path),
     )
 
 

@@ -146,7 +146,10 @@ def target_scale_warning(y: np.ndarray, limit: float = 10.0) -> list[str]:
     ]
 
 
-def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[Any, Any]]:
+def _split(
+    raw: RawData, data: Data, task: str, seed: int
+) -> tuple[dict[str, tuple[Any, Any]], dict[str, np.ndarray]]:
+    """(parts, each part's indices into parts["all"] (parts made by the split only))."""
     from dlc.runtime.data.datasets import ordered_split, shuffled_split, stratified_split
 
     if "all" in raw.parts:
@@ -172,7 +175,8 @@ def _split(raw: RawData, data: Data, task: str, seed: int) -> dict[str, tuple[An
         idx = stratified_split(np.asarray(y).reshape(len(y), -1)[:, 0], fractions, seed)
     else:
         idx = shuffled_split(len(x), fractions, seed)
-    return {**{k: (x[i], y[i]) for k, i in idx.items() if len(i)}, **base}
+    kept = {k: i for k, i in idx.items() if len(i)}
+    return {**{k: (x[i], y[i]) for k, i in kept.items()}, **base}, kept
 
 
 def prepare(resolved: ResolvedSpec) -> Prepared:
@@ -216,7 +220,7 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         except ValueError as err:
             raise resolved.error(str(err), "window", "use a smaller window") from None
     seed = data.split.seed if data.split.seed is not None else resolved.spec.train.seed
-    parts = _split(raw, data, task, seed)
+    parts, index = _split(raw, data, task, seed)
     if "train" not in parts:
         raise resolved.error("the split leaves no training rows", "split")
     if resolved.spec.train.early_stop is not None and "valid" not in parts:
@@ -227,6 +231,17 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
         )
     data_notes = list(raw.notes)
+    if raw.categories:  # the category table: the training part's categories only
+        from dlc.runtime.data.categories import training_table
+
+        days = data.window.size if data.window is not None else 1
+        rows = raw.rows
+        if rows is not None and data.window is not None:
+            rows = rows[days:]  # a window's row: the row it predicts
+        at = {k: rows[i] for k, i in index.items()} if rows is not None else {}
+        parts, names, table_notes = training_table(raw, parts, at, days)
+        raw.feature_names = names
+        data_notes += table_notes
     if task == "regression" and data.normalize_target.method == "none":
         data_notes += target_scale_warning(parts["train"][1])
     vocab = raw.vocab

@@ -31,4 +31,11 @@ class RawData:
     vocab: Any = None  # token sources: the vocabulary (`dlc.runtime.data.text.Vocab`)
     # token sources whose vocabulary is built after the split, from the training part only:
     # parts of token lists -> (parts of padded id arrays, vocabulary)
+    # `categorical` columns: column -> positions of its one-hot block in the feature list
+    # (one per category of the whole file, `feature_names` `column=value`), cut down to the
+    # training part's categories after the split (`dlc.runtime.data.categories`)
+    categories: dict[str, list[int]] = field(default_factory=dict)
+    unseen: str = "error"  # a category the training part lacks: `error` or `zero`
+    rows: np.ndarray | None = None  # the file's row number of each row of parts["all"]
+    where: str = ""  # the data file, for errors
     encode: Callable[[dict[str, tuple[Any, Any]]], tuple[dict[str, Any], Any]] | None = None

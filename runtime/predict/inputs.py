@@ -142,6 +142,31 @@ def named_table(inputs: Mapping[str, Any], groups: Mapping[str, list[str]]) -> d
     return out
 
 
+def _one_hot(
+    cols: dict[str, np.ndarray], names: list[str], source: Table, where: str, first_row: int
+) -> None:
+    """`categorical` columns into `cols`: `column=value` is 1 where the cell is value, by the
+    run's category table (its feature names); another category follows `unseen=`."""
+    table: dict[str, list[str]] = {}
+    for name in names:
+        col, _, value = name.partition("=")
+        if name not in cols and value and col in cols:
+            table.setdefault(col, []).append(value)
+    for col, values in table.items():
+        cells = np.array([category_name(v) for v in cols[col].tolist()], dtype=str)
+        for value in values:
+            cols[f"{col}={value}"] = (cells == value).astype(np.float64)
+        other = np.flatnonzero(~np.isin(cells, values))
+        if len(other) and source.unseen == "error":
+            i = int(other[0])
+            raise DlcError.single(
+                f"category `{cells[i]}` of column `{col}` is not in the run's category table "
+                f"(the training part's: {', '.join(values)})",
+                where=f"{where}:row {i + first_row}",
+                hint="with unseen=zero on the source line such a row's one-hot columns are all 0",
+            )
+
+
 def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Inputs:
     names = list(model.data.feature_names)
     if isinstance(inputs, Mapping) and model.data.inputs:
@@ -151,11 +176,7 @@ def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Input
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
     delimiter = source.delimiter if isinstance(source, Csv) else ","
     cols, text = _table(inputs, delimiter, source.missing != "error")
-    for name in names:  # `categorical` columns: `column=value` is 1 where the cell is value
-        col, _, value = name.partition("=")
-        if name not in cols and value and col in cols:
-            cells = np.array([category_name(v) for v in cols[col].tolist()], dtype=str)
-            cols[name] = (cells == value).astype(np.float64)
+    _one_hot(cols, names, source, where, first_row=2 if isinstance(inputs, str | Path) else 1)
     _need(cols, names, where, "feature")
     target = name_of(source.target, list(cols))  # a position: in the input file's header
     ident = name_of(source.id, list(cols)) if source.id is not None else None
