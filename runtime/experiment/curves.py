@@ -103,8 +103,7 @@ def track_experiment(result: ExperimentResult, uri: str | None) -> str:
                 {"dlc.kind": "lane", "dlc.lane": str(i), "dlc.program": str(r.program)},
                 parent=parent,
             )
-            for rec in history:
-                tracker.log_epoch(child, rec)
+            tracker.log_epochs(child, history)  # one call per lane
             final = {
                 **{f"final_{k}": v for k, v in r.metrics.items()},
                 "epochs": r.epochs,

@@ -33,6 +33,7 @@ from dlc.compiler.errors import DlcError
 EXTRA_HINT = "pip install 'dlc[track]' (mlflow-skinny with SQLAlchemy and Alembic)"
 MAX_PARAM = 6000  # MLflow's longest param value
 RECORD = "tracking.json"  # in a run folder: where its MLflow run is (for --resume)
+EVERY_S = 2.0  # a run's epochs go to MLflow in one call per this many seconds
 
 
 def tracking_uri(uri: str | None = None) -> str:
@@ -215,26 +216,34 @@ class Tracker:
 
     def log_metrics(self, run_id: str, metrics: dict[str, Any], step: int = 0) -> None:
         """Every finite number of `metrics` at `step`."""
+        self._send(run_id, [(metrics, step)])
+
+    def _send(self, run_id: str, rows: list[tuple[dict[str, Any], int]]) -> None:
+        """(metrics, step) rows in as few calls as MLflow allows (1000 values a call)."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, v, now, step) for k, v in _numbers(metrics).items()]
+        items = [Metric(k, v, now, step) for m, step in rows for k, v in _numbers(m).items()]
         with self._errors():
             for i in range(0, len(items), 1000):
                 self.client.log_batch(run_id, metrics=items[i : i + 1000])
 
-    def log_epoch(self, run_id: str, record: dict[str, Any]) -> bool:
-        """A `metrics.jsonl` record at step = its epoch, unless that epoch is logged already
-        (a resumed run retrains the epochs after its checkpoint: MLflow keeps the first)."""
-        epoch = int(record["epoch"])
+    def log_epochs(self, run_id: str, records: list[dict[str, Any]]) -> int:
+        """`metrics.jsonl` records at step = their epoch, in one call per 1000 values, leaving
+        out the epochs logged already (a resumed run retrains the epochs after its checkpoint:
+        MLflow keeps the first). Returns how many epochs were logged."""
         logged = self._logged.setdefault(run_id, set())
-        if epoch in logged:
-            return False
-        self.log_metrics(run_id, record, step=epoch)
-        logged.add(epoch)
-        return True
+        rows = []
+        for record in records:
+            epoch = int(record["epoch"])
+            if epoch not in logged:
+                rows.append((record, epoch))
+                logged.add(epoch)
+        if rows:
+            self._send(run_id, rows)
+        return len(rows)
 
     def log_files(self, run_id: str, files: list[Path], under: str | None = None) -> None:
         """Upload the files that exist, into the artifact folder `under`."""
@@ -286,6 +295,8 @@ class RunTracking:
         self.connected: Tracker | None = Tracker(uri)  # a bad URI: an error before training
         self.tracker: Tracker | None = None
         self.run_id: str | None = None
+        self.pending: list[dict[str, Any]] = []
+        self.sent = 0.0  # time.monotonic() of the last send
 
     def begin(
         self, run_path: Path, name: str, history: list[dict[str, Any]], resuming: bool
@@ -309,21 +320,33 @@ class RunTracking:
             params.update(flat_params(meta.get("options") or {}, "options"))
             run_id = tracker.start(run_path.name, params, tags)
             remember(run_path, tracker.uri, run_id)
-        for record in history:
-            if isinstance(record.get("epoch"), int):
-                tracker.log_epoch(run_id, record)
+        tracker.log_epochs(run_id, [r for r in history if isinstance(r.get("epoch"), int)])
         self.tracker, self.run_id = tracker, run_id
         return run_id
 
     def epoch(self, record: dict[str, Any]) -> None:
-        if self.tracker is not None and self.run_id is not None:
-            self.tracker.log_epoch(self.run_id, record)
+        """Log an epoch; sent with the others of the last `EVERY_S` seconds (a call to the
+        store costs tens of milliseconds; a kill loses none: `--resume` adds them)."""
+        import time
+
+        self.pending.append(record)
+        if time.monotonic() - self.sent >= EVERY_S:
+            self.send()
+
+    def send(self) -> None:
+        """Send the pending epochs now."""
+        import time
+
+        if self.tracker is not None and self.run_id is not None and self.pending:
+            self.tracker.log_epochs(self.run_id, self.pending)
+        self.pending, self.sent = [], time.monotonic()
 
     def finish(self, run_path: Path, final: dict[str, Any], plots: list[Path]) -> None:
         """Final metrics (`final_test_accuracy`...), the run folder's files and plots; ends the
         run FINISHED."""
         if self.tracker is None or self.run_id is None:
             return
+        self.send()
         self.tracker.log_metrics(self.run_id, {f"final_{k}": v for k, v in final.items()})
         self.tracker.log_files(self.run_id, run_files(run_path))
         self.tracker.log_files(self.run_id, list(plots), "plots")
@@ -334,5 +357,6 @@ class RunTracking:
         """End the run FAILED (an error) or KILLED (interrupted); never raises."""
         if self.tracker is not None and self.run_id is not None:
             with contextlib.suppress(DlcError):
+                self.send()
                 self.tracker.end(self.run_id, status)
         self.tracker = None
