@@ -98,3 +98,17 @@ def test_a_small_csv_never_imports_pyarrow(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_invalid_utf8_and_a_header_only_big_file(tmp_path):
+    path, _ = _table(tmp_path)
+    raw = path.read_bytes().split(b"\n")
+    raw[3500] = raw[3500][:-1] + b"\xe9"
+    path.write_bytes(b"\n".join(raw))
+    with pytest.raises(DlcError) as err:
+        datasets.read_csv(path)
+    assert err.value.diagnostics[0].where == f"{path}:3501"
+    assert "not UTF-8" in err.value.diagnostics[0].message
+    path.write_text("a," * 40000 + "y\n")  # a header of over 64 KiB, no data
+    with pytest.raises(DlcError, match="no data rows"):
+        datasets.read_csv(path)

@@ -50,11 +50,27 @@ def unique_header(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _delimiter_hint(header: Sequence[str]) -> str | None:
+    """A hint when a one-column header looks split by another delimiter (`a;b;c`)."""
+    if len(header) != 1:
+        return None
+    for d in (";", "\t", "|", ",", " "):
+        if d in header[0].strip():
+            shown = "\\t" if d == "\t" else d
+            return (
+                f"the header is the single column `{header[0]}`: the file seems to use "
+                f'`{shown}` between values; add delimiter="{shown}" to the source line'
+            )
+    return None
+
+
 def _missing(ref: str, header: Sequence[str], where: str) -> DlcError:
     return DlcError.single(
         f"column `{ref}` is not in the header",
         where=where,
-        hint=suggest(ref, header) or 'columns are named by the header, or by position: 3 or "#3"',
+        hint=_delimiter_hint(header)
+        or suggest(ref, header)
+        or 'columns are named by the header, or by position: 3 or "#3"',
     )
 
 

@@ -236,6 +236,12 @@ def read_csv(
             "the CSV file is empty", where=where, hint="the first row must name the columns"
         )
     header, body = rows[0][1], rows[1:]
+    if not body:
+        raise DlcError.single(
+            "the CSV file has a header row but no data rows",
+            where=f"{where}:row 1",
+            hint="add the data below the header (one row per example)",
+        )
     if lines is not None:
         lines.extend(line for line, _ in body)
     for i, name in enumerate(header, 1):
