@@ -85,6 +85,26 @@ def test_a_bad_tracking_uri_is_a_dlc_error_before_training(
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_environments_tracking_uri_is_used_and_epochs_are_logged_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Any MLflow URI by setting: here MLflow's own file store (allowed by its variable)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file:{tmp_path / 'fs'}")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = _client(f"file:{tmp_path / 'fs'}")
+    tracker = Tracker(None, "tiny")
+    assert tracker.uri == f"file:{tmp_path / 'fs'}"
+    run_id = tracker.start("r", {"optimizer.lr": 0.01})
+    records = [{"epoch": e, "step": 10 * e, "train_loss": 1 / e} for e in (1, 2)]
+    assert tracker.log_epochs(run_id, records) == 2
+    assert tracker.log_epochs(run_id, [*records, {"epoch": 3, "train_loss": 0.3}]) == 1
+    tracker.end(run_id)
+    again = Tracker(None, "tiny")
+    assert again.reopen(run_id)  # as `--resume` does: the logged epochs are known
+    assert again.log_epochs(run_id, records) == 0
+    assert _steps(client, run_id, "train_loss") == [1, 2, 3]
+
+
 def test_resumed_tensorboard_rewrites_exactly_the_kept_epochs(tmp_path: Path) -> None:
     """A run killed after checkpointing epoch 3 but before TensorBoard got it, having also
     written epoch 4 of a later checkpoint that never came: the resumed file holds 1..3 once."""
