@@ -90,3 +90,12 @@ def test_a_rank_one_x_in_an_npz_is_refused_too(tmp_path):
     with pytest.raises(DlcError) as err:
         load_npz(Npz(path="a.npz"), tmp_path)
     assert "reshape(-1, 1)" in (err.value.diagnostics[0].hint or "")
+
+
+@pytest.mark.slow
+def test_npy_digits_spec_reaches_its_accuracy():
+    from dlc.runtime.train.model import CompiledModel
+
+    m = CompiledModel.from_source(SPECS / "npy_digits.dl")
+    m.fit()
+    assert m.evaluate("test")["test_accuracy"] >= 0.95
