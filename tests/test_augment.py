@@ -81,7 +81,7 @@ data {{
 model {{ flatten; dense 10 }}
 loss cross_entropy
 optimizer adam lr=3e-3
-train {{ batch 16; epochs {epochs}; seed {seed} }}
+train {{ batch 16; epochs {epochs}; seed {seed}; shuffle false }}
 """
 
 
@@ -104,15 +104,27 @@ def test_training_draws_per_step_repeats_per_seed_and_evaluation_is_off(monkeypa
     drawn: list[int] = []
     real = engine.augment_images
 
+    seen: list[float] = []  # a checksum of every augmented batch, in step order
+
     def counting(x, key, a):  # type: ignore[no-untyped-def]
         drawn.append(1)  # counted when traced: the step is traced once per program
-        return real(x, key, a)
+        out = real(x, key, a)
+        jax.debug.callback(lambda v: seen.append(float(v)), jnp.sum(out * out), ordered=True)
+        return out
 
     monkeypatch.setattr(engine, "augment_images", counting)
-    m1, m2, m3 = _model(aug), _model(aug), _model(aug, seed=1)
+    m1, m2, m3 = _model(aug, epochs=2), _model(aug, epochs=2), _model(aug, seed=1)
+    sums = []
     for m in (m1, m2, m3):
+        seen.clear()
         m.fit()
+        jax.effects_barrier()
+        sums.append(list(seen))
     assert drawn, "the training step never called the augmentation"
+    steps = m1.functions(len(m1.data.parts["train"][0])).steps_per_epoch
+    assert len(sums[0]) == 2 * steps and sums[0] == sums[1]  # same seed: the same draws
+    # no shuffling here, so the batches are the same rows each epoch: only the draws differ
+    assert all(a != b for a, b in zip(sums[0][:steps], sums[0][steps:], strict=True))
     leaves = [jax.tree.leaves(m.state.params) for m in (m1, m2, m3)]
     for a, b in zip(leaves[0], leaves[1], strict=True):  # same seed: the same run, exactly
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
