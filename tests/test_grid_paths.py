@@ -5,6 +5,7 @@ one program per shape group with lanes equal to single runs; `dlc check` checks 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from testutil import max_diff
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.paths import valid_paths
+from dlc.runtime.cli.experiment import print_report
 from dlc.runtime.cli.main import main
 from dlc.runtime.experiment.runner import run_experiment
 from dlc.runtime.train.model import CompiledModel
@@ -204,14 +207,20 @@ experiment {{
 
 
 @pytest.mark.slow
-def test_grid_over_repeat_counts_runs_one_program_per_shape_group() -> None:
+def test_grid_over_repeat_counts_runs_one_program_per_shape_group(tmp_path: Path) -> None:
     """2 depths x 2 dropout rates: the rate is traced per lane, the depth changes shapes, so
     2 programs of 4 lanes each; every lane ends where a single run with its overrides ends, on
     its training, validation and test rows alike."""
     said: list[str] = []
-    result = run_experiment(GRID, runs_root=None, say=said.append, base_dir=SPECS)
+    result = run_experiment(GRID, runs_root=tmp_path, say=said.append, base_dir=SPECS)
     assert result.program_count == 2 and said[0].startswith("4 settings in 2 programs")
     assert [p["lanes"] for p in result.programs] == [4, 4]
+    assert result.path is not None  # the report says how many programs ran, printed and saved
+    assert json.loads((result.path / "experiment.json").read_text())["programs_run"] == 2
+    out = io.StringIO()
+    print_report(Console(file=out, width=200), result)
+    assert "2 programs ran (8 lanes" in out.getvalue(), out.getvalue()
+    assert "train loss" in out.getvalue() and "test loss" in out.getvalue()
     for rec in result.records:  # the programs are the depths
         assert rec.program == result.settings[rec.setting].values["model.repeat"]
     for i in (1, 6):  # (depth 1, rate 0, seed 1) and (depth 2, rate 0.2, seed 0)
