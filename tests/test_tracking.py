@@ -175,7 +175,9 @@ def test_experiment_lanes_are_child_runs_and_tensorboard_sessions(
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = _client(uri)
     spec = tmp_path / "tiny.dl"
-    spec.write_text(SPEC + 'experiment { seeds [0, 1]; grid "optimizer.lr" [0.01, 0.1] }\n')
+    spec.write_text(
+        SPEC + 'experiment { seeds [0, 1]; grid "optimizer.lr" [0.01, 0.1]; retrain true }\n'
+    )
     runs = tmp_path / "runs"
     args = ["experiment", str(spec), "--runs", str(runs), "--quiet", "--set", "train.epochs=3"]
     code = main([*args, "--track", "mlflow", "--track-uri", uri])
@@ -189,6 +191,9 @@ def test_experiment_lanes_are_child_runs_and_tensorboard_sessions(
     assert "optimizer.lr" not in parent.data.params  # it varies: a child's param
     assert parent.data.params["best"].startswith("optimizer.lr=")
     assert "best_valid_loss_mean" in parent.data.metrics
+    assert "retrained_test_loss" in parent.data.metrics
+    (retrained,) = runs.glob("tiny-retrained-*")
+    assert parent.data.tags["dlc.retrained_run"] == str(retrained.resolve())
     assert {(r.data.params["optimizer.lr"], r.data.params["seed"]) for r in lanes} == {
         (lr, s) for lr in ("0.01", "0.1") for s in ("0", "1")
     }

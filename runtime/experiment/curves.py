@@ -93,6 +93,8 @@ def track_experiment(result: ExperimentResult, uri: str | None) -> str:
     tags = {"dlc.kind": "experiment", "mlflow.source.name": str(first.file)}
     if folder is not None:
         tags["dlc.run_folder"] = str(folder.resolve())
+    if "run" in result.retrain:  # the retrained best setting's run folder
+        tags["dlc.retrained_run"] = str(Path(result.retrain["run"]).resolve())
     parent = tracker.start(name, params, tags)
     try:
         for i, history in enumerate(lane_histories(result)):
