@@ -277,3 +277,33 @@ def test_check_counts_grid_points_and_programs_without_jax() -> None:
     assert any(
         line.startswith("grid: 8 settings, each with valid shapes; 8 programs") for line in lines
     )
+
+
+def test_grid_points_put_layers_in_place_and_sweeps_take_paths() -> None:
+    """Each axis's values are checked on the spec as written; a grid point applies them
+    together (one value replaces the `relu` that the axis's own path names)."""
+    from dlc.runtime.cli.experiment import sweep_axes
+    from dlc.runtime.experiment.programs import grid_settings, static_key
+
+    text = GRID.replace(
+        'grid "model.repeat.dropout" [0.0, 0.2]', 'grid "model.repeat.tanh" [tanh, relu]'
+    )
+    base = load_spec(text, base_dir=SPECS)
+    settings = grid_settings(text, [], base)
+    kinds = [[layer.dl_name for layer in s.resolved.spec.model.layers] for s in settings]
+    assert kinds == [
+        ["dense", "tanh", "dropout", "dense"],
+        ["dense", "relu", "dropout", "dense"],
+        ["dense", "tanh", "dropout"] * 2 + ["dense"],
+        ["dense", "relu", "dropout"] * 2 + ["dense"],
+    ]
+    assert len({static_key(s.resolved.spec) for s in settings}) == 4  # 4 programs
+    spec = SPECS / "relu_deep.dl"
+    assert sweep_axes(str(spec), ["model.repeat=1,2", "model.repeat.relu=relu,tanh"], []) == [
+        ("model.repeat", ["1", "2"]),
+        ("model.repeat.relu", ["relu", "tanh"]),
+    ]
+    with pytest.raises(DlcError) as err:
+        sweep_axes(str(spec), ["model.repeet=1,2"], [])
+    (d,) = err.value.diagnostics
+    assert d.where == "--sweep model.repeet=1,2" and d.hint and "`model.repeat`" in d.hint

@@ -162,14 +162,23 @@ def sweep_axes(spec: str, sweeps: list[str], overrides: list[str]) -> list[tuple
             raise DlcError.single(bad, where=where, hint=hint)
         for v in values:  # the same validation as `--set KEY=V`
             try:
-                load_spec(spec, overrides=[*overrides, f"{key}={v}"])
+                load_spec(spec, overrides=[*overrides, f"{key}={v}"], check_grid_paths=False)
             except DlcError as err:
                 said = f"this value comes from `--sweep {item}` (as `--set {key}={v}`)"
+                mine = f"--set[{len(overrides)}]"  # the swept value's own text: name the option
                 raise DlcError(
                     [
-                        replace(d, hint=said)
-                        if d.hint and d.hint.startswith("this value comes from")
-                        else d
+                        replace(
+                            d,
+                            hint=said
+                            if d.hint and d.hint.startswith("this value comes from")
+                            else d.hint,
+                            **(
+                                {"span": None, "where": f"--sweep {item}"}
+                                if d.span is not None and d.span.file == mine
+                                else {}
+                            ),
+                        )
                         for d in err.diagnostics
                     ],
                     err.sources,

@@ -77,7 +77,14 @@ def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) 
     for index, point in enumerate(itertools.product(*(g.values for g in grid))):
         extra = [f"{g.key}={literal(v)}" for g, v in zip(grid, point, strict=True)]
         try:
-            resolved = load_spec(source, overrides=[*overrides, *extra], base_dir=base.base_dir)
+            # the grid's values were checked on `base` (the spec as written, one at a time); a
+            # point's values applied together may change what another axis's path names
+            resolved = load_spec(
+                source,
+                overrides=[*overrides, *extra],
+                base_dir=base.base_dir,
+                check_grid_paths=False,
+            )
         except DlcError as err:
             raise at_grid(err, base, len(overrides), extra) from None
         values = {g.key: v for g, v in zip(grid, point, strict=True)}
