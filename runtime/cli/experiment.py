@@ -166,23 +166,14 @@ def sweep_axes(spec: str, sweeps: list[str], overrides: list[str]) -> list[tuple
             except DlcError as err:
                 said = f"this value comes from `--sweep {item}` (as `--set {key}={v}`)"
                 mine = f"--set[{len(overrides)}]"  # the swept value's own text: name the option
-                raise DlcError(
-                    [
-                        replace(
-                            d,
-                            hint=said
-                            if d.hint and d.hint.startswith("this value comes from")
-                            else d.hint,
-                            **(
-                                {"span": None, "where": f"--sweep {item}"}
-                                if d.span is not None and d.span.file == mine
-                                else {}
-                            ),
-                        )
-                        for d in err.diagnostics
-                    ],
-                    err.sources,
-                ) from None
+                diags = []
+                for d in err.diagnostics:
+                    if d.hint and d.hint.startswith("this value comes from"):
+                        d = replace(d, hint=said)
+                    if d.span is not None and d.span.file == mine:
+                        d = replace(d, span=None, where=f"--sweep {item}")
+                    diags.append(d)
+                raise DlcError(diags, err.sources) from None
         taken.add(key)
         axes.append((key, values))
     return axes
