@@ -307,3 +307,15 @@ def test_grid_points_put_layers_in_place_and_sweeps_take_paths() -> None:
         sweep_axes(str(spec), ["model.repeet=1,2"], [])
     (d,) = err.value.diagnostics
     assert d.where == "--sweep model.repeet=1,2" and d.hint and "`model.repeat`" in d.hint
+
+
+def test_the_language_server_completes_grid_paths() -> None:
+    from dlc.runtime.lsp.features import completions
+
+    lines = SPEC.replace("loss mse\n", 'loss mse\nexperiment {\n  grid "model.repeat.hi\n}\n')
+    text = lines.rstrip("\n")
+    row = text.split("\n").index('  grid "model.repeat.hi')
+    got = {(c.label, c.insert) for c in completions(text, row, len('  grid "model.repeat.hi'))}
+    assert ("model.repeat.hidden.act", "hidden.act") in got
+    assert ("model.repeat.hidden.dense.units", "hidden.dense.units") in got
+    assert all(label.startswith("model.repeat.hi") for label, _ in got)

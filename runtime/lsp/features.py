@@ -160,10 +160,38 @@ def diagnostics(text: str, path: str | Path, shapes: bool = True) -> list[Proble
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
+_GRID_PATH = re.compile(r'^\s*grid\s+"([\w.\[\]*-]*)$')
+
+
 def completions(text: str, line: int, character: int) -> list[Candidate]:
     """What may be written at a position (LSP coordinates)."""
     row = text.split("\n")[line] if line < len(text.split("\n")) else ""
+    m = _GRID_PATH.match(row[: code_points(row, character)])
+    if m is not None:  # `grid "model.re|`: the paths into this spec's model
+        return grid_path_candidates(text, line, m.group(1))
     return candidates(context(text, line, code_points(row, character)))
+
+
+def grid_path_candidates(text: str, line: int, typed: str) -> list[Candidate]:
+    """The model paths of the spec (the file without the line being typed) that start with
+    `typed`; each inserts what follows the typed path's last `.` (editors replace that word)."""
+    from dlc.compiler.ast import build_ast
+    from dlc.compiler.errors import DlcError
+    from dlc.compiler.parser import parse_text
+    from dlc.compiler.paths import valid_paths
+
+    lines = text.split("\n")
+    rest = "\n".join(lines[:line] + lines[line + 1 :])
+    try:
+        paths = valid_paths(build_ast(parse_text(rest, SPEC_FILE), SPEC_FILE))
+    except DlcError:
+        return []
+    cut = typed.rfind(".") + 1
+    return [
+        Candidate(p, "value", "grid path", "a path into the model (grammar/README.md)", p[cut:])
+        for p in paths
+        if p.startswith(typed)
+    ]
 
 
 def hover(text: str, line: int, character: int) -> str | None:
