@@ -43,6 +43,20 @@ def _penalized(tree: dict[str, Any], declared: ParamTree) -> Any:
             yield from _penalized(v, sub)
 
 
+def _to_bf16(tree: Any) -> Any:
+    """Every float32 array of `tree` as bfloat16 (integer token ids stay as they are)."""
+    return jax.tree.map(lambda a: a.astype(jnp.bfloat16) if a.dtype == jnp.float32 else a, tree)
+
+
+def _like(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """`new` with each array that is also in `old` cast to that array's dtype."""
+    out = dict(new)
+    for key, value in old.items():
+        if key in out:
+            out[key] = jax.tree.map(lambda a, b: a.astype(b.dtype), out[key], value)
+    return out
+
+
 @dataclass(frozen=True)
 class Program:
     spec: Spec
@@ -80,7 +94,12 @@ class Program:
     ) -> tuple[Any, dict[str, Any]]:
         """Forward pass: (outputs, new state). Pure; `rng` feeds dropout in training;
         `overrides` (layer key -> {setting: traced value}, e.g. per-lane dropout rates) replace
-        settings a layer declares in `traced`."""
+        settings a layer declares in `traced`. With `train { precision bf16 }` the layers
+        compute in bfloat16 (`mixed`): float parameters and inputs are cast on the way in, the
+        outputs and the new state back to float32 on the way out, so gradients, the optimizer
+        and the loss stay float32."""
+        if self.spec.train.precision == "bf16":
+            params, x = _to_bf16(params), _to_bf16(x)
         new_state = dict(state)
         overrides = overrides or {}
         # token ids in: the padding mask (id 0) reaches every layer; a layer may replace it
@@ -94,6 +113,9 @@ class Program:
             mask = ctx.mask
             if ctx.new_state is not None:
                 new_state[info.key] = ctx.new_state
+        if self.spec.train.precision == "bf16":  # float32 outputs and state (batchnorm)
+            x = x.astype(jnp.float32) if jnp.issubdtype(x.dtype, jnp.floating) else x
+            new_state = _like(new_state, state)
         if self.target_affine is not None:
             shift, scale = self.target_affine
             x = x * jnp.asarray(scale) + jnp.asarray(shift)

@@ -148,6 +148,13 @@ class Train(SpecModel):
     devices: PositiveInt | Literal["all"] = 1
     # per-layer L2 norms of the loss gradient at evaluation epochs, as `grad_norm/<layer>`
     grad_norms: bool = False
+    # `bf16`: the forward and backward passes in bfloat16, float32 master weights and
+    # optimizer state (`Program.apply`)
+    precision: Literal["f32", "bf16"] = "f32"
+    # memory for the data arrays, in MB (`auto`: half the memory available when the data is
+    # prepared); a memory-mappable source (`npy`) larger than this is streamed from disk
+    memory_mb: PositiveFloat | Literal["auto"] = "auto"
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"precision", "memory_mb"})
 
     @field_validator("steps_per_call", mode="before")
     @classmethod
@@ -162,6 +169,13 @@ class Train(SpecModel):
         if v == "all" or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
             return v
         raise ValueError("devices is a positive number of devices or `all`")
+
+    @field_validator("memory_mb", mode="before")
+    @classmethod
+    def _memory_mb(cls, v: object) -> object:
+        if v == "auto" or (isinstance(v, int | float) and not isinstance(v, bool) and v > 0):
+            return v
+        raise ValueError("memory_mb is a positive number of megabytes or `auto`")
 
 
 class Regularize(SpecModel):

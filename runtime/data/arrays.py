@@ -17,13 +17,15 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Npy, Npz
 from dlc.runtime.data.raw import RawData
-from dlc.runtime.data.reading import check_confined, read_data_bytes
+from dlc.runtime.data.reading import check_confined, check_regular, read_data_bytes
+from dlc.runtime.data.stream import NpyFile
 
 
 def _fail(where: str, message: str, hint: str | None = None) -> DlcError:
@@ -139,8 +141,31 @@ def load_npy(source: Npy, base_dir: str | Path) -> RawData:
     return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
 
 
+def load_npy_streamed(source: Npy, base_dir: str | Path, budget: int) -> RawData | None:
+    """The `npy` source with `x` left on disk (a `stream.NpyFile`, its rows read as training
+    needs them) when the data takes more than `budget` bytes as float32; None when it fits,
+    or when `x` is no plain `.npy` file (then `load_npy` reads it whole, or says what is
+    wrong). The checks are `load_npy`'s, the finiteness of `x` in one pass over chunks."""
+    px, py = _spec_path(source.x, base_dir), _spec_path(source.y, base_dir)
+    try:
+        x = NpyFile(check_regular(px))
+    except DlcError:
+        return None
+    y = _checked(read_npy(py), py.name, "y", str(py))
+    need = int(np.prod(x.shape, dtype=np.int64)) * 4 + len(y) * 4 * max(1, y[:1].size)
+    if need <= budget:
+        return None
+    _checked(np.zeros((0, *x.shape[1:]), x.dtype), px.name, "x", str(px))  # rank and dtype
+    x.check_finite()
+    return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
+
+
+def _float(x: np.ndarray | NpyFile) -> Any:
+    return x if isinstance(x, NpyFile) else x.astype(np.float32)
+
+
 def _raw(
-    x: np.ndarray,
+    x: np.ndarray | NpyFile,
     y: np.ndarray,
     classes: bool | int,
     xname: tuple[str, str],
@@ -156,7 +181,7 @@ def _raw(
         )
     if classes is False:
         yf = y.astype(np.float32)
-        return RawData({"all": (x.astype(np.float32), yf[:, None] if yf.ndim == 1 else yf)})
+        return RawData({"all": (_float(x), yf[:, None] if yf.ndim == 1 else yf)})
     if y.ndim != 1:
         raise _fail(where, f"class labels `{ky}` have shape {y.shape}, expected (rows,)")
     if y.dtype.kind == "f" and not (y == np.round(y)).all():
@@ -175,4 +200,4 @@ def _raw(
             f"class label {labels[bad[0]]} in row {bad[0]} of `{ky}` is outside 0..{k - 1}",
             f"labels are 0..K-1 for classes={k}",
         )
-    return RawData({"all": (x.astype(np.float32), labels.astype(np.int32))}, k)
+    return RawData({"all": (_float(x), labels.astype(np.int32))}, k)

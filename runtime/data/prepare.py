@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,15 +22,19 @@ import numpy as np
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.passes import DataFacts
+from dlc.compiler.sources import Npy
 from dlc.compiler.spec import Data, Normalize
+from dlc.runtime.data.arrays import load_npy_streamed
 from dlc.runtime.data.loaders import load_source
 from dlc.runtime.data.named import attach_inputs
 from dlc.runtime.data.raw import RawData
+from dlc.runtime.data.stream import NpyFile, StreamRows, memory_budget, stream_stats
 
 
 @dataclass
 class Prepared:
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # train / valid / test
+    # train / valid / test; x a `stream.StreamRows` when the data is streamed from disk
+    parts: dict[str, tuple[Any, np.ndarray]]
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...]
     num_classes: int | None
@@ -41,6 +46,11 @@ class Prepared:
     inputs: dict[str, list[str]] = field(default_factory=dict)  # named inputs: their columns
     # named inputs: positions in the model's flat input (`runtime/data/named.py`)
     input_index: dict[str, tuple[int, ...]] | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """The parts are read from disk as training needs them (`stream.StreamRows`)."""
+        return isinstance(self.parts["train"][0], StreamRows)
 
     def summary(self) -> dict[str, int]:
         return {k: len(v[0]) for k, v in self.parts.items()}
@@ -102,6 +112,11 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
     return x
 
 
+def float_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """`apply_features` on rows of an `npy` file, read as float32 (as `npz` arrays are)."""
+    return apply_features(np.asarray(x, np.float32), data, stats)
+
+
 def impute_values(x: np.ndarray, rule: str | None) -> dict[str, np.ndarray]:
     """{"fill": one value per feature column} for a CSV's `missing=zero|mean|median`, from the
     training part's rows (NaN: the gaps); a column with no value at all fills with 0.
@@ -146,21 +161,17 @@ def target_scale_warning(y: np.ndarray, limit: float = 10.0) -> list[str]:
     ]
 
 
-def _split(
-    raw: RawData, data: Data, task: str, seed: int
-) -> tuple[dict[str, tuple[Any, Any]], dict[str, np.ndarray]]:
-    """(parts, each part's indices into parts["all"] (parts made by the split only))."""
+def _split_index(
+    raw: RawData, data: Data, task: str, seed: int, n: int, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Row indices of each part cut from `n` rows with targets `y` (see the `split` rule)."""
     from dlc.runtime.data.datasets import ordered_split, shuffled_split, stratified_split
 
     if "all" in raw.parts:
-        x, y = raw.parts["all"]
         fractions = data.split.fractions()
-        base: dict[str, tuple[Any, Any]] = {}
     else:
-        x, y = raw.parts["train"]
         valid = data.split.fractions()["valid"]
         fractions = {"train": 1.0 - valid, "valid": valid}
-        base = {k: v for k, v in raw.parts.items() if k != "train"}
     order = data.split.order or (
         "time"
         if (data.window or raw.ordered)
@@ -170,20 +181,67 @@ def _split(
     )
     fractions = {k: v for k, v in fractions.items() if v > 0}
     if order == "time":
-        idx = ordered_split(len(x), fractions)
-    elif order == "stratified":
-        idx = stratified_split(np.asarray(y).reshape(len(y), -1)[:, 0], fractions, seed)
-    else:
-        idx = shuffled_split(len(x), fractions, seed)
+        return ordered_split(n, fractions)
+    if order == "stratified":
+        return stratified_split(np.asarray(y).reshape(len(y), -1)[:, 0], fractions, seed)
+    return shuffled_split(n, fractions, seed)
+
+
+def _split(
+    raw: RawData, data: Data, task: str, seed: int
+) -> tuple[dict[str, tuple[Any, Any]], dict[str, np.ndarray]]:
+    """(parts, each part's indices into parts["all"] (parts made by the split only))."""
+    x, y = raw.parts["all"] if "all" in raw.parts else raw.parts["train"]
+    base = {k: v for k, v in raw.parts.items() if k not in ("all", "train")}
+    idx = _split_index(raw, data, task, seed, len(x), y)
     kept = {k: i for k, i in idx.items() if len(i)}
     return {**{k: (x[i], y[i]) for k, i in kept.items()}, **base}, kept
+
+
+def _streamed_split(
+    resolved: ResolvedSpec, raw: RawData, task: str, seed: int
+) -> dict[str, tuple[Any, Any]] | None:
+    """The parts as `stream.StreamRows` (rows read from disk on demand, only the divide
+    applied so far) when the loader left the inputs on disk (`arrays.load_npy_streamed`);
+    None otherwise."""
+    if "all" not in raw.parts or not isinstance(raw.parts["all"][0], NpyFile):
+        return None
+    file, y = raw.parts["all"]
+    data = resolved.spec.data
+    need = int(np.prod(file.shape, dtype=np.int64)) * 4 + y.nbytes  # float32 features
+    budget = memory_budget(resolved.spec.train.memory_mb)
+    if data.window is not None:
+        raise resolved.error(
+            "a window needs the data in memory, but this npy source is streamed from disk "
+            f"({need / 2**20:.3g} MB of data, budget {budget / 2**20:.3g} MB)",
+            "window",
+            "raise `train { memory_mb N }`, or save the windowed rows as the .npy file",
+        )
+    raw.notes.append(
+        f"streamed from disk: the data takes {need / 2**20:.3g} MB, above the budget of "
+        f"{budget / 2**20:.3g} MB (train.memory_mb); training reads it in chunks of steps"
+    )
+    idx = _split_index(raw, data, task, seed, len(file), y)
+    divide = partial(float_features, data=data, stats={})
+    return {k: (StreamRows(file, i, divide), y[i]) for k, i in idx.items() if len(i)}
+
+
+def _load(resolved: ResolvedSpec) -> RawData:
+    """The source's raw data; an `npy` source larger than `train.memory_mb` stays on disk."""
+    source = resolved.spec.data.source
+    if isinstance(source, Npy):
+        budget = memory_budget(resolved.spec.train.memory_mb)
+        raw = load_npy_streamed(source, resolved.base_dir, budget)
+        if raw is not None:
+            return raw
+    return load_source(source, resolved.base_dir)
 
 
 def prepare(resolved: ResolvedSpec) -> Prepared:
     """Load and prepare the spec's data; data errors also point at the source's line."""
     data = resolved.spec.data
     try:
-        raw = load_source(data.source, resolved.base_dir)
+        raw = _load(resolved)
     except DlcError as err:
         span = resolved.spans.get("source")
         notes = (("the data source is declared here", span),) if span else ()
@@ -214,13 +272,14 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "loss",
             "use `loss cross_entropy`",
         )
+    seed = data.split.seed if data.split.seed is not None else resolved.spec.train.seed
+    streamed = _streamed_split(resolved, raw, task, seed)  # before any copy of the rows
     if data.window is not None:
         try:
             raw.parts = {k: window(x, y, data.window.size) for k, (x, y) in raw.parts.items()}
         except ValueError as err:
             raise resolved.error(str(err), "window", "use a smaller window") from None
-    seed = data.split.seed if data.split.seed is not None else resolved.spec.train.seed
-    parts, index = _split(raw, data, task, seed)
+    parts, index = (streamed, {}) if streamed else _split(raw, data, task, seed)
     if "train" not in parts:
         raise resolved.error("the split leaves no training rows", "split")
     if resolved.spec.train.early_stop is not None and "valid" not in parts:
@@ -247,11 +306,16 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
-    fill = impute_values(parts["train"][0], raw.impute)
-    stats = {**fill}
-    if data.normalize.method != "none":  # statistics of the training features as they go in
-        stats |= fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
-    parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
+    if streamed:  # statistics in one pass over chunks; rows transformed as they are read
+        stats = stream_stats(parts["train"][0], data.normalize.method)
+        transform = partial(float_features, data=data, stats=stats)
+        parts = {k: (x.with_transform(transform), y) for k, (x, y) in parts.items()}
+    else:
+        fill = impute_values(parts["train"][0], raw.impute)
+        stats = {**fill}
+        if data.normalize.method != "none":  # statistics of the training features as they go in
+            stats |= fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
+        parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     if data.normalize_target.method != "none":
         if task != "regression":
             raise resolved.error(

@@ -21,7 +21,8 @@ import numpy as np
 
 @dataclass
 class RawData:
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]
+    # x may be a `stream.NpyFile` (the `npy` source): read whole or streamed by `prepare`
+    parts: dict[str, tuple[Any, np.ndarray]]
     num_classes: int | None = None  # None: regression targets
     ordered: bool = False  # rows are a time series: split in order
     feature_names: list[str] = field(default_factory=list)

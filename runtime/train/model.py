@@ -37,7 +37,7 @@ class CompiledModel:
         self.state: Any = None
         self.result: Any = None
         self._fns: Any = None
-        self._n_train = -1
+        self._n_train: tuple[int, bool] = (-1, False)  # (rows, streamed) `_fns` was built for
         self._mesh: Any = None  # the mesh `functions` was built for (None: one device)
         self._device: dict[str, Any] | None = None  # the spec's parts on the device, from `fit`
 
@@ -74,31 +74,56 @@ class CompiledModel:
             lambda msg, hint: self.resolved.error(msg, "train.devices", hint),
         )
 
-    def functions(self, n_train: int, mesh: Any = "same") -> Any:
+    def functions(self, n_train: int, mesh: Any = "same", streamed: bool | None = None) -> Any:
         """The jitted functions for `n_train` rows on `mesh` (None: one device; default the
-        mesh they were last built for)."""
+        mesh they were last built for); `streamed` (default: whether the spec's data is
+        streamed from disk) builds `feed.make_stream_functions` instead."""
         if isinstance(mesh, str):
             mesh = self._mesh
-        if self._fns is None or self._n_train != n_train or self._mesh != mesh:
-            from dlc.runtime.train.step import make_functions
+        if streamed is None:
+            streamed = self.data.streamed
+        key = (n_train, streamed)
+        if self._fns is None or self._n_train != key or self._mesh != mesh:
+            t = self.spec.train
+            if streamed:
+                from dlc.runtime.data.stream import memory_budget
+                from dlc.runtime.train.feed import make_stream_functions
 
-            self._fns = make_functions(
-                self.program(n_train),
-                n_train,
-                self.spec.train.batch,
-                self.spec.train.shuffle,
-                self.spec.train.steps_per_call,
-                self.spec.train.epochs,
-                mesh,
-            )
-            if self.spec.train.grad_norms:
+                self._fns = make_stream_functions(
+                    self.program(n_train),
+                    n_train,
+                    t.batch,
+                    t.shuffle,
+                    t.steps_per_call,
+                    mesh,
+                    memory_budget(t.memory_mb),
+                )
+            else:
+                from dlc.runtime.train.step import make_functions
+
+                self._fns = make_functions(
+                    self.program(n_train),
+                    n_train,
+                    t.batch,
+                    t.shuffle,
+                    t.steps_per_call,
+                    t.epochs,
+                    mesh,
+                )
+            if t.grad_norms:
                 from dataclasses import replace
 
-                from dlc.runtime.train.grad_norms import make_grad_norms
+                from dlc.runtime.train.grad_norms import GRAD_ROWS, make_grad_norms
 
                 norms = make_grad_norms(self.program(n_train), n_train)
+                if streamed:  # the first rows, read from disk
+                    inner = norms
+
+                    def norms(params: Any, ms: Any, x: Any, y: Any) -> Any:
+                        return inner(params, ms, x[:GRAD_ROWS], y[:GRAD_ROWS])
+
                 self._fns = replace(self._fns, grad_norms=norms)
-            self._n_train, self._mesh = n_train, mesh
+            self._n_train, self._mesh = key, mesh
         return self._fns
 
     # -- training ---------------------------------------------------------------------------------
@@ -170,10 +195,13 @@ class CompiledModel:
 
         if mesh is None:
             mesh = self.mesh(devices)
-        host = self._parts(x, y, valid)
+        streamed = x is None and self.data.streamed  # read from disk chunk by chunk (`feed`)
+        host = dict(self.data.parts) if streamed else self._parts(x, y, valid)
         n_train = len(host["train"][0])
         parts: dict[str, tuple[Any, ...]]
-        if mesh is None:
+        if streamed:  # host rows; `feed` places each chunk (split over a mesh's devices)
+            parts = host
+        elif mesh is None:
             parts = {k: to_device(*v) for k, v in host.items()}
         else:  # every part's rows split over the devices (each process places its own)
             from dlc.runtime.train.sharding import replicate, shard_part, shard_rows
@@ -181,9 +209,11 @@ class CompiledModel:
             parts = {k: shard_part(v[0], v[1], mesh) for k, v in host.items() if k != "train"}
             parts["train"] = tuple(shard_rows(a, mesh) for a in host["train"])
         self._device = dict(parts) if x is None else None  # kept for `evaluate`
-        fns = self.functions(n_train, mesh)
+        fns = self.functions(n_train, mesh, streamed)
         self.state = state if state is not None else fns.init(self.spec.train.seed)
         if mesh is not None:
+            from dlc.runtime.train.sharding import replicate
+
             self.state = replicate(self.state, mesh)
             if loop is not None and loop.best_weights is not None:  # restored from a checkpoint
                 loop.best_weights = replicate(loop.best_weights, mesh)
@@ -210,7 +240,7 @@ class CompiledModel:
             return
         self.state = jax.device_put(jax.device_get(self.state), jax.local_devices()[0])
         self._device = None
-        self.functions(self._n_train, None)
+        self.functions(self._n_train[0], None)
 
     def evaluate(self, part: str | None = None, x: Any = None, y: Any = None) -> dict[str, float]:
         """Loss and metrics on a part of the spec's data ("train"/"valid"/"test"; default all),
@@ -227,7 +257,9 @@ class CompiledModel:
         else:
             names = (part,) if part else ("train", "valid", "test")
             parts = self._device or {
-                k: to_device(*v) for k, v in self.data.parts.items() if k in names
+                k: v if self.data.streamed else to_device(*v)
+                for k, v in self.data.parts.items()
+                if k in names
             }
         wanted = {k: parts[k] for k in names if k in parts}
         # every part in one compiled program, its numbers back in one transfer
