@@ -73,10 +73,10 @@ def main(args: argparse.Namespace) -> int:
 
     sweeps = getattr(args, "sweep", None) or []
     track = getattr(args, "track", None) == "mlflow"
-    if track:  # a missing extra is an error before training
-        from dlc.runtime.runs.tracking import RunTracking
+    if track:  # a missing extra or a bad URI is an error before training
+        from dlc.runtime.runs.tracking import Tracker
 
-        RunTracking(args.track_uri)
+        Tracker(args.track_uri)
     with bar:
         if not sweeps:
             result = run_experiment(

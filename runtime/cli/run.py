@@ -156,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
     state: dict[str, Any] = {}
     tracking = None
     if args.track == "mlflow" and lead:  # several processes: process 0 tracks the run
-        from dlc.runtime.runs.tracking import RunTracking
+        from dlc.runtime.runs.tracked_run import RunTracking
 
         tracking = RunTracking(args.track_uri)
     # the plots are drawn in a thread from the end of training on, beside the final evaluation
