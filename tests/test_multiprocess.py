@@ -6,8 +6,11 @@ Measured here (the tolerance asserted is 1e-5):
 - 2 processes against 1 process with the same global batch: parameters differ by at most
   2.4e-7 after 12 epochs (float sums in another order), final metrics by a relative 2.1e-7
   (`pytest -s -k equal` prints both).
-- A 2-process run SIGKILLed after its first checkpoint and resumed by 2 processes ends with
-  `params.safetensors` byte-identical to an uninterrupted 2-process run.
+- When process 1 of a 2-process run is SIGKILLed after the first checkpoint, process 0 stops
+  with a dlc error (exit 2); resumed by 2 processes, the run ends with `params.safetensors`
+  byte-identical to an uninterrupted 2-process run.
+- A process that fails on its own (here: process 1's spec file is missing) ends at once, and
+  process 0 stops with a dlc error instead of waiting for it.
 
 Every process is a real subprocess with a time limit; all are killed on timeout.
 """
@@ -172,12 +175,14 @@ def test_killed_two_process_run_resumes_to_the_identical_end(
             assert all(p.poll() is None for p in procs), "dlc run ended early"
             assert time.monotonic() < deadline, f"no checkpoint within {LIMIT} s"
             time.sleep(0.01)
-        for p in procs:
-            p.send_signal(signal.SIGKILL)
+        procs[1].send_signal(signal.SIGKILL)  # process 1 dies: process 0 must notice and stop
+        _, err = procs[0].communicate(timeout=60)
     finally:
         for p in procs:
             p.kill()
             p.communicate()
+    assert procs[0].returncode == 2, err
+    assert "a collective operation across the processes failed" in err and "Traceback" not in err
     run = only_run(tmp_path)
     assert not (run / "params.safetensors").exists(), "the run finished before it was killed"
     assert 1 <= len(checkpoints(run)) < EPOCHS
@@ -240,6 +245,34 @@ def test_coordinator_port_in_use_is_an_error(
         assert main(["run", str(spec), "--runs", str(tmp_path), *flags, "0"]) == 2
     err = capsys.readouterr().err
     assert "cannot listen on port" in err and "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_an_error_in_process_1_stops_process_0(
+    spec: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    address = ["--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2"]
+    args = [["run", str(spec), "--runs", str(tmp_path)], ["run", str(tmp_path / "missing.dl")]]
+    procs = [
+        subprocess.Popen(
+            dlc_command(*args[i], *address, "--process-id", str(i), "--join-timeout", "60"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    try:
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert [p.returncode for p in procs] == [2, 2], outs
+    assert "does not exist" in outs[1][1], outs
+    assert "a collective operation across the processes failed" in outs[0][1], outs
+    assert all("Traceback" not in err for _, err in outs), outs
 
 
 @pytest.mark.slow

@@ -189,6 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if code and _joined_others():
+        # one of several processes (`dlc run --coordinator ...`) that failed: end now rather
+        # than wait in JAX's shutdown barrier for the others, which wait for this one
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _joined_others() -> bool:
+    """True after `jax.distributed.initialize` (never imports JAX itself)."""
+    if "jax" not in sys.modules:
+        return False
+    import jax
+
+    return bool(jax.distributed.is_initialized())
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         if "_ARGCOMPLETE" in os.environ:  # shell completion (README): only when asked

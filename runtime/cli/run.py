@@ -219,6 +219,11 @@ def main(args: argparse.Namespace) -> int:
     except BaseException as exc:
         if tracking is not None:
             tracking.fail("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if cluster is not None:
+            from dlc.runtime.train.distributed import is_lost_peer, lost_peer
+
+            if is_lost_peer(exc):
+                raise lost_peer(exc) from None
         raise
     finally:
         bar.stop()

@@ -114,6 +114,38 @@ def start(cluster: Cluster) -> None:
             hint="give --coordinator HOST:PORT, --num-processes N and --process-id I (or run "
             "under SLURM / Open MPI, whose variables JAX reads)",
         ) from None
+    # the processes meet here, just connected: the collectives' communicator over every
+    # device is set up now (gloo gives that 30 s), so that later a process may wait at a
+    # collective as long as another one needs (reading its data, writing a checkpoint)
+    barrier("dlc-joined")
+
+
+def is_lost_peer(exc: BaseException) -> bool:
+    """Whether `exc` is a failed collective across the processes (JAX raises a runtime error,
+    or for some operations a ValueError, naming the transport)."""
+    text = str(exc)
+    named = any(w in text for w in ("Gloo", "gloo", "NCCL", "DEADLINE_EXCEEDED", "UNAVAILABLE"))
+    return type(exc).__name__ == "JaxRuntimeError" or (isinstance(exc, ValueError) and named)
+
+
+def lost_peer(exc: BaseException) -> DlcError:
+    """The DlcError for a collective across the processes that failed (a JAX runtime error):
+    most often another process stopped, failed or was killed."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DlcError.single(
+        f"process {process_index()}: a collective operation across the processes failed "
+        f"({first[:300]})",
+        where="dlc",
+        hint="another process stopped or failed: its output names the problem; resume the "
+        "run with the same N commands and --resume",
+    )
+
+
+def process_index() -> int:
+    """This process's id (0 in a single process)."""
+    import jax
+
+    return jax.process_index()
 
 
 def _require_free_port(port: int) -> None:
