@@ -6,7 +6,7 @@ Example:
     >>> [d] = diagnostics("model {\\n  rleu\\n}\\nloss mse\\n", "m.dl")
     >>> d.line, d.character, d.message
     (1, 2, 'unknown layer `rleu`')
-    >>> d.hint
+    >>> d.hint.split(" Or ")[0]
     'did you mean `relu`?'
 """
 
