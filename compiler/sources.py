@@ -38,10 +38,13 @@ class Table(Source):
     # table of categories from the training part
     categorical: list[str | int] = Field(default_factory=list)
     # a category the training part lacks, in valid/test or predict's input: an error naming
-    # the row, or `zero`: all its one-hot columns 0
+    # the row, or `zero`: all its one-hot columns 0 (with `categories=index`: id 0)
     unseen: Literal["error", "zero"] = "error"
+    # how they are encoded: `onehot` columns, or `index`: one column of category ids 1..K
+    # (the training part's categories, sorted) for an `embedding` layer
+    categories: Literal["onehot", "index"] = "onehot"
     positional = ("path",)
-    hash_omit: ClassVar[frozenset[str]] = frozenset({"unseen"})
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"unseen", "categories"})
 
 
 @register(SOURCES, "csv")
@@ -53,7 +56,8 @@ class Csv(Table):
     (`3` or `"#3"`, from 1), ranges `"a:b"` (inclusive, file order) and globs `"tested_*"`.
     `missing` says what an empty or `NA` cell means; `categorical` columns become one-hot
     features (the categories of the training part; `unseen=error|zero` says what another
-    category means). Paths are relative to the spec's folder."""
+    category means), or with `categories=index` one column of ids 1..K each (for
+    `embedding`). Paths are relative to the spec's folder."""
 
     delimiter: str = Field(",", min_length=1, max_length=1)  # one character
 

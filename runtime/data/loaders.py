@@ -93,6 +93,17 @@ def category_name(v: object) -> str:
     return str(v)
 
 
+def category_ids(values: np.ndarray, table: list[str]) -> np.ndarray:
+    """`categories=index`: each value's id, 1 + its place in `table` (0: not in the table).
+
+    Example:
+        >>> category_ids(np.array(["sun", "rain", "hail"]), ["rain", "sun"]).tolist()
+        [2.0, 1.0, 0.0]
+    """
+    index = {v: i + 1 for i, v in enumerate(table)}
+    return np.array([index.get(category_name(v), 0) for v in values.tolist()], np.float64)
+
+
 def one_hot(
     features: list[str], cols: dict[str, np.ndarray], cats: list[str]
 ) -> tuple[list[str], list[np.ndarray], dict[str, list[int]]]:

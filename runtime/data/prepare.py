@@ -44,6 +44,8 @@ class Prepared:
     vocab: Any = None  # token data: the vocabulary of the training part (`runtime.text.Vocab`)
     notes: list[str] = field(default_factory=list)  # about the data, printed by `dlc check`
     inputs: dict[str, list[str]] = field(default_factory=dict)  # named inputs: their columns
+    # `categories=index`: each categorical column's sorted values (value i has id i + 1)
+    categories: dict[str, list[str]] = field(default_factory=dict)
     # named inputs: positions in the model's flat input (`runtime/data/named.py`)
     input_index: dict[str, tuple[int, ...]] | None = None
 
@@ -62,7 +64,10 @@ class Prepared:
     def facts(self) -> DataFacts:
         """What the compiler's passes need to know of the data (`bind_data`)."""
         width = int(np.prod(self.input_shape)) if self.input_index is not None else None
-        return DataFacts(self.vocab_size, self.input_index, width, self.class_counts())
+        vocab = self.vocab_size
+        if vocab is None and self.categories:  # category ids for `embedding`: 0..K
+            vocab = 1 + max(len(t) for t in self.categories.values())
+        return DataFacts(vocab, self.input_index, width, self.class_counts())
 
     def class_counts(self) -> tuple[int, ...] | None:
         """Training labels per class (`class_weights=balanced`); None for regression."""
@@ -115,6 +120,30 @@ def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> n
 def float_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> np.ndarray:
     """`apply_features` on rows of an `npy` file, read as float32 (as `npz` arrays are)."""
     return apply_features(np.asarray(x, np.float32), data, stats)
+
+
+def keep_ids(stats: dict[str, np.ndarray], features: list[str], id_columns: list[str]) -> None:
+    """`normalize` leaves category-id columns (`categories=index`) as they are: shift 0 and
+    scale 1 at their positions (every day's, with a window: features repeat in the row).
+
+    Example:
+        >>> st = {"shift": np.array([5.0, 2, 5, 2]), "scale": np.array([2.0, 3, 2, 3])}
+        >>> keep_ids(st, ["a", "c"], ["c"])
+        >>> st["shift"].tolist(), st["scale"].tolist()
+        ([5.0, 0.0, 5.0, 0.0], [2.0, 1.0, 2.0, 1.0])
+    """
+    if "shift" not in stats or not id_columns or not features:
+        return
+    cols = [i for i, f in enumerate(features) if f in id_columns]
+    width = len(features)
+    for key, value in (("shift", 0.0), ("scale", 1.0)):
+        arr = stats[key]
+        if arr.ndim != 1 or arr.shape[0] % width:
+            continue
+        arr = arr.copy()
+        for d in range(arr.shape[0] // width):
+            arr[[d * width + c for c in cols]] = value
+        stats[key] = arr.astype(np.float32)
 
 
 def impute_values(x: np.ndarray, rule: str | None) -> dict[str, np.ndarray]:
@@ -290,6 +319,7 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "add valid=F to the `split` line (e.g. split valid=0.1), or remove early_stop",
         )
     data_notes = list(raw.notes)
+    tables: dict[str, list[str]] = {}  # `categories=index`: each column's categories
     if raw.categories:  # the category table: the training part's categories only
         from dlc.runtime.data.categories import training_table
 
@@ -299,6 +329,20 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             rows = rows[days:]  # a window's row: the row it predicts
         at = {k: rows[i] for k, i in index.items()} if rows is not None else {}
         parts, names, table_notes = training_table(raw, parts, at, days)
+        if getattr(data.source, "categories", "onehot") == "index":  # one id column each
+            from dlc.runtime.data.category_ids import as_ids
+
+            parts, names, tables = as_ids(parts, names, list(raw.categories), days)
+            count = f"features ({len(names)})"  # the loader counted the one-hot columns
+            data_notes = [
+                count + n[n.index(")") + 1 :] if n.startswith("features (") else n
+                for n in data_notes
+            ]
+            table_notes = [
+                f"categorical `{c}`: ids 1..{len(t)} for the training part's categories "
+                "(0: another)"
+                for c, t in tables.items()
+            ]
         raw.feature_names = names
         data_notes += table_notes
     if task == "regression" and data.normalize_target.method == "none":
@@ -306,6 +350,12 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
     vocab = raw.vocab
     if raw.encode is not None:  # token lists -> ids, vocabulary from the training part only
         parts, vocab = raw.encode(parts)
+    if tables and data.divide is not None:
+        raise resolved.error(
+            "`divide` would scale the category ids of `categories=index` columns",
+            "divide",
+            "remove `divide` (use `normalize standard`, which leaves the ids alone)",
+        )
     if streamed:  # statistics in one pass over chunks; rows transformed as they are read
         stats = stream_stats(parts["train"][0], data.normalize.method)
         transform = partial(float_features, data=data, stats=stats)
@@ -315,6 +365,7 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         stats = {**fill}
         if data.normalize.method != "none":  # statistics of the training features as they go in
             stats |= fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
+            keep_ids(stats, raw.feature_names, list(tables))
         parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
     if data.normalize_target.method != "none":
         if task != "regression":
@@ -343,5 +394,6 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         raw.ids,
         vocab,
         data_notes,
+        categories=tables,
     )
     return attach_inputs(resolved, prepared)

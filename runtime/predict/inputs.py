@@ -23,7 +23,7 @@ from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, FizzBuzz, Images, Npz, Table
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
-from dlc.runtime.data.loaders import category_name
+from dlc.runtime.data.loaders import category_ids, category_name
 from dlc.runtime.data.prepare import apply_features
 
 
@@ -167,6 +167,32 @@ def _one_hot(
             )
 
 
+def _category_ids(
+    cols: dict[str, np.ndarray],
+    names: list[str],
+    tables: Mapping[str, list[str]],
+    source: Table,
+    where: str,
+    first_row: int,
+) -> None:
+    """`categories=index` columns into `cols`: each cell's id by the run's category table
+    (1 + its place; another category follows `unseen=`: an error, or `zero`: id 0)."""
+    for name in names:
+        if name not in tables or name not in cols:
+            continue
+        ids = category_ids(cols[name], tables[name])
+        other = np.flatnonzero(ids == 0)
+        if len(other) and source.unseen == "error":
+            i = int(other[0])
+            raise DlcError.single(
+                f"category `{category_name(cols[name][i])}` of column `{name}` is not in the "
+                f"run's category table (the training part's: {', '.join(tables[name])})",
+                where=f"{where}:row {i + first_row}",
+                hint="with unseen=zero on the source line such a row gets id 0",
+            )
+        cols[name] = ids
+
+
 def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Inputs:
     names = list(model.data.feature_names)
     if isinstance(inputs, Mapping) and model.data.inputs:
@@ -176,7 +202,9 @@ def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Input
     where = str(inputs) if not isinstance(inputs, Mapping) else "the input table"
     delimiter = source.delimiter if isinstance(source, Csv) else ","
     cols, text = _table(inputs, delimiter, source.missing != "error")
-    _one_hot(cols, names, source, where, first_row=2 if isinstance(inputs, str | Path) else 1)
+    first = 2 if isinstance(inputs, str | Path) else 1  # a file's header is its row 1
+    _one_hot(cols, names, source, where, first_row=first)
+    _category_ids(cols, names, getattr(model.data, "categories", {}), source, where, first)
     _need(cols, names, where, "feature")
     target = name_of(source.target, list(cols))  # a position: in the input file's header
     ident = name_of(source.id, list(cols)) if source.id is not None else None

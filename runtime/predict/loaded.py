@@ -309,6 +309,12 @@ def read_facts(run: RunDir, resolved: ResolvedSpec) -> tuple[Any, int, list[str]
     data = Prepared(
         {"train": (x0, y0)}, input_shape, target_shape, num_classes, stats, features, {}, vocab
     )
+    tables = f.get("categories") or {}  # `categories=index`: value i has id i + 1
+    if not isinstance(tables, dict) or not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in tables.values()
+    ):
+        raise _facts_error(path, "categories must map each column to a list of its values")
+    data.categories = {str(k): list(v) for k, v in tables.items()}
     from dlc.runtime.data.named import attach_inputs
 
     return attach_inputs(resolved, data), n_train, names

@@ -180,4 +180,6 @@ def write_data_facts(run_path: Path, resolved: ResolvedSpec, data: Any) -> None:
         "input_dtype": str(data.parts["train"][0].dtype),
         "target_dtype": str(data.parts["train"][1].dtype),
     }
+    if getattr(data, "categories", None):  # `categories=index`: the category table
+        facts["categories"] = {k: list(v) for k, v in data.categories.items()}
     atomic_write_bytes(Path(run_path) / "data.json", json.dumps(facts, indent=1).encode())
