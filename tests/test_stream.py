@@ -90,13 +90,14 @@ def test_chunked_statistics_equal_in_memory(tmp_path: Path, method: str, shape: 
 def test_chunk_size_and_prefetch_order() -> None:
     assert chunk_steps_for(64 << 20, 784 * 4, 128, 469) == 20
     assert chunk_steps_for(1, 4, 32, 10) == 1 and chunk_steps_for(1 << 40, 4, 32, 10) == 10
-    assert list(prefetched([lambda i=i: i * i for i in range(7)])) == [i * i for i in range(7)]
+    for n in (0, 1, 2, 3, 7):  # fewer tasks than the prefetch depth too
+        assert list(prefetched([lambda i=i: i * i for i in range(n)])) == [i * i for i in range(n)]
     assert memory_budget(2) == 2 << 20 and memory_budget("auto") > 0
 
 
 def _spec(tmp_path: Path, extra: str = "") -> Path:
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 17, size=(300, 12)).astype(np.uint8)
+    x = rng.integers(0, 17, size=(600, 12)).astype(np.uint8)
     y = (x[:, :6].sum(axis=1) > x[:, 6:].sum(axis=1)).astype(np.int64)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
@@ -115,7 +116,7 @@ def test_npy_source_within_the_budget_is_read_whole(tmp_path: Path) -> None:
     m = dlc.compile(_spec(tmp_path), overrides=["train.memory_mb=10"])
     assert not m.data.streamed and isinstance(m.data.parts["train"][0], np.ndarray)
     m = dlc.compile(_spec(tmp_path))
-    assert m.data.streamed and len(m.data.parts["train"][0]) == 210
+    assert m.data.streamed and len(m.data.parts["train"][0]) == 421
     assert any("streamed from disk" in n for n in m.data.notes)
 
 
@@ -129,12 +130,15 @@ def test_window_on_streamed_data_is_a_located_error(tmp_path: Path) -> None:
     assert "s.dl:1:" in str(err.value) and "window needs the data in memory" in str(err.value)
 
 
-def _fit(spec: Path, overrides: list[str]) -> tuple[list[np.ndarray], list[float], dict]:
+def _fit(
+    spec: Path, overrides: list[str], streamed: bool = True
+) -> tuple[list[np.ndarray], list[float], dict]:
     import jax
 
     import dlc
 
     m = dlc.compile(spec, overrides=overrides)
+    assert m.data.streamed == streamed
     result = m.fit()
     params = [np.asarray(a) for a in jax.tree.leaves(m.state.params)]
     return params, [h["train_loss"] for h in result.history], m.evaluate()
@@ -145,10 +149,12 @@ def test_streamed_training_equals_in_memory(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     for normalize, tol in (("none", 0.0), ("standard", 1e-5)):
         sets = [f"data.normalize={normalize}"]
-        p_mem, h_mem, e_mem = _fit(spec, [*sets, "train.memory_mb=10"])
-        p_str, h_str, e_str = _fit(spec, sets)  # 0.005 MB: chunks of one step
+        p_mem, h_mem, e_mem = _fit(spec, [*sets, "train.memory_mb=10"], streamed=False)
+        p_str, h_str, e_str = _fit(spec, sets)  # 0.005 MB: chunks of one step, of 13 rows
         if normalize == "none":  # chunks of 2 steps: the same again
-            p_two, h_two, _ = _fit(spec, [*sets, "train.memory_mb=0.03"])
+            # 0.025 MB: chunks of 2 steps; evaluation chunks of 68 rows (test: one chunk)
+            p_two, h_two, e_two = _fit(spec, [*sets, "train.memory_mb=0.025"])
+            assert all(abs(e_two[k] - e_mem[k]) <= 1e-6 for k in e_mem), (e_two, e_mem)
             for a, c in zip(p_mem, p_two, strict=True):
                 np.testing.assert_array_equal(c, a)
             np.testing.assert_array_equal(h_two, h_mem)
@@ -198,4 +204,4 @@ def test_dlc_run_streams_and_resumes(tmp_path: Path) -> None:
         np.testing.assert_allclose(params[1][k], params[0][k], rtol=0, atol=1e-5)
     assert resumed.final == full.final
     facts = json.loads((full.run.path / "data.json").read_text())
-    assert facts["n_train"] == 210 and facts["input_dtype"] == "float32"
+    assert facts["n_train"] == 421 and facts["input_dtype"] == "float32"

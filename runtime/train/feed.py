@@ -70,10 +70,10 @@ def prefetched(tasks: list[Callable[[], Any]], depth: int = PREFETCH) -> Iterato
     tasks ahead of the one being consumed."""
     with ThreadPoolExecutor(1, thread_name_prefix="dlc-feed") as pool:
         ahead: deque[Any] = deque(pool.submit(t) for t in tasks[:depth])
-        for nxt in tasks[depth:] + [None] * depth:
+        for i in range(len(tasks)):
             result = ahead.popleft().result()
-            if nxt is not None:
-                ahead.append(pool.submit(nxt))
+            if i + depth < len(tasks):
+                ahead.append(pool.submit(tasks[i + depth]))
             yield result
 
 
