@@ -136,9 +136,20 @@ train { batch 100; epochs 3; seed 4; early_stop patience=1 min_delta=0.0 }
 """
 
 
+ONE_LANE_AUGMENTED = """
+data { digits flat=false; divide 16; augment crop=1 flip=true brightness=0.1
+       split valid=0.2 test=0.1 }
+model { flatten; dense 16; relu; dense 10 }
+loss cross_entropy
+optimizer adam lr=0.01
+train { batch 100; epochs 3; seed 4; early_stop patience=1 min_delta=0.0 }
+"""
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("spec", [ONE_LANE, ONE_LANE_AUGMENTED], ids=["dropout", "augment"])
 def test_one_lane_experiment_equals_fit_through_the_same_step(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, spec: str
 ) -> None:
     """A single lane on the training rows of `dlc.compile(...).fit()` ends with the same
     parameters and validation loss, and its epoch is the engine's `train_epoch`."""
@@ -150,7 +161,7 @@ def test_one_lane_experiment_equals_fit_through_the_same_step(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(lanes_module, "train_epoch", counted)
-    model = dlc.compile(ONE_LANE)
+    model = dlc.compile(spec)
     model.fit()
     (xt, yt), (xv, yv) = model.data.parts["train"], model.data.parts["valid"]
     n = len(xt)
