@@ -16,7 +16,7 @@ LINK   := $(VENV)/src/dlc
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,lsp,serve,completion,parquet,track]'
+	$(BIN)/python -m pip install -q -e '.[dev,lsp,serve,completion,parquet,track,search]'
 	mkdir -p $(VENV)/src && ln -sfn "$(CURDIR)" $(LINK)
 	$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'dlc-src.pth').write_text(str(pathlib.Path('$(VENV)/src').resolve()) + '\n')"
 	touch $(STAMP)

@@ -7,7 +7,8 @@ one but are mistakes together, which would otherwise train silently wrong or cra
 - no `softmax`/`sigmoid` as the last layer before a loss that applies it (double softmax);
 - `features=[]` is no input at all;
 - every `experiment { grid "path" [...] }` value resolves as `--set path=value` would;
-- every `input NAME` layer names an input the data section declares, each declared once.
+- every `input NAME` layer names an input the data section declares, each declared once;
+- every `search { param "path" DIST }` resolves at the distribution's ends (and every choice).
 
 Example:
     >>> from dlc.compiler.losses import MSE
@@ -227,4 +228,45 @@ def check_grid(
                     Diagnostic(f"grid value `{text}`: {d.message}", spans.get(f"grid.{i}"), hint)
                 )
                 break  # one error per axis
+    return out
+
+
+def _axis_error(key: str, taken: set[str]) -> tuple[str, str | None] | None:
+    """Why `key` cannot be a searched setting (message, hint), or None."""
+    if key == "train.seed":
+        return "`train.seed` is not searched", "list seeds with `seeds [0, 1, 2]`"
+    if key.split(".")[0] == "experiment":
+        return "an experiment cannot vary itself", None
+    if key in taken:
+        return f"`{key}` is searched already", "remove one of the two lines"
+    return None
+
+
+def check_search(
+    spec: Spec, spans: dict[str, Span], try_set: Callable[[str], list[Diagnostic]]
+) -> list[Diagnostic]:
+    """`experiment { search ... { param "PATH" DIST } }`: no grid beside it; each path once,
+    neither `train.seed` nor the experiment; the distribution's `probes()` (both ends, every
+    choice) each resolve as `--set PATH=V`. Errors point at the `param` (or `grid`) line."""
+    exp = spec.experiment
+    if exp is None or exp.search is None:
+        return []
+    if exp.grid:
+        hint = 'turn the grid into `param "PATH" choice([...])` lines of the search'
+        return [Diagnostic("`grid` and `search` cannot be combined", spans.get("grid.0"), hint)]
+    out, taken = [], set[str]()
+    for i, p in enumerate(exp.search.param):
+        at = spans.get(f"param.{i}")
+        bad = _axis_error(p.key, taken)
+        taken.add(p.key)
+        if bad:
+            out.append(Diagnostic(bad[0], at, bad[1]))
+            continue
+        for v in p.dist.probes():
+            text = f"{p.key}={literal(v)}"
+            if diags := try_set(text):
+                d = diags[0]
+                said = None if d.hint and "--set" in d.hint else d.hint
+                out.append(Diagnostic(f"searched value `{text}`: {d.message}", at, said))
+                break  # one error per param
     return out

@@ -16,7 +16,15 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, Registry
+from dlc.compiler.registry import (
+    DISTRIBUTIONS,
+    LAYERS,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SOURCES,
+    Registry,
+)
 
 BEGIN, END = "<!-- registry:begin -->", "<!-- registry:end -->"
 SECTIONS = [
@@ -25,6 +33,7 @@ SECTIONS = [
     ("Losses", LOSSES),
     ("Optimizers", OPTIMIZERS),
     ("Schedules", SCHEDULES),
+    ("Search distributions", DISTRIBUTIONS),
 ]
 
 

@@ -92,6 +92,10 @@ def _section(name: str, m: SpecModel, indent: str) -> list[str]:
             lines.append(f"{inner}{v.dl_name}" + (f" {args}" if args else ""))
         elif isinstance(v, SpecModel) and v.dl_name:
             lines.append(f"{inner}{_entry(field, v)}")
+        elif isinstance(v, SpecModel) and any(
+            isinstance(getattr(v, k), tuple) for k in type(v).model_fields
+        ):  # with repeated statements (`search { param ... }`): a block of its own
+            lines += _section(field, v, inner)
         elif isinstance(v, SpecModel):
             args = _kwargs(v)
             lines.append(f"{inner}{field}" + (f" {args}" if args else ""))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dlc.compiler.ast import KwArg, Statement, Value, build_ast
-from dlc.compiler.checks import check_grid, check_spec
+from dlc.compiler.checks import check_grid, check_search, check_spec
 from dlc.compiler.errors import Diagnostic, DlcError, Span
 from dlc.compiler.expand import expand
 from dlc.compiler.options import CompileOptions
@@ -173,9 +173,10 @@ def load_spec(
 ) -> ResolvedSpec:
     """Parse, expand, apply `--set` overrides and validate a spec; raises DlcError.
 
-    `check_grid_paths=False` leaves the experiment's grid paths unchecked: for a spec written
-    out expanded (`dlc explain`, a run folder's `spec.dl`), whose `model.` grid paths name the
-    structure of the file it came from (`repeat`, named blocks) that the expanded one lacks."""
+    `check_grid_paths=False` leaves the experiment's grid (and search) paths unchecked: for a
+    spec written out expanded (`dlc explain`, a run folder's `spec.dl`), whose `model.` grid
+    paths name the structure of the file it came from (`repeat`, named blocks) that the
+    expanded one lacks."""
     if _is_path(source):
         path = Path(source)
         text, file = read_spec_file(path), str(path)
@@ -212,8 +213,10 @@ def load_spec(
         # a `repeat` copies a bad statement: its error once
         diags = list(dict.fromkeys(_override_hint(d, overrides or []) for d in r.diags))
         raise DlcError(diags, sources)
-    grids = check_grid(spec, r.spans, _trial(written, file)) if check_grid_paths else []
-    if diags := [*check_spec(spec, r.spans), *grids]:
+    trial = _trial(written, file)
+    grids = check_grid(spec, r.spans, trial) if check_grid_paths else []
+    searched = check_search(spec, r.spans, trial) if check_grid_paths else []
+    if diags := [*check_spec(spec, r.spans), *grids, *searched]:
         raise DlcError([_override_hint(d, overrides or []) for d in diags], sources)
     options = CompileOptions.from_env()
     return ResolvedSpec(spec, file, text, base, r.spans, r.origins, sources, options)

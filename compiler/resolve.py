@@ -19,11 +19,13 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import ValidationError
 
 from dlc.compiler.ast import Call, KwArg, ListV, Name, Statement, Then, Value, to_python
+from dlc.compiler.distributions import Distribution
 from dlc.compiler.errors import Diagnostic, Span, suggest
 from dlc.compiler.layers.base import Layer
 from dlc.compiler.losses import Loss
 from dlc.compiler.optimizers import Optimizer
 from dlc.compiler.registry import (
+    DISTRIBUTIONS,
     LAYERS,
     LOSSES,
     OPTIMIZERS,
@@ -38,6 +40,7 @@ from dlc.compiler.sources import Source
 from dlc.compiler.spec import SECTION_DOCS, Model, Spec
 
 REGISTRY_OF: dict[type, Registry] = {
+    Distribution: DISTRIBUTIONS,
     Layer: LAYERS,
     Loss: LOSSES,
     Optimizer: OPTIMIZERS,
@@ -123,13 +126,17 @@ class Resolver:
         where: Span,
         what: str,
         origin: tuple[Span, ...] = (),
+        failed: frozenset[str] = frozenset(),
     ) -> SpecModel | None:
+        """`cls` from `data`; errors about the `failed` fields (already reported) are skipped."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             for e in exc.errors():
                 loc = [str(p) for p in e["loc"]]
                 field = loc[0] if loc else None
+                if field in failed:
+                    continue
                 span = spans.get(field, where) if field else where
                 msg = e["msg"][0].lower() + e["msg"][1:]
                 msg = msg.removeprefix("value error, ")
@@ -234,8 +241,12 @@ class Resolver:
                 origin,
             )
             ok = False
+        failed: set[str] = set()  # fields whose value already has an error
         for field, v in zip(cls.positional, args, strict=False):
+            n = len(self.diags)
             data[field], spans[field] = self.value_for(cls, field, v), v.span
+            if len(self.diags) > n:
+                failed.add(field)
         for kw in kwargs:
             if kw.name not in cls.model_fields:
                 self.error(
@@ -249,8 +260,11 @@ class Resolver:
                 self.error(f"`{kw.name}` is given twice", kw.name_span, None, origin)
                 ok = False
             else:
+                n = len(self.diags)
                 data[kw.name] = self.value_for(cls, kw.name, kw.value)
                 spans[kw.name] = kw.value.span
+                if len(self.diags) > n:
+                    failed.add(kw.name)
         if body is not None:
             sub = self.section(cls, body, span, what)
             if sub is None:
@@ -260,7 +274,7 @@ class Resolver:
                     self.error(f"`{k}` is set twice", s)
                     ok = False
                 data[k], spans[k] = val, s
-        built = self.validate(cls, data, spans, span, what, origin)  # report its errors too
+        built = self.validate(cls, data, spans, span, what, origin, frozenset(failed))
         return built if ok else None
 
     def value_for(self, cls: type[SpecModel], field: str, v: Value) -> Any:

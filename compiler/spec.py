@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from dlc.compiler.distributions import Distribution
 from dlc.compiler.layers.base import Layer
 from dlc.compiler.losses import Loss
 from dlc.compiler.optimizers import Optimizer
@@ -193,9 +194,39 @@ class Grid(SpecModel):
     positional = ("key", "values")
 
 
+class Param(SpecModel):
+    """`param "optimizer.lr" loguniform(1e-4, 0.1)`: a searched setting, named by its `--set`
+    path, and the distribution its values are drawn from."""
+
+    key: str = Field(min_length=1)
+    dist: Distribution
+    positional = ("key", "dist")
+
+
+class Search(SpecModel):
+    """`search bayes trials=40 batch=8 { param ... }`: random or Bayesian (TPE) search over the
+    `param` settings; `batch` trials at a time are trained as lanes. `prune` stops trials whose
+    intermediate validation values fall below the median of finished trials at that epoch."""
+
+    method: Literal["random", "bayes"]
+    trials: PositiveInt = 20
+    batch: PositiveInt = 8
+    seed: int | None = None  # the sampler's seed; default: train.seed
+    prune: bool = False
+    param: tuple[Param, ...] = ()
+    positional = ("method",)
+
+    @model_validator(mode="after")
+    def _has_params(self) -> Search:
+        if not self.param:
+            raise ValueError('a search needs at least one `param "PATH" DISTRIBUTION` line')
+        return self
+
+
 class Experiment(SpecModel):
     """Cross-validation folds, seeds and hyperparameter grids, trained as lanes of one program
-    (`dlc experiment`). A repeated `grid` statement adds a grid axis."""
+    (`dlc experiment`). A repeated `grid` statement adds a grid axis; `search` samples settings
+    instead of a grid."""
 
     folds: int | None = Field(None, ge=2)  # N-fold cross-validation over train + valid
     seeds: list[int] | None = Field(None, min_length=1)  # default: [train.seed]
@@ -203,6 +234,9 @@ class Experiment(SpecModel):
     monitor: str | None = None  # default: the early-stop monitor, else valid_loss
     retrain: bool = False  # retrain the best setting on train + valid, evaluate on test
     memory_mb: PositiveFloat = 4096.0  # budget for all lanes at once; more lanes run in chunks
+    search: Search | None = None  # random or Bayesian search instead of a grid
+    # left out of the canonical JSON while None: specs written before it keep their hashes
+    hash_omit: ClassVar[frozenset[str]] = frozenset({"search"})
 
 
 class Spec(SpecModel):

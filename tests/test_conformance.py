@@ -11,7 +11,14 @@ import pytest
 
 from dlc.compiler.layers.base import Context
 from dlc.compiler.layers.params import INITIALIZERS, ROLES, leaves
-from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES
+from dlc.compiler.registry import (
+    DISTRIBUTIONS,
+    LAYERS,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SOURCES,
+)
 
 
 @pytest.mark.parametrize("name", LAYERS.names())
@@ -61,7 +68,9 @@ def test_every_data_source_has_a_runtime_loader(name: str) -> None:
     assert not hasattr(cls, "load"), "spec nodes describe data; loaders live in the runtime"
 
 
-@pytest.mark.parametrize("registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES])
+@pytest.mark.parametrize(
+    "registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, DISTRIBUTIONS]
+)
 def test_registry_entries_are_strict(registry) -> None:
     for name, cls in registry.items():
         assert cls.dl_name == name

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlc.compiler.docs import splice
-from dlc.compiler.registry import LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES
+from dlc.compiler.registry import (
+    DISTRIBUTIONS,
+    LAYERS,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SOURCES,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "grammar" / "README.md"
 
@@ -19,7 +26,7 @@ def test_reference_tables_are_up_to_date() -> None:
 
 def test_every_registered_name_is_documented() -> None:
     text = REFERENCE.read_text()
-    for reg in (LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES):
+    for reg in (LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, DISTRIBUTIONS):
         for name, cls in reg.items():
             assert f"| `{name}` |" in text, name
             for field in cls.model_fields:

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from dlc.runtime.experiment.results import ExperimentResult
 
 HELP = (
-    "train the folds x seeds x grid of the spec's `experiment` "
+    "train the folds x seeds x grid (or search) of the spec's `experiment` "
     "section as lanes of one program, and report"
 )
 TAKES_SPEC = True
 SHOWN_LANES = 60  # larger experiments print only the summary (every lane is in lanes.csv)
+SHOWN_TRIALS = 20  # a search prints its best trials (every trial is in trials.csv)
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -261,6 +262,7 @@ def json_document(result: ExperimentResult) -> dict[str, Any]:
         "retrain": result.retrain,
         "programs_run": result.program_count,
         "programs": result.programs,
+        "trials": result.trials or None,  # a search: state, value, settings, intermediate values
         "report": None if result.path is None else str(result.path),
     }
 
@@ -297,6 +299,10 @@ def print_report(con: Console, result: ExperimentResult) -> None:
         con.print(table)
     else:
         con.print(f"{len(result.records)} lanes: see lanes.csv")
+    if result.trials:
+        _print_trials(con, result)
+        _print_outcome(con, result)
+        return
     # the monitored value on each lane's training rows and on the test part (never selects)
     base = result.monitor.removeprefix("valid_")
     first = result.summary[0] if result.summary else {}
@@ -315,6 +321,35 @@ def print_report(con: Console, result: ExperimentResult) -> None:
         )
     con.print(table)
     _print_outcome(con, result)
+
+
+def _print_trials(con: Console, result: ExperimentResult) -> None:
+    """A search's trials, best first (the first `SHOWN_TRIALS`; all in trials.csv)."""
+    from rich.table import Table
+
+    from dlc.runtime.experiment.search_report import trial_rows
+
+    rows = trial_rows(result)
+    keys = list(result.trials[0]["params"]) if result.trials else []
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    heads = short if len(set(short)) == len(short) else keys
+    shown = f", the best {SHOWN_TRIALS} of {len(rows)}" if len(rows) > SHOWN_TRIALS else ""
+    table = Table(title=f"trials ranked by {result.monitor} (mean over {_over(result)}{shown})")
+    for col in ["rank", "trial", "round", *heads, "epochs", result.monitor, ""]:
+        table.add_column(col, justify="right")
+    for row in rows[:SHOWN_TRIALS]:
+        best = result.best is not None and row["trial"] == result.best.index
+        table.add_row(
+            str(row["rank"]),
+            str(row["trial"]),
+            str(row["round"]),
+            *[fmt(row[k]) for k in keys],
+            str(row["epochs"]),
+            fmt(row[result.monitor]),
+            "★" if best else "" if row["state"] == "complete" else row["state"],
+            style="bold" if best else None,
+        )
+    con.print(table)
 
 
 def _print_outcome(con: Console, result: ExperimentResult) -> None:

@@ -97,17 +97,24 @@ def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
     if lanes[0].stats:
         shift = np.stack([ln.stats["shift"] for ln in lanes])
         scale = np.stack([ln.stats["scale"] for ln in lanes])
+    # a value is traced when the lanes differ, or differ from the program's own (baked) value:
+    # compiled lane functions are reused for later chunks and search rounds of the program
+    own = program.spec.regularize
     regs = [(ln.spec.regularize.l1, ln.spec.regularize.l2) for ln in lanes]
-    reg = np.asarray(regs, np.float32) if any(any(r) for r in regs) else None
-    overrides: dict[str, dict[str, Any]] = {}  # only settings that differ between lanes
+    reg = np.asarray(regs, np.float32) if any(any(r) for r in [*regs, (own.l1, own.l2)]) else None
+    overrides: dict[str, dict[str, Any]] = {}  # only settings that differ
     for i, (layer, info) in enumerate(zip(program.layers, program.infos, strict=True)):
         for name in layer.traced:
             values = [getattr(ln.spec.model.layers[i], name) for ln in lanes]
-            if len(set(values)) > 1:
+            if len({*values, getattr(layer, name)}) > 1:
                 overrides.setdefault(info.key, {})[name] = np.asarray(values, np.float32)
     totals = [_total_steps(ln.spec, len(ln.train_rows), batch) for ln in lanes]
     table = None
-    if len({(repr(ln.spec.schedule), t) for ln, t in zip(lanes, totals, strict=True)}) > 1:
+    schedules = {(repr(ln.spec.schedule), t) for ln, t in zip(lanes, totals, strict=True)}
+    if (
+        schedules | {(repr(program.spec.schedule), program.total_steps)} != schedules
+        or len(schedules) > 1
+    ):
         steps = jnp.arange(max(totals) + 1)
         table = np.stack(
             [

@@ -250,11 +250,14 @@ def train_lanes(
     on_epoch: Callable[[int, int], None] | None = None,
     cache: dict[Any, LaneFunctions] | None = None,
     mesh: Any = None,
+    on_eval: Callable[[int, dict[str, np.ndarray], np.ndarray], Any] | None = None,
 ) -> LaneRun:
     """Train every lane of `lanes` (specs with one `static_key`) on rows of the shared `x`, `y`
     (features after `divide`, before normalization). `on_epoch(epoch, active_lanes)`; `cache`
     keeps compiled functions for later chunks of the same program and shapes. With a `mesh`
-    the lanes are spread over its devices (`make_lane_functions`); results equal one device's."""
+    the lanes are spread over its devices (`make_lane_functions`); results equal one device's.
+    `on_eval(epoch, {valid_*: [K]}, active [K])` sees each evaluation and may return a [K] bool
+    mask of lanes to stop (search pruning): they freeze as if stopped early."""
     t = program.spec.train
     batch = min(t.batch, min(len(ln.train_rows) for ln in lanes))
     host = build_consts(program, lanes, batch)
@@ -286,6 +289,11 @@ def train_lanes(
         if (e + 1) % t.eval_every == 0 or e + 1 == t.epochs:
             state, m = fns.track(state, consts, xd, yd, jnp.int32(e))
             record.update({f"valid_{k}": v for k, v in m.items()})
+            if on_eval is not None:
+                values = {f"valid_{k}": np.asarray(v) for k, v in m.items()}
+                stop = on_eval(e + 1, values, np.asarray(state.active))
+                if stop is not None and np.any(stop):
+                    state = state._replace(active=state.active & ~jnp.asarray(stop))
         history.append(record)
         n_active = int(np.asarray(state.active).sum())
         if on_epoch is not None:

@@ -92,24 +92,28 @@ def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) 
     return settings
 
 
-def at_grid(err: DlcError, base: ResolvedSpec, first: int, extra: list[str]) -> DlcError:
+def at_grid(
+    err: DlcError, base: ResolvedSpec, first: int, extra: list[str], axis: str = "grid"
+) -> DlcError:
     """Errors of a grid point's overrides -> errors at the `grid` lines (`first`: how many
-    overrides come before the grid point's `extra` ones)."""
+    overrides come before the grid point's `extra` ones); `axis="param"`: a search's trial,
+    errors at its `param` lines."""
+    what = "grid point" if axis == "grid" else "searched setting"
     diags = []
     for d in err.diagnostics:
         file = d.span.file if d.span else ""
-        axis = next((j for j in range(len(extra)) if file == f"--set[{first + j}]"), None)
-        if axis is None:  # elsewhere, but caused by the grid point: say which one
-            note = f"with the grid point {', '.join(extra)}"
-            span = base.spans.get("grid.0")
+        j = next((j for j in range(len(extra)) if file == f"--set[{first + j}]"), None)
+        if j is None:  # elsewhere, but caused by the grid point: say which one
+            note = f"with the {what} {', '.join(extra)}"
+            span = base.spans.get(f"{axis}.0")
             notes = (*d.notes, (note, span)) if span else d.notes
             diags.append(dataclasses.replace(d, notes=notes))
         else:
             hint = None if d.hint and "--set" in d.hint else d.hint  # it is not from --set
             diags.append(
                 Diagnostic(
-                    f"grid value `{extra[axis]}`: {d.message}",
-                    base.spans.get(f"grid.{axis}"),
+                    f"{what.split()[0]} value `{extra[j]}`: {d.message}",
+                    base.spans.get(f"{axis}.{j}"),
                     hint,
                 )
             )

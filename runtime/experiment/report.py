@@ -4,6 +4,7 @@ by `runtime/cli/experiment.py`).
 
     runs/cv_sigmoids-experiment-20261122-193000/
       source.dl  spec.dl  lanes.csv  summary.csv  experiment.json
+      trials.csv  search.png                     (a search: the trials ranked, the picture)
       params.safetensors  stats.safetensors     (the retrained best setting, with `retrain`)
 
 Example:
@@ -36,7 +37,9 @@ def _metric_names(result: ExperimentResult) -> list[str]:
 
 def summarize(result: ExperimentResult) -> tuple[list[dict[str, Any]], int | None]:
     """One row per setting: lanes, diverged lanes, mean and sample std of each metric over its
-    lanes (folds × seeds); and the index of the best setting by the monitored metric's mean."""
+    lanes (folds × seeds); and the index of the best setting by the monitored metric's mean
+    (of a search: among its complete trials, not pruned ones)."""
+    complete = {t["trial"] for t in result.trials if t["state"] == "complete"}
     rows = []
     for s in result.settings:
         lanes = [r for r in result.records if r.setting == s.index]
@@ -54,7 +57,11 @@ def summarize(result: ExperimentResult) -> tuple[list[dict[str, Any]], int | Non
             row[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         rows.append(row)
     key = f"{result.monitor}_mean"
-    scored = [r for r in rows if math.isfinite(r.get(key, math.nan))]
+    scored = [
+        r
+        for r in rows
+        if math.isfinite(r.get(key, math.nan)) and (not result.trials or r["setting"] in complete)
+    ]
     best = None
     if scored:
         pick = min if monitor_mode(result.monitor) == "min" else max
@@ -135,6 +142,18 @@ def write_report(result: ExperimentResult, base: ResolvedSpec, runs_root: str | 
         "best": best,
         "retrain": result.retrain or None,
     }
+    if result.trials:  # a search: the trials ranked, and a picture of the search
+        from dlc.runtime.experiment.search_report import plot_search, trial_rows
+
+        search = exp.search
+        assert search is not None
+        atomic_write_bytes(run.path / "trials.csv", _csv(trial_rows(result)))
+        plot_search(result, run.path / "search.png", base.name)
+        doc["search"] = {
+            **search.settings(),
+            "ranked": trial_rows(result),
+            "trials": result.trials,
+        }
     atomic_write_bytes(run.path / "experiment.json", json.dumps(doc, indent=1).encode())
     if result.retrained is not None:
         model = result.retrained

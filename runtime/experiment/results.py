@@ -69,6 +69,9 @@ class ExperimentResult:
     retrained: Any = None  # the retrained CompiledModel
     programs: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
+    # a search: one entry per trial (trial, round, state, value, params, intermediate values)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    caches: dict[str, dict[Any, Any]] = field(default_factory=dict)  # compiled lane functions
 
     @property
     def program_count(self) -> int:

@@ -79,11 +79,6 @@ def run_experiment(
     no folder). `on_epoch(label, epoch, epochs, active_lanes)` reports progress. `devices` (a
     number or "all"; default the spec's `train.devices`) spreads the lanes over that many
     devices, and the retrained model's batches too."""
-    from dlc.runtime.experiment.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
-    from dlc.runtime.experiment.lanes import train_lanes
-    from dlc.runtime.train.model import CompiledModel
-    from dlc.runtime.train.sharding import mesh_for
-
     overrides = list(overrides or [])
     base = load_spec(source, overrides=overrides, base_dir=base_dir)
     exp = base.spec.experiment
@@ -93,22 +88,77 @@ def run_experiment(
             where=base.file,
             hint="add e.g. `experiment { folds 5 }`, or train it once with `dlc run`",
         )
-    settings = grid_settings(source, overrides, base)
+    pools: dict[str, Pool] = {}
+    if exp.search is not None:
+        from dlc.runtime.experiment.search import run_search
+
+        result = run_search(source, overrides, base, pools, say, on_epoch, devices)
+    else:
+        settings = grid_settings(source, overrides, base)
+        result = ExperimentResult(settings, [], "")
+        train_settings(result, base, overrides, settings, pools, say, on_epoch, devices=devices)
+    return _finish(result, base, pools, runs_root, devices)
+
+
+# (lane index in the chunk -> setting index, epoch, monitored values, active lanes) -> lanes to stop
+OnEval = Callable[[list[int], int, np.ndarray, np.ndarray], "np.ndarray | None"]
+
+
+def _watch(on_eval: OnEval, owners: list[int], monitor: str) -> Callable[[int, Any, Any], Any]:
+    """`train_lanes`' evaluation hook for lanes of the settings `owners` (one per lane)."""
+
+    def watch(epoch: int, metrics: dict[str, np.ndarray], active: np.ndarray) -> Any:
+        return on_eval(owners, epoch, metrics[monitor], active)
+
+    return watch
+
+
+def pool_for(pools: dict[str, Pool], resolved: ResolvedSpec) -> Pool:
+    """The data of `resolved` (loaded once per distinct data section)."""
+    key = repr(resolved.spec.data)
+    if key not in pools:
+        pools[key] = load_pool(resolved)
+    return pools[key]
+
+
+def train_settings(
+    result: ExperimentResult,
+    base: ResolvedSpec,
+    overrides: list[str],
+    settings: list[Setting],
+    pools: dict[str, Pool],
+    say: Callable[[str], None],
+    on_epoch: Callable[[str, int, int, int], None] | None,
+    on_eval: OnEval | None = None,
+    title: str = "",
+    axis: str = "grid",
+    devices: int | str | None = None,
+) -> None:
+    """Train every (setting, seed, fold) of `settings` as lanes, one program per `static_key`
+    group (in memory chunks); append the lane records and program timings to `result`.
+    `on_eval` sees each evaluation and may stop lanes (search pruning); `axis` names the spec
+    lines a setting's override errors point at (`grid.I`, `param.I`); `devices` as in
+    `run_experiment`."""
+    from dlc.runtime.experiment.lane_setup import LaneSpec, chunk_sizes, estimate_bytes, static_key
+    from dlc.runtime.experiment.lanes import train_lanes
+    from dlc.runtime.train.model import CompiledModel
+    from dlc.runtime.train.sharding import mesh_for
+
+    exp = base.spec.experiment
+    assert exp is not None
     seeds = exp.seeds or [base.spec.train.seed]
     groups: dict[str, list[Setting]] = {}
     for s in settings:
         groups.setdefault(static_key(s.resolved.spec), []).append(s)
-    pools: dict[str, Pool] = {}
-    result = ExperimentResult(settings, [], "")
+    before = max((p["program"] for p in result.programs), default=0)
     say(
-        f"{len(settings)} setting{'s' if len(settings) != 1 else ''} in {len(groups)} "
+        f"{title}{len(settings)} setting{'s' if len(settings) != 1 else ''} in {len(groups)} "
         f"program{'s' if len(groups) != 1 else ''} (settings that change shapes or the "
         "program's structure compile separately; each program trains its lanes vmapped)"
     )
     for g, members in enumerate(groups.values()):
         first = members[0].resolved
-        data_key = repr(first.spec.data)
-        pool = pools.setdefault(data_key, load_pool(first))
+        pool = pool_for(pools, first)
         result.monitor = result.monitor or _monitor(base, pool)
         p = pool.prepared
         splits = lane_splits(
@@ -127,11 +177,11 @@ def run_experiment(
         try:  # as a single run lowers it; a shape error points at the grid line
             program = CompiledModel(first, p).program(n_max)
         except DlcError as err:
-            raise at_grid(err, base, len(overrides), members[0].overrides) from None
+            raise at_grid(err, base, len(overrides), members[0].overrides, axis) from None
         per_lane = estimate_bytes(program, batch, n_max, max(len(v) for _, v in splits))
         shared = pool.x.nbytes + pool.y.nbytes
         sizes = chunk_sizes(len(lanes), per_lane, shared, int(exp.memory_mb * 2**20))
-        label = f"program {g + 1}/{len(groups)}"
+        label = f"{title}program {g + 1}/{len(groups)}"
         say(
             f"{label}: {len(lanes)} lanes ({len(members)} settings × {len(seeds)} seeds × "
             f"{len(splits)} {'folds' if exp.folds else 'split'}), about "
@@ -143,7 +193,8 @@ def run_experiment(
                 f"{(shared + per_lane * len(lanes)) / 2**20:.1f} MB, more than memory_mb="
                 f"{exp.memory_mb}: running {len(sizes)} chunks of at most {max(sizes)} lanes"
             )
-        start, cache = 0, dict[str, Any]()
+        start = 0
+        cache = result.caches.setdefault(static_key(first.spec), {})  # kept over search rounds
         # `train { devices N }`: the lanes spread over N devices
         mesh = (
             mesh_for(t.devices, _devices_error(first))
@@ -161,11 +212,13 @@ def run_experiment(
                 else (lambda e, a, n=name, total=t.epochs: on_epoch(n, e, total, a))
             )
             members_lanes = [lanes[i] for i in chunk]
-            run = train_lanes(program, members_lanes, pool.x, pool.y, report, cache, mesh)
+            owners = [plan[i][0].index for i in chunk]
+            watch = None if on_eval is None else _watch(on_eval, owners, result.monitor)
+            run = train_lanes(program, members_lanes, pool.x, pool.y, report, cache, mesh, watch)
             values = {**run.metrics, **_train_and_test(program, members_lanes, run, pool)}
             result.programs.append(
                 {
-                    "program": g + 1,
+                    "program": before + g + 1,
                     "chunk": c + 1,
                     "lanes": size,
                     "seconds": round(time.perf_counter() - t0, 3),
@@ -181,7 +234,7 @@ def run_experiment(
                         s.index,
                         seed,
                         f if exp.folds else None,
-                        g + 1,
+                        before + g + 1,
                         {k: float(v[j]) for k, v in values.items()},
                         float(last[-1]) if last else float("nan"),
                         int(run.epochs[j]),
@@ -191,7 +244,6 @@ def run_experiment(
                     )
                 )
             result.runs.append((list(range(first_record, len(result.records))), run))
-    return _finish(result, base, pools, runs_root, devices)
 
 
 def _train_and_test(program: Any, lanes: list[Any], run: Any, pool: Pool) -> dict[str, Any]:
