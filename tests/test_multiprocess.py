@@ -9,6 +9,8 @@ Measured here (the tolerance asserted is 1e-5):
 - When process 1 of a 2-process run is SIGKILLed after the first checkpoint, process 0 stops
   with a dlc error (exit 2); resumed by 2 processes, the run ends with `params.safetensors`
   byte-identical to an uninterrupted 2-process run.
+- specs/stream_digits.dl (rows streamed from disk, each process reading its own): 2 processes
+  against 1, parameters within 4.5e-8.
 - A process that fails on its own (here: process 1's spec file is missing) ends at once, and
   process 0 stops with a dlc error instead of waiting for it.
 
@@ -291,3 +293,24 @@ def test_an_error_in_process_0_stops_the_others(
     assert [p.returncode for p in procs] == [2, 2], outs
     assert "no earlier run" in outs[0][1] and "process 0 stopped with an error" in outs[1][1]
     assert all("Traceback" not in err for _, err in outs), outs
+
+
+@pytest.mark.slow
+def test_two_processes_streaming_from_disk_equal_one(env: dict[str, str], tmp_path: Path) -> None:
+    """specs/stream_digits.dl streams its .npy rows from disk in chunks: with 2 processes each
+    reads only the rows its device holds, and the run equals 1 process's within 1e-5."""
+    spec, sets = str(ROOT / "specs" / "stream_digits.dl"), ["--set", "train.epochs=3"]
+    finish(start(env, 2, "run", spec, *sets, "--runs", str(tmp_path / "two"), "--quiet"))
+    proc = subprocess.run(
+        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    a = load_file(only_run(tmp_path / "one") / "params.safetensors")
+    b = load_file(only_run(tmp_path / "two") / "params.safetensors")
+    diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+    print(f"streamed, 2 processes vs 1: parameters max |diff| {diff:.3g}")
+    assert diff < 1e-5, diff
