@@ -199,3 +199,20 @@ def test_hash_of_specs_without_inputs_is_unchanged() -> None:
     r = load_spec(SPECS / "branch_weather.dl")
     assert '"input"' not in canonical_json(r.spec)
     assert '"input":[' in canonical_json(load_spec(SPEC).spec)
+
+
+def test_check_lists_the_named_inputs(tmp_path: Path, capsys) -> None:
+    import json
+
+    from dlc.runtime.cli.main import main
+
+    spec = tmp_path / "s.dl"
+    spec.write_text(SPEC)
+    assert main(["check", str(spec), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["inputs"] == {
+        "temps": {"columns": ["temp_max", "temp_min"], "shape": [4]},
+        "rain": {"columns": ["precipitation", "wind"], "shape": [4]},
+    }
+    assert main(["check", str(spec)]) == 0
+    assert "input `temps` (4,): temp_max, temp_min" in capsys.readouterr().out

@@ -66,6 +66,10 @@ def main(args: argparse.Namespace) -> int:
             "data": data.summary(),
             "loss": resolved.spec.loss.dl_name,
             "optimizer": resolved.spec.optimizer.dl_name,
+            "inputs": {  # named inputs: their columns and shapes
+                k: {"columns": v, "shape": [len((data.input_index or {}).get(k, ()))]}
+                for k, v in data.inputs.items()
+            },
         }
         if getattr(args, "cost", False):
             from dlc.runtime.analysis.cost import step_cost
