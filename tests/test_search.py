@@ -117,6 +117,21 @@ def test_dlc_check_validates_the_search_block(tmp_path: Path, capsys) -> None:
     assert main(["check", str(SPECS / "search_digits.dl")]) == 0
 
 
+def test_dlc_check_infers_shapes_at_searched_values(tmp_path: Path, capsys) -> None:
+    """`dlc check` infers the layer shapes at each range's ends and every choice; an error is
+    at the `param` line that caused it, and a good search is summarized."""
+    spec = tmp_path / "s.dl"
+    params = f'{LR} loguniform(1e-3, 0.3); "model.dense[-1].units" choice([10, 5])'
+    text = _with("bayes trials=4", params)
+    spec.write_text(text)
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    line = text[: text.index('"model.dense')].count("\n") + 1
+    assert f"s.dl:{line}:" in err and "`model.dense[-1].units=5`" in err, err
+    assert main(["check", str(SPECS / "search_digits.dl")]) == 0
+    assert "search: bayes, 24 trials, 8 at a time" in capsys.readouterr().out
+
+
 def test_missing_optuna_names_the_extra(monkeypatch) -> None:
     from dlc.runtime.experiment.runner import run_experiment
 

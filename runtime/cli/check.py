@@ -130,25 +130,49 @@ def check_grid_points(args: argparse.Namespace, resolved: Any, data: Any) -> str
     line that caused it. None without a grid, else a line saying how many points and
     programs there are."""
     from dlc.compiler.errors import DlcError
+    from dlc.compiler.frontend import load_spec
     from dlc.compiler.passes import bind_data
     from dlc.compiler.shapes import infer
     from dlc.runtime.data.prepare import prepare
     from dlc.runtime.experiment.programs import at_grid, grid_settings, static_key
+    from dlc.runtime.experiment.results import Setting, literal
 
     exp = resolved.spec.experiment
-    if exp is None or not exp.grid:
+    if exp is None or not (exp.grid or exp.search):
         return None
+    lines: list[int] = []  # a search: the `param` line of each checked value
     overrides = list(args.set or [])
     prepared = {repr(resolved.spec.data): data}
-    settings = grid_settings(Path(args.spec), overrides, resolved)
-    for s in settings:
+    axis = "grid"
+    if exp.search is not None:  # each searched value's probes (ends, choices), one at a time
+        axis, settings = "param", list[Setting]()
+        for i, p in enumerate(exp.search.param):
+            for v in p.dist.probes():
+                extra = [f"{p.key}={literal(v)}"]
+                try:
+                    point = load_spec(Path(args.spec), overrides=[*overrides, *extra])
+                except DlcError as err:
+                    raise at_grid(err, resolved, len(overrides), extra, "param", [i]) from None
+                settings.append(Setting(len(settings), {p.key: v}, extra, point))
+                lines.append(i)
+    else:
+        settings = grid_settings(Path(args.spec), overrides, resolved)
+    for n, s in enumerate(settings):
         key = repr(s.resolved.spec.data)
         try:
             d = prepared.get(key) or prepared.setdefault(key, prepare(s.resolved))
             point = bind_data(s.resolved, d.facts())
             infer(point, d.input_shape, d.target_shape, d.num_classes)
         except DlcError as err:
-            raise at_grid(err, resolved, len(overrides), s.overrides) from None
+            at = [lines[n]] if axis == "param" else None
+            raise at_grid(err, resolved, len(overrides), s.overrides, axis, at) from None
+    if exp.search is not None:
+        se = exp.search
+        keys = ", ".join(p.key for p in se.param)
+        return (
+            f"search: {se.method}, {se.trials} trials, {se.batch} at a time, over {keys}; "
+            "valid shapes at each range's ends and every choice"
+        )
     programs = len({static_key(s.resolved.spec) for s in settings})
     return (
         f"grid: {len(settings)} settings, each with valid shapes; {programs} "

@@ -335,14 +335,13 @@ def _print_trials(con: Console, result: ExperimentResult) -> None:
     heads = short if len(set(short)) == len(short) else keys
     shown = f", the best {SHOWN_TRIALS} of {len(rows)}" if len(rows) > SHOWN_TRIALS else ""
     table = Table(title=f"trials ranked by {result.monitor} (mean over {_over(result)}{shown})")
-    for col in ["rank", "trial", "round", *heads, "epochs", result.monitor, ""]:
+    for col in ["rank", "trial", *heads, "epochs", result.monitor, ""]:  # round: trials.csv
         table.add_column(col, justify="right")
     for row in rows[:SHOWN_TRIALS]:
         best = result.best is not None and row["trial"] == result.best.index
         table.add_row(
             str(row["rank"]),
             str(row["trial"]),
-            str(row["round"]),
             *[fmt(row[k]) for k in keys],
             str(row["epochs"]),
             fmt(row[result.monitor]),

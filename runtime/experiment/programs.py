@@ -93,11 +93,17 @@ def grid_settings(source: str | Path, overrides: list[str], base: ResolvedSpec) 
 
 
 def at_grid(
-    err: DlcError, base: ResolvedSpec, first: int, extra: list[str], axis: str = "grid"
+    err: DlcError,
+    base: ResolvedSpec,
+    first: int,
+    extra: list[str],
+    axis: str = "grid",
+    lines: list[int] | None = None,
 ) -> DlcError:
     """Errors of a grid point's overrides -> errors at the `grid` lines (`first`: how many
     overrides come before the grid point's `extra` ones); `axis="param"`: a search's trial,
-    errors at its `param` lines."""
+    errors at its `param` lines; `lines`: which line (grid or param index) each of `extra`
+    comes from (default: the j-th)."""
     what = "grid point" if axis == "grid" else "searched setting"
     diags = []
     for d in err.diagnostics:
@@ -113,7 +119,7 @@ def at_grid(
             diags.append(
                 Diagnostic(
                     f"{what.split()[0]} value `{extra[j]}`: {d.message}",
-                    base.spans.get(f"{axis}.{j}"),
+                    base.spans.get(f"{axis}.{lines[j] if lines else j}"),
                     hint,
                 )
             )
