@@ -180,16 +180,22 @@ def test_bad_groups_are_errors_at_the_input_line() -> None:
     assert "reads the model's input" in d.message and d.span.line == 10
 
 
-def test_named_inputs_need_named_columns() -> None:
+def test_sources_without_names_take_positions() -> None:
+    """fizzbuzz rows are 10 binary digits: `#1` .. `#10`; images and tokens have no columns."""
     text = (
-        "data {\n  fizzbuzz\n  input a [1, 2]\n}\nmodel { input a; dense 4 }\n"
+        'data {\n  fizzbuzz\n  input low ["#1:#5"]\n  input high [6, "#10"]\n}\n'
+        "model {\n  parallel {\n    branch { input low; dense 4 }\n"
+        "    branch { input high; dense 4 }\n  }\n}\n"
         "loss cross_entropy\noptimizer adam\n"
     )
-    err = _error(text)
-    assert (
-        err.diagnostics[0].span.line == 3
-        and "no named feature columns" in err.diagnostics[0].message
-    )
+    data = prepare(load_spec(text))
+    assert data.input_index == {"low": (0, 1, 2, 3, 4), "high": (5, 9)}
+    err = _error(text.replace('"#10"', '"#11"'))
+    d = err.diagnostics[0]
+    assert d.span.line == 4 and "position 11 is outside the feature list's 1..10" in d.message
+    err = _error(text.replace("fizzbuzz", "seq2seq reverse n=50 test=10"))
+    d = err.diagnostics[0]
+    assert d.span.line == 3 and "gives no feature columns" in d.message
 
 
 def test_hash_of_specs_without_inputs_is_unchanged() -> None:

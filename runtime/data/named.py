@@ -1,7 +1,8 @@
 """Named inputs of the data section (`input temps [temp_max, temp_min]`): each group's feature
 columns, chosen by the CSV column rules (names, positions in the feature list, ranges, globs;
-a `categorical` column's name picks all its one-hot columns), and their positions in the
-model's flat input (with a `window` of N days, each day's, oldest first). Numpy-free.
+a `categorical` column's name picks all its one-hot columns; a source without column names,
+such as `npz`, names its flat features `#1`, `#2`, ...), and their positions in the model's
+flat input (with a `window` of N days, each day's, oldest first). Numpy-free.
 
 Example:
     >>> positions(["b"], ["a", "b", "c"], 2)
@@ -42,10 +43,11 @@ def group_columns(resolved: Any, features: Sequence[str]) -> dict[str, list[str]
         if not features:
             raise resolved.error(
                 f"the input `{inp.name}` names columns, but the "
-                f"`{resolved.spec.data.source.dl_name}` source has no named feature columns",
+                f"`{resolved.spec.data.source.dl_name}` source gives no feature columns "
+                "(token ids or images)",
                 f"input.{i}",
-                "named inputs group the columns of a `csv` source; otherwise use "
-                "`select [positions]` in the branches",
+                "named inputs group feature columns: of a table by name, of other flat rows by "
+                'position ("#1:#8"); for images or tokens use the layers in the branches',
             )
         try:
             groups[inp.name] = columns.select(
@@ -54,10 +56,12 @@ def group_columns(resolved: Any, features: Sequence[str]) -> dict[str, list[str]
         except DlcError as err:
             d = err.diagnostics[0]
             listed = ", ".join(features[:20]) + (", ..." if len(features) > 20 else "")
+            message = d.message.replace("the header's", "the feature list's")
+            hint = d.hint + (" " if d.hint.endswith("?") else "; ") if d.hint else ""
             raise resolved.error(
-                f"input `{inp.name}`: {d.message.replace('the header', 'the features')}",
+                f"input `{inp.name}`: {message.replace('the header', 'the features')}",
                 f"input.{i}",
-                (d.hint + " " if d.hint else "") + f"the features are: {listed}",
+                hint + f"the features are: {listed}",
             ) from None
     return groups
 
@@ -88,8 +92,19 @@ def attach_inputs(resolved: Any, data: Any) -> Any:
     (`input_index`) filled in from the spec; unchanged without `input` statements."""
     if not resolved.spec.data.input:
         return data
-    data.inputs = group_columns(resolved, data.feature_names)
-    data.input_index, _ = input_positions(
-        resolved, data.inputs, data.feature_names, data.input_shape
-    )
+    features = list(data.feature_names) or _positions_as_names(resolved, data)
+    data.inputs = group_columns(resolved, features)
+    data.input_index, _ = input_positions(resolved, data.inputs, features, data.input_shape)
     return data
+
+
+def _positions_as_names(resolved: Any, data: Any) -> list[str]:
+    """A source of flat numeric rows without column names (`npz`, `npy`, `digits`, ...): its
+    features named by position, `#1` .. `#F` (so `input a ["#1:#8"]` works); [] for token ids
+    and images (`group_columns` then says why)."""
+    window = resolved.spec.data.window
+    days = window.size if window is not None else 1
+    shape = tuple(data.input_shape)
+    if data.vocab is not None or len(shape) != 1 or shape[0] % days:
+        return []
+    return [f"#{i}" for i in range(1, shape[0] // days + 1)]
