@@ -18,6 +18,7 @@ each reader's ratio to pyarrow. The target: dlc <= 2x pyarrow.
 Usage:
     python bench/csv_read.py             # 5 rounds (about 1 minute on 2 loaded cores)
     python bench/csv_read.py --rounds 3 --skip-general
+    python bench/csv_read.py --mixed      # a date and a word column among the numbers
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ import numpy as np
 ROWS, COLS = 200_000, 11
 
 
-def write_csv(path: Path) -> None:
+def write_csv(path: Path, mixed: bool = False) -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(size=(ROWS, COLS)) * 100
     header = ",".join(f"x{j}" for j in range(COLS - 1)) + ",y"
     np.savetxt(path, a, delimiter=",", header=header, comments="", fmt="%.6g")
+    if mixed:  # the first column a date, the second a word: a typical export
+        words = ["rain", "sun", "fog", "snow", "drizzle"]
+        lines = path.read_text().split("\n")
+        out = ["date,weather," + lines[0].split(",", 2)[2]]
+        for i, line in enumerate(lines[1:-1]):
+            rest = line.split(",", 2)[2]
+            out.append(f"2012-{1 + i % 12:02d}-{1 + i % 28:02d},{words[i % 5]},{rest}")
+        path.write_text("\n".join(out) + "\n")
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:
@@ -53,6 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--skip-general", action="store_true", help="skip the slow general reader")
+    ap.add_argument("--mixed", action="store_true", help="a date and a word column, 9 numbers")
     args = ap.parse_args()
     import pyarrow.csv as pacsv
 
@@ -77,7 +87,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.csv"
-        write_csv(path)
+        write_csv(path, args.mixed)
         readers: dict[str, Callable[[], object]] = {
             "pyarrow": lambda: pacsv.read_csv(path),
             "dlc": lambda: datasets.read_csv(path),
@@ -87,7 +97,9 @@ def main() -> None:
             readers["general"] = general
         header, cols = datasets.read_csv(path)
         ref = pacsv.read_csv(path)
-        same = all(np.array_equal(cols[n], ref.column(n).to_numpy()) for n in header)
+        same = all(
+            np.array_equal(cols[n], ref.column(n).to_numpy().astype(cols[n].dtype)) for n in header
+        )
         same_np = all(
             np.array_equal(a, b)
             for a, b in zip(cols.values(), no_pyarrow()[1].values(), strict=True)  # type: ignore[index]
@@ -101,7 +113,8 @@ def main() -> None:
                 times[name].append(timed(readers[name]))
         size = path.stat().st_size
     load = os.getloadavg()[0]
-    print(f"{ROWS:,} x {COLS} numeric CSV, {size / 1e6:.1f} MB; {args.rounds} rounds")
+    kind = "date, word and 9 numbers" if args.mixed else "numeric"
+    print(f"{ROWS:,} x {COLS} {kind} CSV, {size / 1e6:.1f} MB; {args.rounds} rounds")
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"dlc's columns equal pyarrow's: {same}; with loadtxt: {same_np}")
     base_w = statistics.median(w for w, _ in times["pyarrow"])

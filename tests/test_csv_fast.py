@@ -112,3 +112,34 @@ def test_invalid_utf8_and_a_header_only_big_file(tmp_path):
     path.write_text("a," * 40000 + "y\n")  # a header of over 64 KiB, no data
     with pytest.raises(DlcError, match="no data rows"):
         datasets.read_csv(path)
+
+
+def test_numbers_and_text_take_the_fast_path_with_pyarrow(tmp_path):
+    pytest.importorskip("pyarrow")
+    weather = (
+        Path(__file__).resolve().parent.parent / "specs/data/seattle-weather.csv"
+    ).read_text()
+    head, *rows = weather.strip().split("\n")
+    rows = [r + f",{i % 24:02d}:30, w{i % 7} " for i, r in enumerate(rows)]  # a time, spaces
+    path = tmp_path / "w.csv"
+    path.write_text("\n".join([head + ",time,note", *rows]) + "\n")
+    from dlc.runtime.data.fastcsv import mixed_body
+
+    raw = path.read_bytes()
+    body = raw[raw.index(b"\n") + 1 :]
+    assert mixed_body(body, ",", 8) is not None  # the fast path takes it
+    header, cols = datasets.read_csv(path)
+    ref_header, ref = _general(path)
+    assert header == ref_header
+    for name in header:
+        assert cols[name].dtype.kind == ref[name].dtype.kind, name
+        np.testing.assert_array_equal(cols[name], ref[name])
+    assert cols["date"][0] == "2012/01/01" and cols["time"][1] == "01:30"
+    assert cols["note"][0] == "w0"  # stripped, as the general reader strips
+    # a number among the text: the general reader names the row
+    lines = path.read_text().split("\n")
+    lines[1000] = lines[1000].replace(",w", ",7", 1).replace(" w", " 7", 1)
+    path.write_text("\n".join(lines))
+    with pytest.raises(DlcError) as err:
+        datasets.read_csv(path)
+    assert err.value.diagnostics[0].where == f"{path}:row 1001"

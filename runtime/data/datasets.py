@@ -162,9 +162,10 @@ def _is_number(text: str) -> bool:
 def _numeric_csv(
     path: str | os.PathLike[str], delimiter: str
 ) -> tuple[list[str], dict[str, np.ndarray]] | None:
-    """A big CSV of plain numbers under a plain header, read by `fastcsv` (the same result
-    as the general reader), or None: the general reader then reads it and names any problem.
-    Files under 64 KiB always take the general reader (no pyarrow import for small files)."""
+    """A big CSV of plain numbers (or, with pyarrow, numbers and text) under a plain header,
+    read by `fastcsv` (the same result as the general reader), or None: the general reader
+    then reads it and names any problem. Files under 64 KiB always take the general reader
+    (no pyarrow import for small files)."""
     from dlc.runtime.data.reading import check_regular
 
     try:
@@ -182,10 +183,13 @@ def _numeric_csv(
     names = [v.strip() for v in raw[:cut].decode("ascii").split(delimiter)]
     if not all(names):
         return None
-    from dlc.runtime.data.fastcsv import numeric_body
+    from dlc.runtime.data.fastcsv import mixed_body, numeric_body
 
     body = raw[cut + 1 :]
-    cols = numeric_body(body if body.endswith(b"\n") else body + b"\n", delimiter, len(names))
+    body = body if body.endswith(b"\n") else body + b"\n"
+    cols = numeric_body(body, delimiter, len(names))
+    if cols is None:
+        cols = mixed_body(body, delimiter, len(names))
     if cols is None:
         return None
     header = unique_header(names)

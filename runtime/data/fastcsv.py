@@ -1,7 +1,9 @@
 """The fast path of `datasets.read_csv` for a body of plain numbers (no quotes, spaces, gaps or
 words): pyarrow's multi-threaded CSV parser when pyarrow is installed (the optional `parquet`
 extra), else NumPy's C parser (`np.loadtxt`) after a vectorized check that every line has the
-header's number of fields and holds only number characters.
+header's number of fields and holds only number characters. With pyarrow, a body of numeric
+and text columns (a date, a category word) without quotes takes a fast path too
+(`mixed_body`).
 
 The fast path only ever succeeds: a table that is not exactly numbers (a ragged row, a bad or
 empty cell, NaN or infinity, a text column) returns None, and the general reader, which names
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +60,76 @@ def _pyarrow_body(raw: bytes, delimiter: str, ncols: int) -> list[np.ndarray] | 
         if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
             return None
         out.append(np.asarray(col.to_numpy(), np.float64))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read(raw: bytes, delimiter: str, text_columns: Sequence[int] = ()) -> Any:
+    """pyarrow's table of the body (columns `f0`, `f1`, ...; `text_columns` read as text),
+    every cell literal (no nulls, no quotes)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return pacsv.read_csv(
+        pa.BufferReader(raw),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False),
+        convert_options=pacsv.ConvertOptions(
+            null_values=[],
+            strings_can_be_null=False,
+            true_values=[],
+            false_values=[],
+            column_types={f"f{j}": pa.string() for j in text_columns},
+        ),
+    )
+
+
+def mixed_body(raw: bytes, delimiter: str, ncols: int) -> list[np.ndarray] | None:
+    """With pyarrow installed, the columns of a body of numbers and text (no quotes): numeric
+    columns float64, text columns their stripped strings, exactly as the general reader gives
+    them; None when pyarrow is missing or any column is not plainly one or the other (a text
+    column holding a number, a gap, NaN): the general reader then decides, naming the row."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return None
+    if b'"' in raw or not raw.endswith(b"\n"):
+        return None
+    try:
+        table = _read(raw, delimiter)
+        text = [
+            j
+            for j, col in enumerate(table.columns)
+            if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type))
+        ]
+        odd = [j for j in text if not pa.types.is_string(table.columns[j].type)]
+        if odd:  # dates, times: read as the text they are
+            table = _read(raw, delimiter, odd)
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if table.num_columns != ncols:
+        return None
+    out: list[np.ndarray] = []
+    for j, col in enumerate(table.columns):
+        if j not in text:
+            values = np.asarray(col.to_numpy(), np.float64)
+            if not np.isfinite(values).all():
+                return None
+            out.append(values)
+            continue
+        coded = col.combine_chunks().dictionary_encode()  # each distinct cell checked once
+        distinct = [v.strip() for v in coded.dictionary.to_pylist()]
+        if any(_is_number(v) for v in distinct):
+            return None  # numbers among text, or numbers with gaps: the general reader
+        index = np.asarray(coded.indices.to_numpy(zero_copy_only=False), np.intp)
+        out.append(np.array(distinct, dtype=str)[index])
     return out
 
 
