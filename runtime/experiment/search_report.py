@@ -88,6 +88,9 @@ def plot_search(result: ExperimentResult, path: Path, title: str) -> Path:
     shown = np.where(done, values, np.nan)
     best = better.accumulate(np.where(np.isfinite(shown), shown, np.nan))
     ax.step(numbers, best, where="post", color="C2", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers
     ax.set_xlabel("trial")
     ax.set_ylabel(result.monitor)
     ax.legend(fontsize=8)
