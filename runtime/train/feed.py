@@ -8,9 +8,11 @@ their row numbers to the host, and for each chunk of `k` steps reads those rows 
 to the device and runs the engine's `train_steps` over them in one jitted call. Every step
 sees the rows, the dropout key and the state it sees in memory, so the results are the same.
 
-Memory: about `PREFETCH + 2` chunks exist at once (being read, read ahead, on the device, and
-the one before it finishing), each a few copies while rows are transformed: a chunk is sized
-to 1/`SHARE` of the budget. Evaluation reads its part in chunks the same way.
+Memory: about `PREFETCH + 3` chunks exist at once (being read, read ahead, two queued on the
+device and the one before them finishing), each a few copies while rows are transformed: a
+chunk is sized to 1/`SHARE` of the budget. Evaluation reads its part in chunks the same way. Freed chunks go
+back to the operating system (`return_freed_memory`), so they do not pile up as resident
+memory (bench/stream_memory.py measures the peak).
 
 Example:
     >>> fns = make_stream_functions(program, 60000, 128, True, "all", None, 64 << 20)
@@ -38,7 +40,7 @@ from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start
 from dlc.runtime.train.sharding import batch_sharding, constrain, shard_rows
 from dlc.runtime.train.step import EVAL_CHUNK, SINGLE, Functions, make_functions
 
-SHARE = 8  # a chunk takes at most 1/SHARE of the memory budget
+SHARE = 16  # a chunk takes at most 1/SHARE of the memory budget
 PREFETCH = 2  # chunks read ahead of the one training
 
 
@@ -60,9 +62,22 @@ def chunk_steps_for(budget: int, row_bytes: int, batch: int, epoch_steps: int) -
 
     Example:
         >>> chunk_steps_for(64 << 20, 784 * 4, 128, 469), chunk_steps_for(1000, 3136, 128, 9)
-        (20, 1)
+        (10, 1)
     """
     return max(1, min(epoch_steps, budget // (SHARE * max(1, batch * row_bytes))))
+
+
+def return_freed_memory() -> None:
+    """Make glibc give large freed buffers back to the operating system. After the first
+    large `free` glibc raises its mmap threshold (up to 32 MiB), so later chunk-sized buffers
+    come from the heap and stay resident once freed; pinning the threshold at 1 MiB keeps
+    every chunk buffer a mapping of its own, unmapped when freed. A no-op without glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
 
 
 def prefetched(tasks: list[Callable[[], Any]], depth: int = PREFETCH) -> Iterator[Any]:
@@ -89,6 +104,7 @@ def make_stream_functions(
     """`step.make_functions`' functions with `epoch`, `evaluate` and `evaluate_many` taking
     streamed parts (`StreamRows` inputs, numpy targets) instead of device arrays; one epoch
     per call. `budget` (bytes) sizes the chunks; a numeric `steps_per_call` caps them."""
+    return_freed_memory()
     base = make_functions(program, n_train, batch, shuffle, "all", 1, mesh)
     shard = batch_sharding(mesh)
     tx = optimizer_of(program, SINGLE)
@@ -132,8 +148,8 @@ def make_stream_functions(
 
         outs: list[Any] = []
         for xc, yc, wc in prefetched([read(s) for s in range(0, nb, k)]):
-            if outs:  # at most two chunks' arrays alive on the device
-                jax.block_until_ready(outs[-1])
+            if len(outs) > 1:  # at most two chunks queued on the device: no idle gap, bounded
+                jax.block_until_ready(outs[-2])
             state, out = chunk_j(state, xc, yc, wc)
             outs.append(out)
         stats = stats_j(state, jax.tree.map(lambda *a: jnp.concatenate(a), *outs))
