@@ -10,9 +10,9 @@ sees the rows, the dropout key and the state it sees in memory, so the results a
 
 Memory: about `PREFETCH + 3` chunks exist at once (being read, read ahead, two queued on the
 device and the one before them finishing), each a few copies while rows are transformed: a
-chunk is sized to 1/`SHARE` of the budget. Evaluation reads its part in chunks the same way. Freed chunks go
-back to the operating system (`return_freed_memory`), so they do not pile up as resident
-memory (bench/stream_memory.py measures the peak).
+chunk is sized to 1/`SHARE` of the budget. Evaluation reads its part in chunks the same way.
+Freed chunks go back to the operating system (`return_freed_memory`), so they do not pile up
+as resident memory (bench/stream_memory.py measures the peak).
 
 Example:
     >>> fns = make_stream_functions(program, 60000, 128, True, "all", None, 64 << 20)
