@@ -209,3 +209,52 @@ def test_dlc_run_streams_and_resumes(tmp_path: Path) -> None:
         facts["n_train"] == len(memory.model.data.parts["train"][0])
         and facts["input_dtype"] == "float32"
     )
+
+
+STREAM_DEVICES = """
+import sys
+from pathlib import Path
+import jax, numpy as np, dlc
+assert jax.device_count() == 2, jax.devices()
+spec = Path(sys.argv[1])
+mem = dlc.compile(spec, overrides=["train.memory_mb=10"])
+mem.fit()
+for devices in (1, 2):
+    m = dlc.compile(spec)
+    assert m.data.streamed
+    m.fit(devices=devices)
+    diff = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(jax.tree.leaves(mem.state.params), jax.tree.leaves(m.state.params))
+    )
+    ev_m, ev_s = mem.evaluate(), m.evaluate()
+    ediff = max(abs(ev_m[k] - ev_s[k]) for k in ev_m)
+    assert diff < 1e-5 and ediff < 1e-5, (devices, diff, ediff)
+    print(f"devices={devices} params {diff:.3g} metrics {ediff:.3g}")
+"""
+
+
+@pytest.mark.slow
+def test_streamed_training_over_two_devices(tmp_path: Path) -> None:
+    """Streamed chunks split over 2 simulated CPU devices (each chunk's rows placed along the
+    mesh's data axis) train like the in-memory run on one device, within 1e-5."""
+    import os
+    import subprocess
+    import sys
+
+    spec = _spec(tmp_path)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", STREAM_DEVICES, str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "devices=2" in out.stdout, out.stdout
