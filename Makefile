@@ -1,7 +1,8 @@
 # Two entry points, both doing their own set-up on a fresh clone (and only once):
-#   make run    train the main example (specs/sigmoids.dl, data shipped in specs/data/)
+#   make run    train the main example (specs/births_sigmoids.dl, data shipped in specs/data/)
 #   make test   run the whole test suite (lint, format, import contracts, types, pytest)
-# Also: make test-fast (everything but the tests marked slow), make check (the static checks).
+# Also: make test-fast (everything but the tests marked slow), make check (the static checks),
+#   make reproduce (regenerate specs/README.md's result tables from real runs).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.dlc-installed
 # checkout's folder is called.
 LINK   := $(VENV)/src/dlc
 
-.PHONY: run test test-fast check lint types contracts bench fuzz clean
+.PHONY: run test test-fast check lint types contracts bench fuzz reproduce reproduce-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dlc run specs/sigmoids.dl
+	$(BIN)/dlc run specs/births_sigmoids.dl
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -57,6 +58,15 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_campaign.py --total 20400
 	$(BIN)/python tests/kill_matrix.py --trials 7
+
+# specs/README.md's result tables from real runs (specs/reproduce.py; about 30 min of CPU on
+# 2 cores); reproduce-quick builds them in quick mode into a copy (runs/README.quick.md)
+reproduce: $(STAMP)
+	$(BIN)/python specs/reproduce.py
+
+reproduce-quick: $(STAMP)
+	mkdir -p runs && cp specs/README.md runs/README.quick.md
+	$(BIN)/python specs/reproduce.py --quick --readme runs/README.quick.md
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

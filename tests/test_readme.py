@@ -29,7 +29,9 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("name", ["linear", "linear_7days", "sigmoids", "relu_deep"])
+@pytest.mark.parametrize(
+    "name", ["linear", "linear_7days", "sigmoids", "relu_deep", "births_linear", "births_sigmoids"]
+)
 def test_lecture1_specs_beat_the_training_mean(name: str) -> None:
     m = dlc.compile(ROOT / "specs" / f"{name}.dl")
     m.fit()
@@ -38,3 +40,34 @@ def test_lecture1_specs_beat_the_training_mean(name: str) -> None:
     y_valid = m.data.parts["valid"][1]
     baseline = float(np.mean((y_valid - y_train.mean()) ** 2))
     assert valid_loss < 0.5 * baseline, (valid_loss, baseline)
+
+
+def test_readme_main_example_is_the_spec_make_run_trains() -> None:
+    """The README shows the spec that `make run` trains, as it is in specs/."""
+    text = (ROOT / "README.md").read_text()
+    run = re.search(r"dlc run (specs/\S+\.dl)", (ROOT / "Makefile").read_text()).group(1)
+    body = (ROOT / run).read_text()
+    shown = re.search(
+        r"\(\[" + re.escape(run) + r"\]\(" + re.escape(run) + r"\)\):\n\n```\n(.*?)```", text, re.S
+    )
+    assert shown is not None, run
+    code = [ln.split("#")[0].rstrip() for ln in body.splitlines() if not ln.startswith("#")]
+    assert [ln for ln in code if ln] == [
+        ln.split("#")[0].rstrip() for ln in shown.group(1).splitlines() if ln.split("#")[0].strip()
+    ]
+    assert f"$ dlc run {run}" in text
+
+
+@pytest.mark.slow
+def test_births_sigmoids_beat_the_linear_model_on_56_days() -> None:
+    """Lecture 1's finding on the shipped births series (seed 0; specs/README.md has 5 seeds)."""
+    scores = {}
+    for name, overrides in (("births_linear", ["data.window=56"]), ("births_sigmoids", [])):
+        m = dlc.compile(ROOT / "specs" / f"{name}.dl", overrides=overrides)
+        m.fit()
+        scores[name] = (m.evaluate("valid")["valid_loss"], m.evaluate("test")["test_loss"])
+    (lin_valid, lin_test), (sig_valid, sig_test) = (
+        scores["births_linear"],
+        scores["births_sigmoids"],
+    )
+    assert sig_valid < 0.95 * lin_valid and sig_test < 0.95 * lin_test, scores

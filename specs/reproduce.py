@@ -1,0 +1,228 @@
+"""Regenerate the result tables of specs/README.md from real runs (issue 15).
+
+    python specs/reproduce.py                      # every table, full size (`make reproduce`)
+    python specs/reproduce.py --only lecture1      # one table (repeat --only for more)
+    python specs/reproduce.py --quick --readme /tmp/README.md   # 1 seed, 1 epoch, 64 rows
+
+Each table sits in specs/README.md between `<!-- reproduce:NAME -->` and
+`<!-- /reproduce:NAME -->`; only the text between a pair of markers is rewritten, from the
+manifest in specs/reproduce_manifest.py, with a line saying the date, the machine and the
+command. Everything outside the markers (the hand-written tables that describe the specs) is
+left alone. `--quick` checks that every table builds (CI runs it on a copy of the README, see
+tests/test_reproduce.py); its numbers mean nothing and it says so in each table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SPECS = Path(__file__).resolve().parent
+MARKER = re.compile(r"<!-- reproduce:([\w-]+) -->\n(.*?)<!-- /reproduce:\1 -->", re.S)
+QUICK_ROWS = 64
+
+
+@dataclass
+class Trained:
+    """One trained model of a row (one seed), with its evaluations cached per part."""
+
+    model: Any
+    result: Any
+    seconds: float
+    quick: bool
+    _evals: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def metric(self, part: str, key: str) -> float:
+        if part not in self._evals:
+            if self.quick:  # a few rows of the part: the table's shape, not its numbers
+                x, y = (a[:QUICK_ROWS] for a in self.model.data.parts[part])
+                got = self.model.evaluate(x=x, y=y)
+                self._evals[part] = {k.replace("eval_", f"{part}_", 1): v for k, v in got.items()}
+            else:
+                self._evals[part] = self.model.evaluate(part)
+        return float(self._evals[part].get(f"{part}_{key}", math.nan))
+
+
+Measure = Callable[[Trained], float]
+Notes = Callable[[dict["Row", list[list[float]]]], str]
+
+
+def metric(part: str, key: str) -> Measure:
+    """The spec's loss or a reported metric on a part: metric("test", "accuracy")."""
+    return lambda t: t.metric(part, key)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    measure: Measure
+    digits: int = 3  # significant digits
+
+
+@dataclass(frozen=True)
+class Row:
+    spec: str  # relative to specs/
+    label: str = ""  # the first cell (default: a link to the spec)
+    overrides: tuple[str, ...] = ()
+    plugin: str | None = None  # a `--plugin` file relative to specs/
+
+    def cell(self) -> str:
+        if self.label:
+            return self.label
+        extra = "".join(f" `--set {o}`" for o in self.overrides)
+        return f"[{Path(self.spec).name}]({self.spec}){extra}"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    rows: tuple[Row, ...]
+    columns: tuple[Column, ...]
+    seeds: tuple[int, ...] = (0,)
+    first: str = "spec"
+    notes: Notes | None = None
+
+
+def train(row: Row, seed: int, quick: bool) -> Trained:
+    import dlc
+    from dlc.compiler.plugins import load_plugin
+
+    if row.plugin:
+        load_plugin(SPECS / row.plugin)
+    overrides = [*row.overrides, f"train.seed={seed}"]
+    if quick:
+        overrides.append("train.epochs=1")
+    start = time.perf_counter()
+    model = dlc.compile(SPECS / row.spec, overrides=overrides)
+    if quick:
+        result = model.fit(*(a[:QUICK_ROWS] for a in model.data.parts["train"]))
+    else:
+        result = model.fit()
+    return Trained(model, result, time.perf_counter() - start, quick)
+
+
+def fmt(values: Sequence[float], digits: int) -> str:
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "—"
+
+    def num(v: float) -> str:
+        return f"{v:.{digits}g}" if abs(v) < 10**digits else f"{v:,.0f}"
+
+    if len(values) == 1:
+        return num(values[0])
+    return f"{num(statistics.fmean(values))} ± {num(statistics.stdev(values))}"
+
+
+def measure(table: Table, quick: bool, log: Callable[[str], None]) -> dict[Row, list[list[float]]]:
+    """Per row, per column: the values over the table's seeds."""
+    seeds = table.seeds[:1] if quick else table.seeds
+    values: dict[Row, list[list[float]]] = {}
+    for row in table.rows:
+        cols: list[list[float]] = [[] for _ in table.columns]
+        for seed in seeds:
+            trained = train(row, seed, quick)
+            for i, col in enumerate(table.columns):
+                cols[i].append(col.measure(trained))
+            log(f"  {row.spec} {' '.join(row.overrides)} seed {seed}: {trained.seconds:.1f} s")
+        values[row] = cols
+    return values
+
+
+def machine() -> str:
+    import jax
+
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{platform.system()} {cpu}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the start; JAX {jax.__version__} on "
+        f"{jax.devices()[0].platform}"
+    )
+
+
+def render(table: Table, values: dict[Row, list[list[float]]], stamp: str) -> str:
+    head = [table.first, *(c.header for c in table.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row, cols in values.items():
+        cells = [fmt(v, c.digits) for v, c in zip(cols, table.columns, strict=True)]
+        lines.append("| " + " | ".join([row.cell(), *cells]) + " |")
+    text = "\n".join(lines) + "\n\n"
+    if table.notes is not None:
+        text += table.notes(values) + "\n\n"
+    return text + stamp + "\n"
+
+
+def stamp_line(table: Table, quick: bool, seconds: float, started: str, where: str) -> str:
+    if quick:
+        return (
+            f"*Quick mode (`--quick`: 1 epoch on {QUICK_ROWS} rows, seed {table.seeds[0]}): "
+            "these numbers only show that the table builds.*"
+        )
+    seeds = table.seeds
+    over = (
+        f"seed {seeds[0]}"
+        if len(seeds) == 1
+        else f"mean ± sample standard deviation over seeds {seeds[0]}–{seeds[-1]}"
+    )
+    return (
+        f"*Generated by `python specs/reproduce.py --only {table.name}` (`make reproduce` "
+        f"regenerates every table) on {started}, {where}: {over}, "
+        f"{seconds / 60:.1f} min. Not typed by hand.*"
+    )
+
+
+def rewrite(text: str, tables: dict[str, str]) -> str:
+    """Replace the body of each named marker pair; every name must have its markers."""
+    found = {m.group(1) for m in MARKER.finditer(text)}
+    missing = sorted(set(tables) - found)
+    if missing:
+        raise SystemExit(f"specs/README.md has no markers for: {', '.join(missing)}")
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        body = tables.get(name, m.group(2))
+        return f"<!-- reproduce:{name} -->\n{body}<!-- /reproduce:{name} -->"
+
+    return MARKER.sub(sub, text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    sys.path.insert(0, str(SPECS))
+    from reproduce_manifest import TABLES
+
+    known = {t.name: t for t in TABLES}
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--only", action="append", choices=sorted(known), help="a table to regenerate")
+    ap.add_argument("--quick", action="store_true", help="1 seed, 1 epoch on 64 rows (CI)")
+    ap.add_argument("--readme", type=Path, default=SPECS / "README.md", help="the file to rewrite")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("DLC_PROGRESS_EVERY", "0")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = machine()
+    out: dict[str, str] = {}
+    for name in args.only or list(known):
+        table = known[name]
+        print(f"{name}:", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        values = measure(table, args.quick, lambda s: print(s, file=sys.stderr, flush=True))
+        stamp = stamp_line(table, args.quick, time.perf_counter() - t0, started, where)
+        out[name] = render(table, values, stamp)
+        print(out[name])
+        text = args.readme.read_text()  # after each table, so that an interruption keeps work
+        args.readme.write_text(rewrite(text, {name: out[name]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
