@@ -113,16 +113,21 @@ def train(row: Row, seed: int, quick: bool) -> Trained:
 
 
 def fmt(values: Sequence[float], digits: int) -> str:
+    """`digits` significant digits of the mean (whole numbers with separators past them), the
+    standard deviation to the same decimal place: 7.00 ± 0.04, 356,131 ± 6,015, 1.03e-05."""
     values = [v for v in values if not math.isnan(v)]
     if not values:
         return "—"
-
-    def num(v: float) -> str:
-        return f"{v:.{digits}g}" if abs(v) < 10**digits else f"{v:,.0f}"
-
+    mean = statistics.fmean(values)
+    magnitude = math.floor(math.log10(abs(mean))) if mean else 0
+    decimals = max(0, digits - 1 - magnitude)
+    if 0 < abs(mean) < 1e-3:  # tiny (gradient norms): scientific
+        text, sd = f"{mean:.{digits - 1}e}", "{:.1e}"
+    else:
+        text, sd = f"{mean:,.{decimals}f}", f"{{:,.{decimals}f}}"
     if len(values) == 1:
-        return num(values[0])
-    return f"{num(statistics.fmean(values))} ± {num(statistics.stdev(values))}"
+        return text
+    return f"{text} ± {sd.format(statistics.stdev(values))}"
 
 
 def measure(table: Table, quick: bool, log: Callable[[str], None]) -> dict[Row, list[list[float]]]:

@@ -5,6 +5,7 @@ puts it, measured, into the README."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -65,11 +66,23 @@ def lecture_findings(linear: tuple[Row, ...], flexible: tuple[Row, ...]) -> Note
         def mean(row: Row, col: int) -> float:
             return statistics.fmean(values[row][col])
 
+        steps = ", ".join(
+            f"{100 * (mean(b, col) / mean(a, col) - 1):+.0f} %"
+            for col in (1, 2)
+            for a, b in itertools.pairwise(linear)
+        )
+        n = len(linear) - 1
+        parts = steps.split(", ")
+        growth = (
+            "From each linear model to the next longer window the mean MSE changes by "
+            f"{', '.join(parts[:n])} (validation) and {', '.join(parts[n:])} (test)."
+        )
         best_valid = min(linear, key=lambda r: mean(r, 1))
         best_test = min(linear, key=lambda r: mean(r, 2))
         out = [
+            growth,
             "Linear models: the lowest mean validation MSE is "
-            f"{best_valid.cell()}'s, the lowest mean test MSE {best_test.cell()}'s."
+            f"{best_valid.cell()}'s, the lowest mean test MSE {best_test.cell()}'s.",
         ]
         for row in flexible:
             wins = [

@@ -48,8 +48,10 @@ def test_rewrite_touches_only_the_named_block(reproduce) -> None:
 
 def test_format_mean_and_sd(reproduce) -> None:
     rep, _ = reproduce
-    assert rep.fmt([1.0, 2.0, 3.0], 3) == "2 ± 1"
+    assert rep.fmt([1.0, 2.0, 3.0], 3) == "2.00 ± 1.00"
     assert rep.fmt([466194.5, 470000.0], 3) == "468,097 ± 2,691"
+    assert rep.fmt([7.0, 7.04], 3) == "7.02 ± 0.03"
+    assert rep.fmt([1.03e-5], 3) == "1.03e-05"
     assert rep.fmt([float("nan")], 3) == "—"
 
 
