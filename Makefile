@@ -59,8 +59,8 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_campaign.py --total 20400
 	$(BIN)/python tests/kill_matrix.py --trials 7
 
-# specs/README.md's result tables from real runs (specs/reproduce.py; about 30 min of CPU on
-# 2 cores); reproduce-quick builds them in quick mode into a copy (runs/README.quick.md)
+# specs/README.md's result tables from real runs (specs/reproduce.py; 23 min wall on the shared
+# 2-core machine at load 10-13, 2026-11-27); reproduce-quick: quick mode into runs/README.quick.md
 reproduce: $(STAMP)
 	$(BIN)/python specs/reproduce.py
 

@@ -37,6 +37,7 @@ QUICK_ROWS = 64
 class Trained:
     """One trained model of a row (one seed), with its evaluations cached per part."""
 
+    row: Row
     model: Any
     result: Any
     seconds: float
@@ -109,7 +110,7 @@ def train(row: Row, seed: int, quick: bool) -> Trained:
         result = model.fit(*(a[:QUICK_ROWS] for a in model.data.parts["train"]))
     else:
         result = model.fit()
-    return Trained(model, result, time.perf_counter() - start, quick)
+    return Trained(row, model, result, time.perf_counter() - start, quick)
 
 
 def fmt(values: Sequence[float], digits: int) -> str:
@@ -118,6 +119,8 @@ def fmt(values: Sequence[float], digits: int) -> str:
     values = [v for v in values if not math.isnan(v)]
     if not values:
         return "—"
+    if len(values) == 1 and values[0].is_integer() and abs(values[0]) < 1e15:  # a count
+        return f"{int(values[0]):,}"
     mean = statistics.fmean(values)
     magnitude = math.floor(math.log10(abs(mean))) if mean else 0
     decimals = max(0, digits - 1 - magnitude)

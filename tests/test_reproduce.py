@@ -52,6 +52,8 @@ def test_format_mean_and_sd(reproduce) -> None:
     assert rep.fmt([466194.5, 470000.0], 3) == "468,097 ± 2,691"
     assert rep.fmt([7.0, 7.04], 3) == "7.02 ± 0.03"
     assert rep.fmt([1.03e-5], 3) == "1.03e-05"
+    assert rep.fmt([67.0], 3) == "67"  # a count
+    assert rep.fmt([0.5, 0.5], 3) == "0.500 ± 0.000"
     assert rep.fmt([float("nan")], 3) == "—"
 
 
