@@ -74,7 +74,7 @@ def test_quick_mode_rebuilds_tables_on_a_copy(reproduce, tmp_path, capsys) -> No
     tables = {t.name: t for t in manifest.TABLES}
     for name in ("lecture1", "vanishing"):
         rows = [ln for ln in blocks[name].splitlines() if ln.startswith("| ")]
-        assert len(rows) == 1 + len(tables[name].rows)  # header + one line per row
+        assert len(rows) == 2 + len(tables[name].rows)  # header, rule, one line per row
         assert all(ln.count(" | ") == len(tables[name].columns) for ln in rows)
         assert "Quick mode" in blocks[name]
     assert "beats the best linear model" in blocks["lecture1"]
