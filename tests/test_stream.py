@@ -131,6 +131,22 @@ def test_window_on_streamed_data_is_a_located_error(tmp_path: Path) -> None:
     assert "s.dl:1:" in str(err.value) and "window needs the data in memory" in str(err.value)
 
 
+def test_experiment_and_analyze_on_streamed_data_are_located_errors(tmp_path: Path) -> None:
+    from dlc.compiler.frontend import load_spec
+    from dlc.runtime.analysis.loading import setup
+    from dlc.runtime.experiment.folds import load_pool
+
+    spec = _spec(tmp_path)
+    for run, what in (
+        (lambda: load_pool(load_spec(spec)), "experiment"),
+        (lambda: setup(str(spec), None), "analyze"),
+    ):
+        with pytest.raises(DlcError) as err:
+            run()
+        text = str(err.value)
+        assert f"dlc {what} needs the whole data in memory" in text and "s.dl:5:" in text, text
+
+
 def _fit(
     spec: Path, overrides: list[str], streamed: bool = True
 ) -> tuple[list[np.ndarray], list[float], dict]:

@@ -18,6 +18,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.lower import Program
+from dlc.runtime.data.prepare import require_in_memory
 from dlc.runtime.runs.folder import RunDir
 from dlc.runtime.runs.pytree import unflatten_params
 from dlc.runtime.train.model import CompiledModel
@@ -45,6 +46,7 @@ class Setup:
 def setup(spec: str, run_dir: str | None, overrides: list[str] | None = None) -> Setup:
     """Compile ``spec``, draw its initial parameters, load (and check) the run's ones."""
     model = CompiledModel.from_source(spec, overrides=overrides)
+    require_in_memory(model.data, model.resolved, "dlc analyze")
     program = model.program(len(model.data.parts["train"][0]))
     start = init_state(program, model.spec.train.seed)
     if not run_dir:

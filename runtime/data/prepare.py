@@ -255,6 +255,21 @@ def _streamed_split(
     return {k: (StreamRows(file, i, divide), y[i]) for k, i in idx.items() if len(i)}
 
 
+def require_in_memory(data: Prepared, resolved: ResolvedSpec, what: str) -> None:
+    """A DlcError at `train.memory_mb` when the data is streamed from disk but `what` (a
+    command) needs every row in memory at once."""
+    if data.streamed:
+        x = data.parts["train"][0]
+        raise resolved.error(
+            f"{what} needs the whole data in memory, but it is streamed from disk "
+            f"({x.file.size * 4 / 2**20:.3g} MB as float32 in {x.file.path.name}, above "
+            "train.memory_mb)",
+            "train.memory_mb",
+            "raise the budget (`train { memory_mb N }` or --set train.memory_mb=N) if the "
+            "machine has the memory; `dlc run` and `fit` stream",
+        )
+
+
 def _load(resolved: ResolvedSpec) -> RawData:
     """The source's raw data; an `npy` source larger than `train.memory_mb` stays on disk."""
     source = resolved.spec.data.source

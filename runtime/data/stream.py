@@ -88,6 +88,11 @@ class NpyFile:
     def nbytes(self) -> int:
         return self.shape[0] * self.row_bytes
 
+    @property
+    def size(self) -> int:
+        """Numbers in the array."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
     def _into(self, fd: int, out: memoryview, offset: int) -> None:
         done = 0
         while done < len(out):
@@ -180,7 +185,8 @@ class StreamRows:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise DlcError.single(
             f"this needs the whole data in memory, but it is streamed from disk "
-            f"({self.file.nbytes / 2**20:.3g} MB in {self.file.path.name}, above train.memory_mb)",
+            f"({self.file.size * 4 / 2**20:.3g} MB as float32 in {self.file.path.name}, above "
+            "train.memory_mb)",
             hint="raise the budget (`train { memory_mb N }` or --set train.memory_mb=N) if the "
             "machine has the memory; `dlc run` and `fit` stream",
         )

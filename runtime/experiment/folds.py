@@ -18,7 +18,7 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.spec import Normalize
-from dlc.runtime.data.prepare import Prepared, fit_normalizer, prepare
+from dlc.runtime.data.prepare import Prepared, fit_normalizer, prepare, require_in_memory
 
 
 @dataclass
@@ -58,6 +58,7 @@ def load_pool(resolved: ResolvedSpec) -> Pool:
     raw = prepare(
         dataclasses.replace(resolved, spec=resolved.spec.model_copy(update={"data": data}))
     )
+    require_in_memory(raw, resolved, "dlc experiment")
     x, y = raw.parts["train"]
     n_train = len(x)
     if "valid" in raw.parts:
