@@ -95,6 +95,27 @@ def test_chunk_size_and_prefetch_order() -> None:
     assert memory_budget(2) == 2 << 20 and memory_budget("auto") > 0
 
 
+def test_auto_budget_takes_a_gpu_with_less_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    import dlc.runtime.data.stream as stream
+
+    class Gpu:
+        platform = "gpu"
+
+        def memory_stats(self) -> dict:
+            return {"bytes_limit": 3 << 30, "bytes_in_use": 1 << 30}
+
+    fake = types.SimpleNamespace(devices=lambda: [Gpu()])
+    monkeypatch.setitem(sys.modules, "jax", fake)
+    monkeypatch.setattr(stream, "available_bytes", lambda: 64 << 30)
+    assert stream.device_free_bytes() == 2 << 30
+    assert stream.memory_budget("auto") == 1 << 30  # half the GPU's 2 GiB free
+    monkeypatch.setattr(stream, "available_bytes", lambda: 1 << 30)
+    assert stream.memory_budget("auto") == 1 << 29  # the host has less
+
+
 def _spec(tmp_path: Path, extra: str = "") -> Path:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 17, size=(1200, 12)).astype(np.uint8)

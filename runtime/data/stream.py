@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -247,14 +248,33 @@ def available_bytes() -> int:
         return 8 << 30
 
 
+def device_free_bytes() -> int | None:
+    """Free memory of the first accelerator (`memory_stats`), when JAX is already imported
+    and runs on one; None on a CPU, or before JAX is imported (`dlc check` never imports it)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        device = jax.devices()[0]
+        if device.platform == "cpu":
+            return None
+        stats = device.memory_stats() or {}
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    except (RuntimeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def memory_budget(setting: float | str) -> int:
     """Bytes the data arrays may take: `train.memory_mb` (MB = 2**20 bytes), or with `auto`
-    half the memory available now.
+    half the memory available now: the host's, or an accelerator's when it has less (the
+    data in memory is copied to the device).
 
     Example:
         >>> memory_budget(1.5)
         1572864
     """
     if setting == "auto":
-        return available_bytes() // 2
+        free = available_bytes()
+        device = device_free_bytes()
+        return (free if device is None else min(free, device)) // 2
     return int(float(setting) * 2**20)
