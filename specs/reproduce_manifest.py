@@ -138,6 +138,7 @@ CONCEPTS = Table(
     "lecture1-concepts",
     (
         Row("csv_columns.dl"),
+        Row("category_ids.dl"),
         Row("csv_missing.dl"),
         Row("parquet_weather.dl"),
         Row("hard_sigmoids.dl"),
@@ -172,9 +173,13 @@ CLASSIFICATION = Table(
         Row(s)
         for s in (
             "digits_mlp.dl",
+            "digits_bf16.dl",
             "npz_digits.dl",
             "npy_digits.dl",
+            "stream_digits.dl",
             "images_digits.dl",
+            "images_augment.dl",
+            "kl_digits.dl",
             "fizzbuzz.dl",
             "selu_mlp.dl",
             "schedules.dl",
