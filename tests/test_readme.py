@@ -58,7 +58,8 @@ def test_readme_main_example_is_the_spec_make_run_trains() -> None:
 
 @pytest.mark.slow
 def test_births_sigmoids_beat_the_linear_model_on_56_days() -> None:
-    """Lecture 1's finding on the shipped births series (seed 0; specs/README.md has 5 seeds)."""
+    """Lecture 1's finding on the shipped births series (seed 0; specs/README.md has 5 seeds),
+    and the README's printed output of `dlc run specs/births_sigmoids.dl` is true."""
     scores = {}
     for name, overrides in (("births_linear", ["data.window=56"]), ("births_sigmoids", [])):
         m = dlc.compile(ROOT / "specs" / f"{name}.dl", overrides=overrides)
@@ -69,3 +70,8 @@ def test_births_sigmoids_beat_the_linear_model_on_56_days() -> None:
         scores["births_sigmoids"],
     )
     assert sig_valid < 0.95 * lin_valid and sig_test < 0.95 * lin_test, scores
+    # the README prints a real run of this spec: its valid and test losses are these (to 2 %)
+    row = re.search(r"│ loss +│ *(\S+) │ *(\S+) │ *(\S+) │", (ROOT / "README.md").read_text())
+    shown_valid, shown_test = float(row.group(2)), float(row.group(3))
+    assert sig_valid == pytest.approx(shown_valid, rel=0.02), (sig_valid, shown_valid)
+    assert sig_test == pytest.approx(shown_test, rel=0.02), (sig_test, shown_test)
