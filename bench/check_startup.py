@@ -62,13 +62,19 @@ def cpu_children() -> float:
 # what any checker of this language must import: arrays, validation, the parser, the terminal
 FLOOR = "import numpy, pydantic, lark, rich.table, rich.console"
 FLOOR_MARGIN_S = 0.15
+# the floor plus what using Pydantic for validation loads beyond `import pydantic` (its lazy
+# package init): the model machinery, and importlib.metadata, which its validator builder
+# imports to look for plugins; shown beside the floor, not used for the target
+FLOOR_PYDANTIC = FLOOR + "; from pydantic import BaseModel, Field; import importlib.metadata"
 
 
-def run(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+def run(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall time and CPU time (user + system) of one process, and its result (a non-zero exit
     stops the benchmark)."""
     c0, t0 = cpu_children(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     elapsed, cpu = time.perf_counter() - t0, cpu_children() - c0
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
@@ -146,7 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7, help="timed runs of each command (default 7)")
     ap.add_argument("--spec", default="specs/sigmoids.dl", help="spec to check")
+    ap.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also time the dlc found in DIR/dlc (e.g. a `git archive` of an older commit), "
+        "interleaved with the rest, through the same wrapper",
+    )
     args = ap.parse_args(argv)
+    before_env = None
+    if args.before:
+        before_env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
     py = sys.executable
     dlc_bin = shutil.which("dlc", path=str(Path(py).parent)) or shutil.which("dlc")
     check = ["check", args.spec]
@@ -158,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     run(wrapped)  # warm-up: fills the Lark grammar cache and the OS file cache
+    if before_env is not None:
+        run(wrapped, before_env)
     times: dict[str, list[tuple[float, float]]] = {
         "entry": [],
         "wrapped": [],
+        "before": [],
         "floor": [],
+        "floor_pydantic": [],
         "bare": [],
     }
     in_python: list[float] = []
@@ -177,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         fields = dict(kv.split("=") for kv in marks[-1].split()[1:])
         jax_seen.append(fields["jax"] == "True")
         in_python.append(float(fields["in_python"]))
+        if before_env is not None:
+            times["before"].append(run(wrapped, before_env)[:2])
         wall, cpu, _ = run([py, "-c", FLOOR])
         times["floor"].append((wall, cpu))
+        times["floor_pydantic"].append(run([py, "-c", FLOOR_PYDANTIC])[:2])
         wall, cpu, _ = run([py, "-c", "pass"])
         times["bare"].append((wall, cpu))
 
@@ -187,9 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (
         ("entry", "dlc check (console script)"),
         ("wrapped", "same main() in a -c wrapper"),
+        ("before", f"before ({args.before}), wrapper"),
         ("floor", "import floor (numpy, pydantic...)"),
+        ("floor_pydantic", "floor + BaseModel, metadata"),
         ("bare", "bare interpreter (-c pass)"),
     ):
+        if not times[key]:
+            continue
         walls, cpus = [w for w, _ in times[key]], [c for _, c in times[key]]
         print(
             f"  {label:29} median {med(walls):.3f} s, best {min(walls):.3f} s; "
@@ -209,6 +235,23 @@ def main(argv: list[str] | None = None) -> int:
         f"  dlc check above the import floor: median {med(o[0] for o in over):.3f} s wall, "
         f"{med(o[1] for o in over):.3f} s CPU (target: within {FLOOR_MARGIN_S} s)"
     )
+    for key, label in (("wrapped", "wrapper"), ("before", "before, wrapper")):
+        if times[key]:
+            rows = zip(times[key], times["floor"], strict=True)
+            o = [(w - fw, c - fc) for (w, c), (fw, fc) in rows]
+            print(
+                f"  {label} above the floor: median {med(x[0] for x in o):.3f} s wall, "
+                f"{med(x[1] for x in o):.3f} s CPU"
+            )
+    if times["before"]:
+        ratios = [
+            (w / bw, c / bc)
+            for (w, c), (bw, bc) in zip(times["wrapped"], times["before"], strict=True)
+        ]
+        print(
+            f"  wrapper / before, per round: median {med(r[0] for r in ratios):.3f} wall, "
+            f"{med(r[1] for r in ratios):.3f} CPU"
+        )
     print(f"  jax imported: {'YES in some run' if any(jax_seen) else 'no (in every run)'}")
 
     # -X importtime measures wall time: take each module's least time over a few runs

@@ -13,11 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 from dlc.compiler.files import cache_root
@@ -26,12 +22,18 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE
 
 
 def _crash_folders() -> list[Path]:
+    import tempfile
+
     return [cache_root() / "crashes", Path(tempfile.gettempdir()) / "dlc-crashes"]
 
 
 def save_traceback(exc: BaseException, argv: list[str] | None = None) -> Path | None:
     """Write `exc`'s traceback (and the command line) to a new file; its path, or None when
     no folder is writable."""
+    import secrets  # imported here: only a crash needs them (start-up time of every command)
+    import time
+    import traceback
+
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     head = f"dlc {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
     name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}.txt"

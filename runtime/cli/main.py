@@ -151,9 +151,21 @@ def _version() -> str:
         return __version__
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: looks the version up only when asked (importlib.metadata costs ~25 ms of
+    every start-up otherwise)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show dlc's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"dlc {_version()}")  # on stdout, as argparse's own "version" action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dlc", description="Train deep-learning models described in .dl files.")
-    p.add_argument("--version", action="version", version=f"dlc {_version()}")
+    p.add_argument("--version", action=_VersionAction)
     p.add_argument(
         "--data-root",
         metavar="DIR",
