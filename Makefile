@@ -59,8 +59,9 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz_campaign.py --total 20400
 	$(BIN)/python tests/kill_matrix.py --trials 7
 
-# specs/README.md's result tables from real runs (specs/reproduce.py; 23 min wall on the shared
-# 2-core machine at load 10-13, 2026-11-27); reproduce-quick: quick mode into runs/README.quick.md
+# specs/README.md's result tables from real runs (specs/reproduce.py; 7.4 min wall on the shared
+# 2-core machine at load 5, 23 min at load 10-13, 2026-11-27); reproduce-quick: quick mode into
+# runs/README.quick.md. `python specs/reproduce.py --render` redraws them without training.
 reproduce: $(STAMP)
 	$(BIN)/python specs/reproduce.py
 

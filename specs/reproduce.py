@@ -3,18 +3,22 @@
     python specs/reproduce.py                      # every table, full size (`make reproduce`)
     python specs/reproduce.py --only lecture1      # one table (repeat --only for more)
     python specs/reproduce.py --quick --readme /tmp/README.md   # 1 seed, 1 epoch, 64 rows
+    python specs/reproduce.py --render             # redraw the tables from the recorded values
 
 Each table sits in specs/README.md between `<!-- reproduce:NAME -->` and
 `<!-- /reproduce:NAME -->`; only the text between a pair of markers is rewritten, from the
 manifest in specs/reproduce_manifest.py, with a line saying the date, the machine and the
-command. Everything outside the markers (the hand-written tables that describe the specs) is
-left alone. `--quick` checks that every table builds (CI runs it on a copy of the README, see
-tests/test_reproduce.py); its numbers mean nothing and it says so in each table.
+command. The measured values are kept in reproduce_results.json beside the README (`--render`
+redraws the tables from them after a change of format or notes). Everything outside the markers
+(the hand-written tables that describe the specs) is left alone. `--quick` checks that every
+table builds (CI runs it on a copy of the README, see tests/test_reproduce.py); its numbers mean
+nothing and it says so in each table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -205,6 +209,32 @@ def rewrite(text: str, tables: dict[str, str]) -> str:
     return MARKER.sub(sub, text)
 
 
+def record(path: Path, name: str, values: dict[Row, list[list[float]]], stamp: str) -> None:
+    """Keep the measured values beside the README, so that `--render` can redraw a table."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    rows = [
+        {"spec": r.spec, "overrides": list(r.overrides), "values": v} for r, v in values.items()
+    ]
+    data[name] = {"stamp": stamp, "rows": rows}
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def recorded(path: Path, table: Table) -> tuple[dict[Row, list[list[float]]], str]:
+    """The values `record` kept for a table, checked against the manifest's rows and columns."""
+    entry = json.loads(path.read_text()).get(table.name) if path.exists() else None
+    rows = [(r["spec"], tuple(r["overrides"])) for r in entry["rows"]] if entry else None
+    if rows != [(r.spec, r.overrides) for r in table.rows] or any(
+        len(r["values"]) != len(table.columns) for r in entry["rows"]
+    ):
+        raise SystemExit(
+            f"{path.name} has no values for table {table.name} as the manifest now has it: "
+            f"run python specs/reproduce.py --only {table.name}"
+        )
+    return {row: r["values"] for row, r in zip(table.rows, entry["rows"], strict=True)}, entry[
+        "stamp"
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(SPECS))
     from reproduce_manifest import TABLES
@@ -214,21 +244,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--only", action="append", choices=sorted(known), help="a table to regenerate")
     ap.add_argument("--quick", action="store_true", help="1 seed, 1 epoch on 64 rows (CI)")
     ap.add_argument("--readme", type=Path, default=SPECS / "README.md", help="the file to rewrite")
+    ap.add_argument(
+        "--render", action="store_true", help="redraw from the recorded values, without training"
+    )
     args = ap.parse_args(argv)
+    names = args.only or list(known)
+    results = args.readme.with_name("reproduce_results.json")
+    rewrite(args.readme.read_text(), dict.fromkeys(names, ""))  # every marker is there: fail early
+    if args.render:
+        drawn = {n: render(known[n], *recorded(results, known[n])) for n in names}
+        args.readme.write_text(rewrite(args.readme.read_text(), drawn))
+        return 0
     os.environ.setdefault("DLC_PROGRESS_EVERY", "0")
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     where = machine()
-    out: dict[str, str] = {}
-    for name in args.only or list(known):
+    for name in names:
         table = known[name]
         print(f"{name}:", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         values = measure(table, args.quick, lambda s: print(s, file=sys.stderr, flush=True))
         stamp = stamp_line(table, args.quick, time.perf_counter() - t0, started, where)
-        out[name] = render(table, values, stamp)
-        print(out[name])
+        drawn = render(table, values, stamp)
+        print(drawn)
+        record(results, name, values, stamp)
         text = args.readme.read_text()  # after each table, so that an interruption keeps work
-        args.readme.write_text(rewrite(text, {name: out[name]}))
+        args.readme.write_text(rewrite(text, {name: drawn}))
     return 0
 
 

@@ -3,6 +3,7 @@ quick mode rebuilds tables on a copy of the README; the real one is never rewrit
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,6 +33,19 @@ def test_every_table_has_one_marker_pair_in_the_readme(reproduce) -> None:
     for table in manifest.TABLES:  # every row names a spec that exists
         for row in table.rows:
             assert (SPECS / row.spec).is_file(), row.spec
+
+
+def test_readme_tables_are_drawn_from_the_recorded_values(reproduce, tmp_path) -> None:
+    """No hand edit inside the markers: redrawing every table from reproduce_results.json
+    gives the README back, byte for byte."""
+    rep, _ = reproduce
+    readme = tmp_path / "README.md"
+    readme.write_bytes((SPECS / "README.md").read_bytes())
+    (tmp_path / "reproduce_results.json").write_bytes(
+        (SPECS / "reproduce_results.json").read_bytes()
+    )
+    assert rep.main(["--render", "--readme", str(readme)]) == 0
+    assert readme.read_text() == (SPECS / "README.md").read_text()
 
 
 def test_rewrite_touches_only_the_named_block(reproduce) -> None:
@@ -81,3 +95,14 @@ def test_quick_mode_rebuilds_tables_on_a_copy(reproduce, tmp_path, capsys) -> No
     # outside the two blocks, the copy is the README
     strip = re.compile(r"<!-- reproduce:(lecture1|vanishing) -->.*?<!-- /reproduce:\1 -->", re.S)
     assert strip.sub("", text) == strip.sub("", before.decode())
+    # the values are recorded beside the copy; --render redraws the same tables from them
+    assert sorted(json.loads((tmp_path / "reproduce_results.json").read_text())) == [
+        "lecture1",
+        "vanishing",
+    ]
+    copy.write_text(rep.rewrite(text, {"lecture1": "stale\n", "vanishing": "stale\n"}))
+    args = ["--render", "--only", "lecture1", "--only", "vanishing", "--readme", str(copy)]
+    assert rep.main(args) == 0
+    assert copy.read_text() == text
+    with pytest.raises(SystemExit, match="--only losses"):
+        rep.main(["--render", "--only", "losses", "--readme", str(copy)])
