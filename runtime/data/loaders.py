@@ -232,8 +232,9 @@ def load_fizzbuzz(source: FizzBuzz, base_dir: str | Path) -> RawData:
 
 
 def _image_parts(parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> RawData:
-    out = {k: (x.astype(np.float32)[..., None], y.astype(np.int32)) for k, (x, y) in parts.items()}
-    return RawData(out, 10)
+    """Pixels as read, with a channel axis (`prepare` makes them float32 after the split)."""
+    out = {k: (x[..., None], y.astype(np.int32)) for k, (x, y) in parts.items()}
+    return RawData(out, 10, pixels=True)
 
 
 def load_idx(source: Idx, base_dir: str | Path) -> RawData:

@@ -103,17 +103,26 @@ def fit_normalizer(x: np.ndarray, norm: Normalize) -> dict[str, np.ndarray]:
     return {"shift": shift.astype(np.float32), "scale": scale.astype(np.float32)}
 
 
-def apply_features(x: np.ndarray, data: Data, stats: dict[str, np.ndarray]) -> np.ndarray:
-    """The feature transform of the spec (divide, then normalize with saved statistics)."""
+def apply_features(
+    x: np.ndarray, data: Data, stats: dict[str, np.ndarray], *, inplace: bool = False
+) -> np.ndarray:
+    """The feature transform of the spec (divide, then normalize with saved statistics).
+    `inplace`: `x` (float32) is the caller's own copy and may be overwritten (the same
+    values, without allocating a second array of the data's size)."""
     if x.dtype.kind in "iu":  # token ids are never scaled
         return x
     x = x.astype(np.float32, copy=False)  # the divide or shift below makes the copy
     if "fill" in stats:  # `missing=zero|mean|median`: the gaps, filled
-        x = np.where(np.isnan(x), stats["fill"], x).astype(np.float32)
+        x, inplace = np.where(np.isnan(x), stats["fill"], x).astype(np.float32), True
     if data.divide is not None:
-        x = x / np.float32(data.divide)
+        x = np.divide(x, np.float32(data.divide), out=x if inplace else None)
+        inplace = True
     if "shift" in stats:
-        x = (x - stats["shift"]) / stats["scale"]
+        shift, scale = stats["shift"], stats["scale"]
+        if inplace and shift.dtype == scale.dtype == np.float32:
+            x = np.divide(np.subtract(x, shift, out=x), scale, out=x)
+        else:
+            x = (x - shift) / scale
     return x
 
 
@@ -324,6 +333,8 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         except ValueError as err:
             raise resolved.error(str(err), "window", "use a smaller window") from None
     parts, index = (streamed, {}) if streamed else _split(raw, data, task, seed)
+    if raw.pixels:  # float32 only now, after the split's gather (fresh arrays, owned here)
+        parts = {k: (x.astype(np.float32), y) for k, (x, y) in parts.items()}
     if "train" not in parts:
         raise resolved.error("the split leaves no training rows", "split")
     if resolved.spec.train.early_stop is not None and "valid" not in parts:
@@ -381,7 +392,8 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         if data.normalize.method != "none":  # statistics of the training features as they go in
             stats |= fit_normalizer(apply_features(parts["train"][0], data, fill), data.normalize)
             keep_ids(stats, raw.feature_names, list(tables))
-        parts = {k: (apply_features(x, data, stats), y) for k, (x, y) in parts.items()}
+        own = raw.pixels  # the float32 copies made above: transformed in place
+        parts = {k: (apply_features(x, data, stats, inplace=own), y) for k, (x, y) in parts.items()}
     if data.normalize_target.method != "none":
         if task != "regression":
             raise resolved.error(

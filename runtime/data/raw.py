@@ -40,3 +40,6 @@ class RawData:
     rows: np.ndarray | None = None  # the file's row number of each row of parts["all"]
     where: str = ""  # the data file, for errors
     encode: Callable[[dict[str, tuple[Any, Any]]], tuple[dict[str, Any], Any]] | None = None
+    # x holds image pixels as read (uint8 for MNIST-format files): `prepare` makes them float32
+    # after the split, whose gather then moves a quarter of the bytes
+    pixels: bool = False
