@@ -3,6 +3,7 @@ equal to a direct `jax.grad` of `program.loss` on the same rows and parameters."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jax
@@ -52,6 +53,41 @@ def test_norms_equal_direct_grad() -> None:
             np.sqrt(sum(np.sum(np.square(np.asarray(g))) for g in jax.tree.leaves(grads[key])))
         )
         assert hist[-1][f"grad_norm/{key}"] == pytest.approx(direct, rel=1e-5, abs=1e-7)
+        weights = jax.tree.leaves(st.params[key])
+        norm = float(np.sqrt(sum(np.sum(np.square(np.asarray(w))) for w in weights)))
+        assert hist[-1][f"param_norm/{key}"] == pytest.approx(norm, rel=1e-5)
+    assert {k for r in hist for k in r if k.startswith("param_norm/")} == {
+        "param_norm/00_dense",
+        "param_norm/02_dense",
+        "param_norm/04_dense",
+    }
+
+
+def test_norms_plot_as_one_chart_per_family(tmp_path: Path) -> None:
+    """All layers' gradient norms in one grad_norm.png (a curve per layer, only at the epochs
+    they were recorded, log scale when they span decades); parameter norms likewise."""
+    from dlc.runtime.runs.plots import plot_run
+
+    rows = [
+        {"epoch": 1, "train_loss": 2.0},
+        {"epoch": 2, "train_loss": 1.0, "grad_norm/00_dense": 1e-4, "grad_norm/02_dense": 0.5},
+        {"epoch": 3, "train_loss": 0.8},
+        {"epoch": 4, "train_loss": 0.7, "grad_norm/00_dense": 2e-4, "grad_norm/02_dense": 0.4},
+    ]
+    for r in rows:
+        if "grad_norm/00_dense" in r:
+            r["param_norm/00_dense"], r["param_norm/02_dense"] = r["epoch"] / 2, 2.5
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    figures: dict[str, object] = {}
+    names = [p.name for p in plot_run(tmp_path, figures=figures)]
+    assert "grad_norm.png" in names and "param_norm.png" in names
+    assert not any(n.startswith("grad_norm_") for n in names)  # not one PNG per layer
+    ax = figures["grad_norm.png"].axes[0]  # type: ignore[attr-defined]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) >= {"00_dense", "02_dense"}
+    assert list(lines["00_dense"].get_xdata()) == [2, 4]  # the recorded epochs, joined
+    assert ax.get_yscale() == "log"
+    assert figures["param_norm.png"].axes[0].get_yscale() == "linear"  # type: ignore[attr-defined]
 
 
 def test_off_by_default_leaves_records_unchanged() -> None:
@@ -59,7 +95,12 @@ def test_off_by_default_leaves_records_unchanged() -> None:
     assert not any(k.startswith("grad_norm/") for r in plain for k in r)
     on = _model("; grad_norms true").fit().history
     strip = [
-        {k: v for k, v in r.items() if k != "time" and not k.startswith("grad_norm/")} for r in on
+        {
+            k: v
+            for k, v in r.items()
+            if k != "time" and not k.startswith(("grad_norm/", "param_norm/"))
+        }
+        for r in on
     ]
     assert strip == [{k: v for k, v in r.items() if k != "time"} for r in plain]
 

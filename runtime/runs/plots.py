@@ -88,14 +88,23 @@ def _number(v: Any) -> float:
 
 
 def _families(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """{family: {label: key}}: `train_loss`/`valid_loss` -> loss: {train, valid}."""
+    """{family: {label: key}}: `train_loss`/`valid_loss` -> loss: {train, valid};
+    `grad_norm/00_dense`/`grad_norm/02_dense` -> grad_norm: {00_dense, 02_dense}.
+
+    Example:
+        >>> _families([{"epoch": 1, "train_loss": 1.0, "grad_norm/00_dense": 0.5}])
+        {'loss': {'train': 'train_loss'}, 'grad_norm': {'00_dense': 'grad_norm/00_dense'}}
+    """
     fams: dict[str, dict[str, str]] = {}
     for row in rows:
         for key, value in row.items():
             if key in _AXIS_KEYS or math.isnan(_number(value)):
                 continue
             m = _SPLIT_RE.match(key)
-            fam, label = (m.group(2), m.group(1)) if m else (key, key)
+            if "/" in key:  # `grad_norm/00_dense`: one chart per family, a curve per layer
+                fam, label = key.split("/", 1)
+            else:
+                fam, label = (m.group(2), m.group(1)) if m else (key, key)
             fams.setdefault(fam, {}).setdefault(label, key)
     return dict(sorted(fams.items(), key=lambda kv: (kv[0] != "loss", kv[0])))
 
@@ -316,9 +325,18 @@ def plot_run(
         if fam == "loss" and "loss" in info:
             what += f" ({info['loss']})"  # the spec's name for it, as written
         fig, ax = _figure(f"{info['name']}: {what}", "epoch", fam)
+        per_layer = fam.endswith("_norm")  # recorded at evaluation epochs only
         for label, y in curves.items():
-            ax.plot(x, y, _SPLIT_STYLE.get(label, "-"), marker=marker, label=label)
-        if "loss" in fam and _use_log_scale(np.concatenate(list(curves.values()))):
+            keep_x = np.isfinite(y) if per_layer else np.ones(len(y), bool)
+            ax.plot(
+                x[keep_x],
+                y[keep_x],
+                _SPLIT_STYLE.get(label, "-"),
+                marker="o" if per_layer else marker,
+                label=label,
+            )
+        values = np.concatenate(list(curves.values()))
+        if ("loss" in fam or per_layer) and _use_log_scale(values):
             ax.set_yscale("log")
         finish(fig, ax, re.sub(r"[^A-Za-z0-9_.-]+", "_", fam) + ".png")
     if any("lr" in r for r in rows):
