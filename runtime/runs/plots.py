@@ -134,7 +134,10 @@ def _save(fig: Any, path: Path) -> Path:
 def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
+    # fixed margins that fit the title, the axis labels and tick labels of up to ~8 characters:
+    # a layout engine ("constrained") drew each figure twice, ~40 % of the plots' CPU time
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.91)
     ax = fig.add_subplot()
     ax.set_title(title)
     ax.set_xlabel(xlabel)
