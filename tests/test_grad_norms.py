@@ -115,3 +115,22 @@ def test_vanishing_gradients_spec() -> None:
     for r in rows:
         assert r["grad_norm/00_dense"] < 1e-2 * r["grad_norm/10_dense"]
         assert r["grad_norm/10_dense"] < r["grad_norm/12_dense"]
+
+
+def test_dlc_run_writes_weight_histograms_at_the_norm_epochs(tmp_path: Path) -> None:
+    """`dlc run` with grad_norms: TensorBoard gets a histogram of each layer's weights at the
+    epochs that record the norms (2 and 4 here), over all of that layer's values."""
+    from dlc.runtime.cli import main
+    from dlc.runtime.runs.tblog import read_histograms
+
+    spec = tmp_path / "norms.dl"
+    text = SPEC.format(extra="; grad_norms true").replace("data/", f"{SPECS}/data/")
+    spec.write_text(text)
+    assert main(["run", str(spec), "--runs", str(tmp_path / "runs"), "--quiet"]) == 0
+    [run] = (tmp_path / "runs").iterdir()
+    hist = read_histograms(run / "tensorboard")
+    assert sorted({(s, t) for s, t, _ in hist}) == [
+        (s, f"weights/{k}") for s in (2, 4) for k in ("00_dense", "02_dense", "04_dense")
+    ]
+    sizes = {t: n for _, t, n in hist}
+    assert sizes["weights/00_dense"] == 3 * 3 * 8 + 8  # window 3 of 3 columns -> 8 units, + bias

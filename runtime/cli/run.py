@@ -214,6 +214,7 @@ def main(args: argparse.Namespace) -> int:
             on_start=on_start,
             warn=warn,
             on_trained=on_trained,
+            on_weights=lambda params, epoch: state["tb"].log_histograms(params, epoch),
             devices=args.devices,
         )
     except BaseException as exc:

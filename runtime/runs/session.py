@@ -136,6 +136,7 @@ def run_spec(
     warn: Callable[[str], None] = print,
     on_trained: Callable[[RunDir], None] | None = None,
     devices: int | str | None = None,
+    on_weights: Callable[[dict[str, Any], int], None] | None = None,
 ) -> RunOutcome:
     """Train `source` into a new run folder (or resume one). `devices` (a number or "all";
     default the spec's `train { devices N }`) trains data-parallel over that many devices
@@ -145,7 +146,10 @@ def run_spec(
     Started in several processes (`dlc.runtime.train.distributed.start`), every process
     trains on its share of the rows, and process 0 alone writes the run folder, its
     checkpoints and metrics and calls `on_start`, `on_epoch` and `on_trained`; the others
-    return an outcome with `lead` False."""
+    return an outcome with `lead` False.
+
+    `on_weights(params, epoch)` gets the parameters (host arrays) at the epochs that record
+    `grad_norm/...` (`train { grad_norms true }`), e.g. for TensorBoard's histograms."""
     from dlc.runtime.train import distributed
 
     started = time.time()
@@ -186,6 +190,9 @@ def run_spec(
                 )
             if on_epoch is not None:
                 on_epoch(record)
+            if on_weights is not None and any(k.startswith("grad_norm/") for k in record):
+                if distributed.process_count() == 1:  # several: not all rows on this host
+                    on_weights(jax.device_get(st.params), ep)
         if due:
             distributed.barrier(f"dlc-checkpoint-{ep}")
 

@@ -21,10 +21,13 @@ import os
 import re
 import struct
 import time
+
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from dlc.compiler.errors import DlcError
 
@@ -93,9 +96,7 @@ class TensorBoardLogger:
             path.unlink(missing_ok=True)
         return tb
 
-    def log(
-        self, epoch_metrics: dict[str, Any], step: int, flush: bool | None = None
-    ) -> list[str]:
+    def log(self, epoch_metrics: dict[str, Any], step: int, flush: bool | None = None) -> list[str]:
         """Write every numeric value (bools, strings are skipped); return the tags written.
         The file is flushed when `flush` is True; None: when `FLUSH_S` seconds have passed
         since the last flush (a flush per epoch cost ~2 ms; TensorBoard still sees each epoch
@@ -117,6 +118,23 @@ class TensorBoardLogger:
         if flush or (flush is None and now - self._flushed >= FLUSH_S):
             self._writer.flush()
             self._flushed = now
+        return tags
+
+    def log_histograms(self, params: dict[str, Any], step: int) -> list[str]:
+        """A histogram of each layer's parameter values (`weights/<layer key>`, every leaf under
+        the key together) at `step`; layers without parameters are skipped. Returns the tags.
+
+        Example: `tb.log_histograms({"00_dense": {"w": w, "b": b}}, 5)` -> `["weights/00_dense"]`.
+        """
+        if self._writer is None:
+            raise DlcError.single("TensorBoardLogger.log_histograms called after close()")
+        tags = []
+        for key, sub in params.items():
+            leaves = [np.asarray(a, np.float64).ravel() for a in _leaves(sub)]
+            if leaves:
+                tag = f"weights/{key}"
+                self._writer.add_histogram(tag, np.concatenate(leaves), int(step))
+                tags.append(tag)
         return tags
 
     def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
@@ -170,6 +188,28 @@ def read_events(logdir: str | os.PathLike[str]) -> list[Any]:
             out.append(event_pb2.Event.FromString(data[pos + 12 : end]))
             pos = end + 4
     return out
+
+
+def _leaves(tree: Any) -> list[Any]:
+    """The arrays of a nested dict/list of arrays, in key order."""
+    if isinstance(tree, dict):
+        return [leaf for k in sorted(tree) for leaf in _leaves(tree[k])]
+    if isinstance(tree, list | tuple):
+        return [leaf for t in tree for leaf in _leaves(t)]
+    return [tree]
+
+
+def read_histograms(logdir: str | os.PathLike[str]) -> list[tuple[int, str, float]]:
+    """(step, tag, number of values) of every histogram in `logdir`'s event files.
+
+    Example: `read_histograms("runs/vanishing_gradients-.../tensorboard")[0][1] == "weights/00_dense"`.
+    """
+    return [
+        (e.step, v.tag, v.histo.num)
+        for e in read_events(logdir)
+        for v in e.summary.value
+        if v.HasField("histo")
+    ]
 
 
 def read_scalars(logdir: str | os.PathLike[str]) -> list[tuple[int, str, float]]:
