@@ -243,4 +243,30 @@ WEATHER_MODELS = Table(
     ),
 )
 
-TABLES = (LECTURE1, LECTURE1_WEATHER, CONCEPTS, VANISHING, CLASSIFICATION, LOSSES, WEATHER_MODELS)
+# lecture 1's depth x activation: each cell is the experiment's grid point, trained as a run
+# (`dlc experiment specs/depth_activation.dl` trains the same cells as lanes: equal to 1e-5)
+DEPTH_ACTIVATION = Table(
+    "depth-activation",
+    tuple(
+        Row(
+            "depth_activation.dl",
+            label=f"{depth} × `dense 16; {act}`",
+            overrides=(f"model.repeat={depth}", f"model.repeat.hidden.act={act}"),
+        )
+        for depth in (1, 2, 3, 4)
+        for act in ("relu", "sigmoid")
+    ),
+    MSE,
+    seeds=(0, 1, 2, 3, 4),
+)
+
+TABLES = (
+    LECTURE1,
+    LECTURE1_WEATHER,
+    DEPTH_ACTIVATION,
+    CONCEPTS,
+    VANISHING,
+    CLASSIFICATION,
+    LOSSES,
+    WEATHER_MODELS,
+)
