@@ -24,6 +24,7 @@ from dlc.compiler.errors import DlcError
 from dlc.runtime.runs.folder import RunDir, flatten_params
 from dlc.runtime.runs.records import changed_data, write_data_facts, write_env, write_results
 from dlc.runtime.runs.resume import restored_loop
+from dlc.runtime.train.early_stop import copy_tree
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
 from dlc.runtime.train.step import Diverged
@@ -166,7 +167,7 @@ def run_spec(
     fns = model.functions(len(model.data.parts["train"][0]), mesh)
     state = fns.init(spec.train.seed)
     # the checkpoint's `best` before any improvement (a copy: the jitted epoch donates `state`)
-    initial = jax.tree.map(jnp.copy, (state.params, state.model_state))
+    initial = copy_tree((state.params, state.model_state))  # one program for every leaf
     loop, start_epoch, history = LoopState(), 0, list[dict[str, Any]]()
     if resume:
         state, loop, start_epoch, history = _restore(

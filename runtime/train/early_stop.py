@@ -94,7 +94,7 @@ def update(
 
 
 update_jit = partial(jax.jit, static_argnums=0)(update)
-_copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one program, not one per leaf
+copy_tree = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one program, not one per leaf
 
 
 def improved(state: EarlyStop, epoch: int | jax.Array) -> jax.Array:
@@ -107,7 +107,7 @@ def keep_best(better: bool | jax.Array, current: T, best: T) -> T:
     `best`. `better` is a host bool (a single run: no work unless it improved) or one flag per
     lane (trees with a leading lane axis, selected with `jnp.where`)."""
     if isinstance(better, bool):
-        return _copy(current) if better else best
+        return copy_tree(current) if better else best
 
     def pick(u: jax.Array, v: jax.Array) -> jax.Array:
         flag = better.reshape(better.shape + (1,) * (u.ndim - better.ndim))

@@ -270,15 +270,14 @@ class CompiledModel:
     def predict(self, x: Any, *, preprocess: bool = False) -> np.ndarray:
         """Outputs for inputs `x` (probabilities for classification). With `preprocess=True`
         raw features first get the spec's scaling and the saved normalization statistics."""
-        import jax.numpy as jnp
+        import jax
 
         self._require_trained()
         x = np.asarray(x, np.float32)
         if preprocess:
             x = apply_features(x, self.spec.data, self.data.stats)
-        return np.asarray(
-            self._fns.predict(self.state.params, self.state.model_state, jnp.asarray(x))
-        )
+        xd = jax.device_put(x, may_alias=False)  # not `jnp.asarray`: a program per shape
+        return np.asarray(self._fns.predict(self.state.params, self.state.model_state, xd))
 
     @property
     def params(self) -> dict[str, dict[str, np.ndarray]]:

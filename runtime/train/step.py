@@ -271,4 +271,7 @@ def chunk_steps(program: Program, epoch_steps: int, setting: int | str) -> int:
 
 
 def to_device(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-    return jnp.asarray(x), jnp.asarray(y)
+    """Copies of `x`, `y` on the default device (`device_put`: `jnp.asarray` of a numpy array
+    is a small jitted program per shape, traced and looked up in the cache on every run; a
+    copy, as before: on the CPU `device_put` would otherwise share the numpy buffer)."""
+    return jax.device_put(x, may_alias=False), jax.device_put(y, may_alias=False)
