@@ -108,15 +108,24 @@ def test_the_environments_tracking_uri_is_used_and_epochs_are_logged_once(
 def test_resumed_tensorboard_rewrites_exactly_the_kept_epochs(tmp_path: Path) -> None:
     """A run killed after checkpointing epoch 3 but before TensorBoard got it, having also
     written epoch 4 of a later checkpoint that never came: the resumed file holds 1..3 once."""
+    import numpy as np
+
+    from dlc.runtime.runs.tblog import read_histograms
+
+    weights = {"00_dense": {"w": np.ones((3, 2)), "b": np.zeros(2)}}
     with TensorBoardLogger(tmp_path) as tb:
         for e in (1, 2, 4):
             tb.log({"epoch": e, "train_loss": 10.0 - e}, e)
+            if e % 2 == 0:
+                tb.log_histograms(weights, e)
+    (tmp_path / "events.out.tfevents.9999999999.damaged").write_bytes(b"\x05" + b"\x00" * 20)
     kept = [{"epoch": e, "step": 10 * e, "train_loss": 10.0 - e} for e in (1, 2, 3)]
     with TensorBoardLogger.resumed(tmp_path, kept) as tb:
         tb.log({"epoch": 4, "train_loss": 6.5}, 4)
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
     losses = [(s, v) for s, tag, v in read_scalars(tmp_path) if tag == "loss/train"]
     assert losses == [(1, 9.0), (2, 8.0), (3, 7.0), (4, 6.5)]
+    assert read_histograms(tmp_path) == [(2, "weights/00_dense", 8)]  # epoch 4's is retrained
 
 
 @pytest.mark.slow

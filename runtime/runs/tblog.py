@@ -82,15 +82,27 @@ class TensorBoardLogger:
     ) -> TensorBoardLogger:
         """A logger for a resumed run whose kept epochs are `history` (metrics.jsonl after
         truncation to the checkpoint): a new event file holding exactly those epochs (x axis:
-        `epoch`) replaces the older files."""
+        `epoch`) replaces the older files. Their histograms (`log_histograms`) of the kept
+        epochs are carried over, the last one of each tag and epoch."""
+        from tensorboardX.proto.summary_pb2 import Summary
+
         folder = Path(logdir)
         older = sorted(folder.glob(EVENTS)) if folder.is_dir() else []
+        kept = [r for r in history if isinstance(r.get("epoch"), int)]
+        last = max((r["epoch"] for r in kept), default=0)
+        histograms = {
+            (v.tag, e.step): v
+            for e in read_events(folder)
+            for v in e.summary.value
+            if v.HasField("histo") and e.step <= last
+        }
         # a name no older file has (tensorboardX names files by the second); TensorBoard
         # ignores the older files' events even while they are still there
         tb = cls(folder, purge_step=1, suffix=f".resumed-{time.time_ns()}")
-        for record in history:
-            if isinstance(record.get("epoch"), int):
-                tb.log(record, record["epoch"], flush=False)
+        for record in kept:
+            tb.log(record, record["epoch"], flush=False)
+        for (_, step), value in sorted(histograms.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            tb._writer._get_file_writer().add_summary(Summary(value=[value]), step)
         tb._writer.flush()
         for path in older:  # the new file holds all they should; readers now see it alone
             path.unlink(missing_ok=True)
@@ -174,7 +186,7 @@ class TensorBoardLogger:
 
 def read_events(logdir: str | os.PathLike[str]) -> list[Any]:
     """Every Event proto in `logdir`'s event files (not its subfolders), file by file in name
-    order; a truncated last record (a killed writer) ends its file."""
+    order; a truncated or undecodable record (a killed writer, a damaged file) ends its file."""
     from tensorboardX.proto import event_pb2
 
     out = []
@@ -185,7 +197,10 @@ def read_events(logdir: str | os.PathLike[str]) -> list[Any]:
             end = pos + 12 + length
             if end + 4 > len(data):
                 break
-            out.append(event_pb2.Event.FromString(data[pos + 12 : end]))
+            try:
+                out.append(event_pb2.Event.FromString(data[pos + 12 : end]))
+            except Exception:  # noqa: BLE001 - protobuf's DecodeError: a damaged file ends here
+                break
             pos = end + 4
     return out
 
