@@ -147,6 +147,7 @@ class TensorBoardLogger:
                 tag = f"weights/{key}"
                 self._writer.add_histogram(tag, np.concatenate(leaves), int(step))
                 tags.append(tag)
+        self._writer.flush()  # not in metrics.jsonl: a resumed run can only carry it over
         return tags
 
     def log_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
