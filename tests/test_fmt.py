@@ -26,6 +26,14 @@ def test_every_spec_formats_idempotently_keeping_comments_and_meaning(path: Path
     assert _outcome(once, path) == _outcome(text, path)
 
 
+def test_every_shipped_spec_is_formatted(capsys: pytest.CaptureFixture[str]) -> None:
+    """specs/ stays in `dlc fmt` layout: after editing a spec, run
+    `dlc fmt --write specs/**/*.dl` (this is `dlc fmt --check` over every shipped spec)."""
+    code = main(["fmt", "--check", *map(str, SPECS)])
+    out = capsys.readouterr()
+    assert code == 0, f"run `dlc fmt --write` on these specs:\n{out.out}{out.err}"
+
+
 def _outcome(text: str, path: Path) -> object:
     """The resolved spec as canonical JSON, or the error messages (a spec that needs a
     `--plugin` does not resolve alone; formatting must not change its errors either)."""
