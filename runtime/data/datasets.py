@@ -199,6 +199,20 @@ def _numeric_csv(
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null"})
 
 
+def _finite(
+    col: np.ndarray, name: str, values: list[str], body: list[tuple[int, list[str]]], where: str
+) -> np.ndarray:
+    """`col` (a column of numbers), or an error at the row of its first NaN or infinity."""
+    if not np.isfinite(col).all():
+        i = int(np.flatnonzero(~np.isfinite(col))[0])
+        raise DlcError.single(
+            f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
+            where=f"{where}:row {body[i][0]}",
+            hint="fix or remove that row: dlc does not guess missing or infinite values",
+        )
+    return col
+
+
 def read_csv(
     path: str | os.PathLike[str],
     *,
@@ -266,6 +280,14 @@ def read_csv(
     columns: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         values = [row[j] for _, row in body]
+        if not missing:  # the common case first: a column of numbers, converted in one pass
+            try:
+                col = np.array([float(v) for v in values], dtype=np.float64)
+            except ValueError:  # text somewhere: the checks below say what and where
+                pass
+            else:
+                columns[name] = _finite(col, name, values, body, where)
+                continue
         numeric = [_is_number(v) for v in values]
         gaps = [missing and v in MISSING for v in values]
         if missing and any(numeric) and all(n or g for n, g in zip(numeric, gaps, strict=True)):
@@ -282,14 +304,7 @@ def read_csv(
             columns[name] = col
         elif all(numeric):
             col = np.array([float(v) for v in values], dtype=np.float64)
-            if not np.isfinite(col).all():
-                i = int(np.flatnonzero(~np.isfinite(col))[0])
-                raise DlcError.single(
-                    f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
-                    where=f"{where}:row {body[i][0]}",
-                    hint="fix or remove that row: dlc does not guess missing or infinite values",
-                )
-            columns[name] = col
+            columns[name] = _finite(col, name, values, body, where)
         elif not any(numeric):
             columns[name] = np.array(values, dtype=str)
         elif 2 * sum(numeric) >= len(numeric):
