@@ -380,3 +380,47 @@ def test_no_jax_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- image pixels in `prepare`
+
+
+@pytest.mark.parametrize("extra", ["", "normalize standard", "normalize minmax"])
+def test_image_pixels_prepared_as_before(tmp_path, monkeypatch, extra):
+    """Pixels stay uint8 through the split and are scaled in place (issue 19): every part and
+    statistic is bit-identical to the float32-first path (pixels converted by the loader)."""
+    from dlc.compiler.frontend import load_spec
+    from dlc.runtime.data import loaders
+    from dlc.runtime.data.prepare import prepare
+    from dlc.runtime.data.raw import RawData
+
+    make_mnist_folder(tmp_path / "mnist", n_train=40, n_test=10)
+    spec = tmp_path / "s.dl"
+    spec.write_text(
+        f'data {{\n  idx "mnist"\n  divide 255\n  {extra}\n  split valid=0.25\n}}\n'
+        "model {\n  flatten\n  dense 10\n}\nloss cross_entropy\noptimizer adam\n"
+        "train { batch 8; epochs 1 }\n"
+    )
+    new = prepare(load_spec(spec))
+
+    def float_first(parts: dict) -> RawData:  # the loader before issue 19
+        return RawData(
+            {
+                k: (x.astype(np.float32)[..., None], y.astype(np.int32))
+                for k, (x, y) in parts.items()
+            },
+            10,
+        )
+
+    monkeypatch.setattr(loaders, "_image_parts", float_first)
+    old = prepare(load_spec(spec))
+    assert sorted(new.parts) == sorted(old.parts) == ["test", "train", "valid"]
+    for k in old.parts:
+        for a, b in zip(new.parts[k], old.parts[k], strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert a.tobytes() == b.tobytes(), k
+    assert sorted(new.stats) == sorted(old.stats)
+    for k in old.stats:
+        assert new.stats[k].tobytes() == old.stats[k].tobytes(), k
+    if not extra:  # divided only: pixels 0..255 -> 0..1
+        assert new.parts["train"][0].min() >= 0.0 and new.parts["train"][0].max() <= 1.0
