@@ -316,13 +316,8 @@ def _image_inputs(model: Any, source: Images, inputs: Any, labelled: bool) -> In
     x, names, ids = read_image_inputs(Path(inputs), source, tuple(model.data.input_shape))
     y = None
     if labelled:
-        if names is None:
-            raise DlcError.single(
-                f"{where} has no labels",
-                where=where,
-                hint="give a folder with one sub-folder of images per class, as in training",
-            )
-        y = _labels(model, np.array(names), where)
+        hint = "give a folder with one sub-folder of images per class, as in training"
+        y = _required_labels(model, None if names is None else np.array(names), where, hint)
     return Inputs(apply_features(x, model.spec.data, model.stats), y, ids)
 
 
@@ -355,14 +350,16 @@ def _array_inputs(model: Any, inputs: Any, labelled: bool) -> Inputs:
             hint=f"give one row of {per_row} values per input",
         )
     if labelled:
-        if y is None:
-            raise DlcError.single(
-                f"{where} has no labels",
-                where=where,
-                hint="pass a .npz with `x` and `y`, an IDX folder, or a CSV with a `label` column",
-            )
-        y = _labels(model, np.asarray(y), where)
+        hint = "pass a .npz with `x` and `y`, an IDX folder, or a CSV with a `label` column"
+        y = _required_labels(model, None if y is None else np.asarray(y), where, hint)
     return Inputs(apply_features(x, model.spec.data, model.stats), y, ids)
+
+
+def _required_labels(model: Any, y: np.ndarray | None, where: str, hint: str) -> np.ndarray:
+    """The targets of labelled inputs (`dlc evaluate`), read by `_labels`; none: an error."""
+    if y is None:
+        raise DlcError.single(f"{where} has no labels", where=where, hint=hint)
+    return _labels(model, y, where)
 
 
 def _lines(inputs: Any) -> list[str]:
