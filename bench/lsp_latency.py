@@ -16,79 +16,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import queue
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class Client:
-    """Framed JSON-RPC over `dlc lsp`'s stdin/stdout, read by a thread."""
-
-    def __init__(self) -> None:
-        code = "import sys; from dlc.runtime.cli import main; sys.exit(main(['lsp']))"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
-        self.inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
-        while True:
-            length = None
-            while (line := out.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if line == b"" or length is None:
-                return
-            self.inbox.put(json.loads(out.read(length)))
-
-    def send(self, method: str, params: Any, request: bool = False) -> int | None:
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            self.next_id += 1
-            msg["id"] = self.next_id
-        body = json.dumps(msg).encode()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-        return msg.get("id")
-
-    def wait(self, match: Any, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.inbox.get(timeout=max(deadline - time.monotonic(), 0.001))
-            if match(msg):
-                return msg
-
-    def request(self, method: str, params: Any) -> Any:
-        n = self.send(method, params, request=True)
-        return self.wait(lambda m: m.get("id") == n)["result"]
-
-    def diagnostics(self, version: int) -> list[dict[str, Any]]:
-        """The diagnostics published for `version` of the document (earlier ones skipped)."""
-        msg = self.wait(
-            lambda m: (
-                m.get("method") == "textDocument/publishDiagnostics"
-                and m["params"].get("version") == version
-            )
-        )
-        return msg["params"]["diagnostics"]
+sys.path.insert(0, str(ROOT / "tests"))
+from lspclient import Client  # noqa: E402  (the tests' LSP client)
 
 
 def ms(values: list[float]) -> str:
@@ -150,9 +86,7 @@ def main() -> None:
         c.send("exit", None)
         c.proc.wait(timeout=10)
     finally:
-        if c.proc.poll() is None:
-            c.proc.kill()
-            c.proc.wait()
+        c.close()
     print(
         f"spec: {args.spec} ({len(good.splitlines())} lines); load average {os.getloadavg()[0]:.1f}"
     )

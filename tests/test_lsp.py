@@ -3,16 +3,11 @@ over stdio with JSON-RPC messages written here (skipped when pygls is not instal
 
 from __future__ import annotations
 
-import json
-import queue
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from lspclient import Client
 
 from dlc.runtime.lsp.features import completions, diagnostics, formatting, hover
 
@@ -105,66 +100,6 @@ def test_formatting_is_dlc_fmt() -> None:
 # -- over stdio -----------------------------------------------------------------------------
 
 
-class Client:
-    """A minimal LSP client: framed JSON-RPC over the server's stdin/stdout, read by a thread."""
-
-    def __init__(self) -> None:
-        code = "import sys; from dlc.runtime.cli import main; sys.exit(main(['lsp']))"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        self.inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
-        while True:
-            length = None
-            while (line := out.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if line == b"" or length is None:
-                return
-            self.inbox.put(json.loads(out.read(length)))
-
-    def send(self, method: str, params: Any, request: bool = False) -> int | None:
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            self.next_id += 1
-            msg["id"] = self.next_id
-        body = json.dumps(msg).encode()
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-        return msg.get("id")
-
-    def wait(self, match: Any, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no answer from the language server in time")
-            msg = self.inbox.get(timeout=left)
-            if match(msg):
-                return msg
-
-    def request(self, method: str, params: Any) -> Any:
-        n = self.send(method, params, request=True)
-        reply = self.wait(lambda m: m.get("id") == n)
-        assert "error" not in reply, reply
-        return reply["result"]
-
-    def diagnostics(self) -> list[dict[str, Any]]:
-        msg = self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics")
-        return msg["params"]["diagnostics"]
-
-
 def test_language_server_over_stdio(tmp_path: Path) -> None:
     pytest.importorskip("pygls", reason="the lsp extra is not installed: pip install 'dlc[lsp]'")
     uri = (tmp_path / "m.dl").as_uri()
@@ -227,9 +162,7 @@ def test_language_server_over_stdio(tmp_path: Path) -> None:
         c.send("exit", None)
         assert c.proc.wait(timeout=10) == 0
     finally:
-        if c.proc.poll() is None:
-            c.proc.kill()
-            c.proc.wait()
+        c.close()
 
 
 def test_without_pygls_the_command_says_what_to_install(monkeypatch, capsys) -> None:
