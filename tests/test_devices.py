@@ -9,13 +9,11 @@ Tolerance: parameters within rtol 1e-5 / atol 1e-5 of one device's (measured: |d
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from testutil import run_on_devices
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import load_spec
@@ -125,19 +123,7 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_data_parallel_equals_one_device(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-        "COLUMNS": "200",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path), str(WEATHER)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    out = run_on_devices(SCRIPT, 4, str(tmp_path), str(WEATHER), COLUMNS="200")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert "OK" in out.stdout
     assert "JAX sees 4 devices" in out.stderr
@@ -195,17 +181,6 @@ LANES = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_experiment_lanes_over_devices_equal_one_device() -> None:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", LANES, str(ROOT / "specs" / "cv_sigmoids.dl")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    out = run_on_devices(LANES, 4, str(ROOT / "specs" / "cv_sigmoids.dl"))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert "OK" in out.stdout, out.stdout

@@ -7,13 +7,11 @@ the lanes' metrics; the split loss compiles to a program with an all-reduce."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from testutil import run_on_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,18 +68,6 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_experiment_and_analyze_take_devices(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-        "JAX_PLATFORMS": "cpu",
-        "DLC_JAX_CACHE": "0",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT / "specs")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    out = run_on_devices(SCRIPT, 2, str(tmp_path), str(ROOT / "specs"), DLC_JAX_CACHE="0")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert "OK" in out.stdout, out.stdout

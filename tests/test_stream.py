@@ -275,23 +275,9 @@ for devices in (1, 2):
 def test_streamed_training_over_two_devices(tmp_path: Path) -> None:
     """Streamed chunks split over 2 simulated CPU devices (each chunk's rows placed along the
     mesh's data axis) train like the in-memory run on one device, within 1e-5."""
-    import os
-    import subprocess
-    import sys
+    from testutil import run_on_devices
 
     spec = _spec(tmp_path)
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-        "JAX_PLATFORMS": "cpu",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", STREAM_DEVICES, str(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    out = run_on_devices(STREAM_DEVICES, 2, str(spec))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "devices=2" in out.stdout, out.stdout

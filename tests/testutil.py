@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,4 +30,24 @@ def max_diff(a: object, b: object) -> float:
     return max(
         float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
         for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
+def run_on_devices(
+    script: str, devices: int, *args: str, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -c SCRIPT ARGS` in a subprocess whose JAX sees `devices` simulated CPU devices
+    (`--xla_force_host_platform_device_count`); `env` adds variables. Output is captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+            "JAX_PLATFORMS": "cpu",
+            **env,
+        },
+        timeout=timeout,
+        check=False,
     )
