@@ -129,13 +129,14 @@ def check_grid_points(args: argparse.Namespace, resolved: Any, data: Any) -> str
     does for the spec (a depth, a width, a layer put in place); an error is at the `grid`
     line that caused it. None without a grid, else a line saying how many points and
     programs there are."""
+    from dlc.compiler.checks import literal
     from dlc.compiler.errors import DlcError
     from dlc.compiler.frontend import load_spec
     from dlc.compiler.passes import bind_data
     from dlc.compiler.shapes import infer
     from dlc.runtime.data.prepare import prepare
     from dlc.runtime.experiment.programs import at_grid, grid_settings, static_key
-    from dlc.runtime.experiment.results import Setting, literal
+    from dlc.runtime.experiment.results import Setting
 
     exp = resolved.spec.experiment
     if exp is None or not (exp.grid or exp.search):

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from dlc.runtime.data.datasets import _is_number
+
 NUMBER_BYTES = b"0123456789.+-eE\n"
 
 
@@ -61,14 +63,6 @@ def _pyarrow_body(raw: bytes, delimiter: str, ncols: int) -> list[np.ndarray] | 
             return None
         out.append(np.asarray(col.to_numpy(), np.float64))
     return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _read(raw: bytes, delimiter: str, text_columns: Sequence[int] = ()) -> Any:

@@ -10,11 +10,12 @@ import dataclasses
 import itertools
 from pathlib import Path
 
+from dlc.compiler.checks import literal
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.explain import canonical_json
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.spec import Spec
-from dlc.runtime.experiment.results import Setting, literal
+from dlc.runtime.experiment.results import Setting
 
 LANE = "lane"  # placeholder of a per-lane value in `static_key`
 

@@ -8,13 +8,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlc.compiler.checks import literal
 from dlc.compiler.frontend import ResolvedSpec
 
 
@@ -30,15 +30,6 @@ class Setting:
     @property
     def label(self) -> str:
         return ", ".join(f"{k}={literal(v)}" for k, v in self.values.items()) or "spec"
-
-
-def literal(v: Any) -> str:
-    """A grid value as `--set` text."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v if v.isidentifier() else json.dumps(v)
-    return repr(v)
 
 
 @dataclass

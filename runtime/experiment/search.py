@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from dlc.compiler.checks import literal
 from dlc.compiler.distributions import Choice, Distribution, IntUniform, LogUniform, Uniform
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.runtime.experiment.folds import Pool
 from dlc.runtime.experiment.programs import at_grid
-from dlc.runtime.experiment.results import ExperimentResult, Setting, literal
+from dlc.runtime.experiment.results import ExperimentResult, Setting
 from dlc.runtime.train.early_stop import monitor_mode
 
 
