@@ -159,11 +159,12 @@ def _one_hot(
         other = np.flatnonzero(~np.isin(cells, values))
         if len(other) and source.unseen == "error":
             i = int(other[0])
-            raise DlcError.single(
-                f"category `{cells[i]}` of column `{col}` is not in the run's category table "
-                f"(the training part's: {', '.join(values)})",
-                where=f"{where}:row {i + first_row}",
-                hint="with unseen=zero on the source line such a row's one-hot columns are all 0",
+            raise _unseen(
+                cells[i],
+                col,
+                values,
+                f"{where}:row {i + first_row}",
+                "row's one-hot columns are all 0",
             )
 
 
@@ -184,13 +185,19 @@ def _category_ids(
         other = np.flatnonzero(ids == 0)
         if len(other) and source.unseen == "error":
             i = int(other[0])
-            raise DlcError.single(
-                f"category `{category_name(cols[name][i])}` of column `{name}` is not in the "
-                f"run's category table (the training part's: {', '.join(tables[name])})",
-                where=f"{where}:row {i + first_row}",
-                hint="with unseen=zero on the source line such a row gets id 0",
-            )
+            cell = category_name(cols[name][i])
+            raise _unseen(cell, name, tables[name], f"{where}:row {i + first_row}", "row gets id 0")
         cols[name] = ids
+
+
+def _unseen(cell: str, col: str, table: list[str], where: str, what: str) -> DlcError:
+    """A category outside the run's table under `unseen=error`; `what`: what unseen=zero does."""
+    return DlcError.single(
+        f"category `{cell}` of column `{col}` is not in the run's category table "
+        f"(the training part's: {', '.join(table)})",
+        where=where,
+        hint=f"with unseen=zero on the source line such a {what}",
+    )
 
 
 def _csv_inputs(model: Any, source: Table, inputs: Any, labelled: bool) -> Inputs:
