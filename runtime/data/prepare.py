@@ -28,7 +28,13 @@ from dlc.runtime.data.arrays import load_npy_streamed
 from dlc.runtime.data.loaders import load_source
 from dlc.runtime.data.named import attach_inputs
 from dlc.runtime.data.raw import RawData
-from dlc.runtime.data.stream import NpyFile, StreamRows, memory_budget, stream_stats
+from dlc.runtime.data.stream import (
+    RowFile,
+    StreamRows,
+    float32_mb,
+    memory_budget,
+    stream_stats,
+)
 
 
 @dataclass
@@ -240,9 +246,9 @@ def _streamed_split(
     resolved: ResolvedSpec, raw: RawData, task: str, seed: int
 ) -> dict[str, tuple[Any, Any]] | None:
     """The parts as `stream.StreamRows` (rows read from disk on demand, only the divide
-    applied so far) when the loader left the inputs on disk (`arrays.load_npy_streamed`);
-    None otherwise."""
-    if "all" not in raw.parts or not isinstance(raw.parts["all"][0], NpyFile):
+    applied so far) when the loader left the inputs on disk (a `stream.RowFile`:
+    `arrays.load_npy_streamed`, `tables.load_table_streamed`); None otherwise."""
+    if "all" not in raw.parts or not isinstance(raw.parts["all"][0], RowFile):
         return None
     file, y = raw.parts["all"]
     data = resolved.spec.data
@@ -250,7 +256,8 @@ def _streamed_split(
     budget = memory_budget(resolved.spec.train.memory_mb)
     if data.window is not None:
         raise resolved.error(
-            "a window needs the data in memory, but this npy source is streamed from disk "
+            f"a window needs the data in memory, but this {data.source.dl_name} source is "
+            "streamed from disk "
             f"({need / 2**20:.3g} MB of data, budget {budget / 2**20:.3g} MB)",
             "window",
             "raise `train { memory_mb N }`, or save the windowed rows as the .npy file",
@@ -271,7 +278,7 @@ def require_in_memory(data: Prepared, resolved: ResolvedSpec, what: str) -> None
         x = data.parts["train"][0]
         raise resolved.error(
             f"{what} needs the whole data in memory, but it is streamed from disk "
-            f"({x.file.size * 4 / 2**20:.3g} MB as float32 in {x.file.path.name}, above "
+            f"({float32_mb(x.file):.3g} MB as float32 in {x.file.path.name}, above "
             "train.memory_mb)",
             "train.memory_mb",
             "raise the budget (`train { memory_mb N }` or --set train.memory_mb=N) if the "

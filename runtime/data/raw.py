@@ -21,7 +21,7 @@ import numpy as np
 
 @dataclass
 class RawData:
-    # x may be a `stream.NpyFile` (the `npy` source): read whole or streamed by `prepare`
+    # x may be a `stream.RowFile` (a file above `train.memory_mb`): streamed by `prepare`
     parts: dict[str, tuple[Any, np.ndarray]]
     num_classes: int | None = None  # None: regression targets
     ordered: bool = False  # rows are a time series: split in order

@@ -1,6 +1,7 @@
-"""Data larger than memory: an `.npy` file read in place (`NpyFile`), one part of it seen
-through its row indices (`StreamRows`), statistics computed in chunks, and the memory budget
-(`train { memory_mb N }`) that decides whether the data is streamed at all.
+"""Data larger than memory: a data file read in place (`RowFile`, the protocol: an `.npy`
+file's `NpyFile` here, a CSV's and a Parquet file's in `csvrows`/`parquetrows`), one part of
+it seen through its row indices (`StreamRows`), statistics computed in chunks, and the memory
+budget (`train { memory_mb N }`) that decides whether the data is streamed at all.
 
 Rows are read with positioned reads (`os.preadv`) into arrays dlc owns, never through a
 memory map: a memory-mapped file's pages count towards the process's resident memory as they
@@ -25,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,6 +37,37 @@ CHUNK_BYTES = 16 << 20  # rows read at a time for checks and statistics
 
 def _fail(where: str, message: str, hint: str | None = None) -> DlcError:
     return DlcError.single(message, where=where, hint=hint)
+
+
+@runtime_checkable
+class RowFile(Protocol):
+    """A data file whose rows are read on demand: what `StreamRows`, `stream_stats`,
+    `prepare` and `train.feed` need of it. `shape` is (rows, features...) and `dtype` the
+    dtype `take` returns; rows are numbered 0..len-1 (the rows the loader kept)."""
+
+    path: Path
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    def __len__(self) -> int: ...
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows `rows` (any order, repeats allowed), in that order."""
+        ...
+
+    def blocks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, rows) in file order, about `chunk_bytes` at a time."""
+        ...
+
+    def check_finite(self) -> None:
+        """A located error at the first row holding a value the loader refuses (NaN or
+        infinity; a table's gaps when its `missing=` allows them are no error)."""
+        ...
+
+
+def float32_mb(file: RowFile) -> float:
+    """The file's rows as float32, in MB (2**20 bytes)."""
+    return int(np.prod(file.shape, dtype=np.int64)) * 4 / 2**20
 
 
 class NpyFile:
@@ -157,9 +189,10 @@ class StreamRows:
     (`rows[a:b]`, `rows[idx]`); turning the whole part into one array is refused."""
 
     def __init__(
-        self, file: NpyFile, index: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]
+        self, file: RowFile, index: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]
     ) -> None:
         self.file, self.index, self.transform = file, np.asarray(index, np.int64), transform
+        self.row_bytes = int(np.prod(file.shape[1:], dtype=np.int64)) * file.dtype.itemsize
         self.dtype = transform(np.zeros((0, *file.shape[1:]), file.dtype)).dtype
         self.shape: tuple[int, ...] = (len(self.index), *file.shape[1:])
         self.ndim = len(self.shape)
@@ -186,7 +219,7 @@ class StreamRows:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise DlcError.single(
             f"this needs the whole data in memory, but it is streamed from disk "
-            f"({self.file.size * 4 / 2**20:.3g} MB as float32 in {self.file.path.name}, above "
+            f"({float32_mb(self.file):.3g} MB as float32 in {self.file.path.name}, above "
             "train.memory_mb)",
             hint="raise the budget (`train { memory_mb N }` or --set train.memory_mb=N) if the "
             "machine has the memory; `dlc run` and `fit` stream",
@@ -195,7 +228,7 @@ class StreamRows:
     def blocks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
         """The part's rows in file order (not its own order), transformed, in chunks."""
         rows = np.sort(self.index)
-        step = max(1, chunk_bytes // max(1, self.file.row_bytes))
+        step = max(1, chunk_bytes // max(1, self.row_bytes))
         for start in range(0, len(rows), step):
             yield self.transform(self.file.take(rows[start : start + step]))
 

@@ -1,5 +1,5 @@
-"""Training on data streamed from disk (`dlc.runtime.data.stream.StreamRows`, the `npy`
-source above `train.memory_mb`): the same batches as the in-memory epoch, fed in chunks.
+"""Training on data streamed from disk (`dlc.runtime.data.stream.StreamRows`, a source
+above `train.memory_mb`): the same batches as the in-memory epoch, fed in chunks.
 
 Each epoch takes the in-memory path's own batches (`data_order` of the run's key and the
 epoch, cut by `epoch_batches`: the same permutation and the same weight-0 padding), pulls
