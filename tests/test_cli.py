@@ -159,7 +159,14 @@ def run(spec_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "COLUMNS": "200"}
     proc = subprocess.run(
         dlc_command(
-            "run", str(spec_file), "--runs", str(runs), "--quiet", "--set", f"train.epochs={EPOCHS}"
+            "run",
+            str(spec_file),
+            "--runs",
+            str(runs),
+            "--quiet",
+            "--plots",
+            "--set",
+            f"train.epochs={EPOCHS}",
         ),
         capture_output=True,
         text=True,
@@ -475,6 +482,43 @@ def test_run_json_prints_a_line_per_epoch_and_a_result(
     assert docs[-1] is result
     assert Path(result["run"]).parent == tmp_path
     assert set(result["final"]) >= {"train_loss", "valid_loss", "test_loss"}
+    assert result["plots"] == []  # drawn only with --plots (or later by `dlc plot`)
+
+
+def test_run_draws_plots_only_when_asked(
+    spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --plots `dlc run` writes no PNG and never imports matplotlib (about a CPU
+    second off every run); it names the command that draws them. With --plots they are
+    drawn and listed."""
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dlc.runtime.cli.main import main; code = main(sys.argv[1:]); "
+            "print('matplotlib' in sys.modules); sys.exit(code)",
+            "run",
+            str(spec_file),
+            "--runs",
+            str(tmp_path / "a"),
+            "--set",
+            "train.epochs=2",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert code.returncode == 0, code.stderr
+    [folder] = list((tmp_path / "a").iterdir())
+    assert not (folder / "plots").exists()
+    assert f"curves: dlc plot {folder}" in code.stdout
+    assert code.stdout.splitlines()[-1] == "False"  # matplotlib was not imported
+    args = ["run", str(spec_file), "--runs", str(tmp_path / "b"), "--json", "--plots"]
+    rc, out, _ = run_main(capsys, *args, "--set", "train.epochs=2")
+    assert rc == 0
+    [result] = [d for d in map(json.loads, out.splitlines()) if d["event"] == "result"]
+    assert {Path(p).name for p in result["plots"]} >= {"loss.png", "lr.png"}
     assert all(Path(p).is_file() for p in result["plots"])
 
 

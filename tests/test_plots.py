@@ -252,8 +252,8 @@ def test_uninformative_metrics_are_not_drawn_and_confusion_is_a_heat_map(
 
 
 def test_dlc_run_draws_the_confusion_heat_map_its_report_writes(tmp_path: Path) -> None:
-    """`dlc run` writes confusion_test.csv in its report, after the plot thread may have
-    looked for it: the heat map must be drawn all the same."""
+    """`dlc run --plots` writes confusion_test.csv in its report, after the plot thread may
+    have looked for it: the heat map must be drawn all the same."""
     from dlc.runtime.cli import main
 
     root = Path(__file__).resolve().parent.parent
@@ -266,6 +266,7 @@ def test_dlc_run_draws_the_confusion_heat_map_its_report_writes(tmp_path: Path) 
             "--runs",
             str(tmp_path),
             "--quiet",
+            "--plots",
         ]
     )
     assert code == 0

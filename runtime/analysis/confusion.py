@@ -23,9 +23,19 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int
     return counts
 
 
-def predicted_classes(model: Any, x: np.ndarray) -> np.ndarray:
-    """Class indices predicted by a trained `CompiledModel` (batched to bound memory)."""
-    outs = [model.predict(x[i : i + 4096]) for i in range(0, len(x), 4096)]
+def predicted_classes(model: Any, x: Any, chunk: int = 4096) -> np.ndarray:
+    """Class indices predicted by a trained `CompiledModel`, `chunk` rows at a time (bounded
+    memory; `x` may be streamed rows). The last chunk is padded to the same size, so every
+    part of any size runs one compiled program."""
+    n = len(x)
+    size = min(chunk, n)
+    outs = []
+    for i in range(0, n, size):
+        rows = np.asarray(x[i : i + size], np.float32)
+        short = size - len(rows)
+        if short:  # zero rows, predicted and dropped: the same program as the others
+            rows = np.concatenate([rows, np.zeros((short, *rows.shape[1:]), rows.dtype)])
+        outs.append(model.predict(rows)[: size - short])
     probs = np.concatenate(outs)
     return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(-1)
 

@@ -1,8 +1,10 @@
 """`dlc run FILE.dl`: train into a run folder with a live progress bar (epoch, step, train/valid
-loss, rate, ETA), then the final metrics, the per-class counts and the plots.
+loss, rate, ETA), then the final metrics and the per-class counts; with `--plots` also the PNG
+plots (otherwise drawn on demand by `dlc plot RUN_DIR`, off the path to the result).
 
 Example:
     $ dlc run specs/linear.dl
+    $ dlc run specs/linear.dl --plots           # also draw plots/loss.png, lr.png, ...
     $ dlc run specs/linear.dl --resume          # continue the latest run from its checkpoint
     $ dlc run specs/linear.dl --track mlflow    # also log to MLflow (default store: mlruns/)
     $ dlc run specs/linear.dl --coordinator node1:1234 --num-processes 2 --process-id 0
@@ -44,6 +46,12 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help="continue the latest (or the named) run of this spec from its checkpoint",
     )
     add_devices_option(p, "train data-parallel over N devices (or all)")
+    p.add_argument(
+        "--plots",
+        action="store_true",
+        help="also draw the run's PNG plots (loss, metrics, learning rate, confusion) into "
+        "RUN_DIR/plots; without it `dlc plot RUN_DIR` draws them later (`--track` draws them)",
+    )
     add_cluster_options(p)
     p.add_argument(
         "--json",
@@ -159,9 +167,11 @@ def main(args: argparse.Namespace) -> int:
         from dlc.runtime.runs.tracked_run import RunTracking
 
         tracking = RunTracking(args.track_uri)
-    # the plots are drawn in a thread from the end of training on, beside the final evaluation
-    # and report (matplotlib's object API, used by that thread only); it imports matplotlib
-    # while training runs
+    # with --plots (or tracking, which keeps them as artifacts) the plots are drawn in a thread
+    # from the end of training on, beside the final evaluation and report (matplotlib's object
+    # API, used by that thread only); it imports matplotlib while training runs. Without, no
+    # matplotlib at all: `dlc plot RUN_DIR` draws them on demand.
+    plotting = bool(getattr(args, "plots", False)) or tracking is not None
     pool = ThreadPoolExecutor(max_workers=1)
     drawn: list[Any] = []
 
@@ -184,7 +194,8 @@ def main(args: argparse.Namespace) -> int:
             "train", total=model.spec.train.epochs, completed=start_epoch, info="", rate=""
         )
         bar.start()
-        pool.submit(warm_up)
+        if plotting:
+            pool.submit(warm_up)
 
     def on_epoch(record: dict[str, Any]) -> None:
         state["tb"].log(record, record["epoch"])
@@ -202,7 +213,8 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps({"event": "epoch", **record}, default=_plain), flush=True)
 
     def on_trained(run: Any) -> None:
-        drawn.append(pool.submit(plot_run, run.path))
+        if plotting:
+            drawn.append(pool.submit(plot_run, run.path))
 
     try:
         outcome = run_spec(
@@ -239,16 +251,21 @@ def main(args: argparse.Namespace) -> int:
         say(state["unsaid"], True)
     if not as_json:
         report(out, outcome)
-    plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
-    # the report wrote confusion_*.csv after the plot thread may have looked for them
-    plots += plot_confusions(outcome.run.path, outcome.model.resolved.name, skip=plots)
+    plots: list[Any] = []
+    if plotting:
+        plots = drawn[0].result() if drawn else plot_run(outcome.run.path)
+        # the report wrote confusion_*.csv after the plot thread may have looked for them
+        plots += plot_confusions(outcome.run.path, outcome.model.resolved.name, skip=plots)
     if tracking is not None:
         tracking.finish(outcome.run.path, outcome.final, plots)
     if as_json:
         print(json.dumps(result_document(outcome, plots), default=_plain), flush=True)
         return 0
     if not args.quiet:
-        out.print(f"plots: {', '.join(p.name for p in plots)}")
+        if plots:
+            out.print(f"plots: {', '.join(p.name for p in plots)}")
+        else:
+            out.print(f"curves: dlc plot {esc(outcome.run.path)}", soft_wrap=True)
     out.print(f"run folder: {esc(outcome.run.path)}", soft_wrap=True)
     return 0
 
