@@ -18,13 +18,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dlc.compiler.errors import Diagnostic, Span
+from dlc.compiler.errors import Diagnostic, Span, close_matches
 from dlc.compiler.losses import Loss
 from dlc.compiler.metrics import METRICS
 from dlc.compiler.spec import Spec
@@ -71,7 +70,7 @@ def _monitor_ok(name: str, choices: set[str], report: tuple[str, ...]) -> bool:
 
 
 def _did_you_mean(name: str, choices: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.5)
+    close = close_matches(name, sorted(choices), n=1, cutoff=0.5)
     listed = ", ".join(f"`{c}`" for c in sorted(choices))
     return (f"did you mean `{close[0]}`? " if close else "") + f"the loss reports: {listed}"
 
@@ -173,7 +172,7 @@ def _check_inputs(spec: Spec, at: Callable[[str], Span | None]) -> list[Diagnost
                 "(a group of the source's feature columns)"
             )
         else:
-            close = difflib.get_close_matches(layer.name, declared, n=1, cutoff=0.5)
+            close = close_matches(layer.name, declared, n=1, cutoff=0.5)
             listed = ", ".join(f"`{n}`" for n in declared)
             hint = (f"did you mean `{close[0]}`? " if close else "") + f"the inputs are: {listed}"
         out.append(

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -120,10 +119,18 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def close_matches(word: str, choices: Iterable[str], n: int, cutoff: float) -> list[str]:
+    """`difflib.get_close_matches`, imported only when there is an error to hint at (difflib
+    costs ~2 ms of every start-up)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+
+
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """A `did you mean` hint for a misspelt name, or a list of the valid names."""
     choices = sorted(set(choices))
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    close = close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     if len(choices) <= 12:

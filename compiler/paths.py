@@ -30,13 +30,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from itertools import count
 
 from dlc.compiler.ast import Call, KwArg, Name, Statement, Value
-from dlc.compiler.errors import DlcError, Span
+from dlc.compiler.errors import DlcError, Span, close_matches
 from dlc.compiler.registry import LAYERS
 
 _STEP = re.compile(r"([A-Za-z_]\w*)(?:\[(-?\d+|\*)\])?")
@@ -114,7 +113,7 @@ class _Walker:
 
     def suggestions(self, where: str, body: tuple[Statement, ...]) -> str:
         paths = valid_paths(tuple(self.top))
-        close = difflib.get_close_matches(self.key, paths, n=3, cutoff=0.6)
+        close = close_matches(self.key, paths, n=3, cutoff=0.6)
         here = ", ".join(f"`{n}`" for n in dict.fromkeys(_base(s.name) for s in body))
         said = ("did you mean " + " or ".join(f"`{c}`" for c in close) + "? ") if close else ""
         return said + (f"`{where}` holds: {here}" if here else f"`{where}` is empty")

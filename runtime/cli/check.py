@@ -129,6 +129,9 @@ def check_grid_points(args: argparse.Namespace, resolved: Any, data: Any) -> str
     does for the spec (a depth, a width, a layer put in place); an error is at the `grid`
     line that caused it. None without a grid, else a line saying how many points and
     programs there are."""
+    exp = resolved.spec.experiment
+    if exp is None or not (exp.grid or exp.search):
+        return None
     from dlc.compiler.checks import literal
     from dlc.compiler.errors import DlcError
     from dlc.compiler.frontend import load_spec
@@ -138,9 +141,6 @@ def check_grid_points(args: argparse.Namespace, resolved: Any, data: Any) -> str
     from dlc.runtime.experiment.programs import at_grid, grid_settings, static_key
     from dlc.runtime.experiment.results import Setting
 
-    exp = resolved.spec.experiment
-    if exp is None or not (exp.grid or exp.search):
-        return None
     lines: list[int] = []  # a search: the `param` line of each checked value
     overrides = list(args.set or [])
     prepared = {repr(resolved.spec.data): data}
