@@ -1,5 +1,7 @@
 """Data larger than memory (issue 16, item 4): the `npy` source read in place, and training
-that streams it from disk in chunks of steps when it exceeds `train { memory_mb N }`.
+that streams it from disk in chunks of steps when it exceeds `train { memory_mb N }`; the
+training tests also run on the same data as a `csv` and a `parquet` source
+(tests/test_stream_tables.py tests their readers).
 
 Equality with the in-memory path for the same seed: with `normalize none` the parameters and
 every epoch's training loss are bit-identical (the same batches, the same steps); evaluation
@@ -116,15 +118,30 @@ def test_auto_budget_takes_a_gpu_with_less_free_memory(monkeypatch: pytest.Monke
     assert stream.memory_budget("auto") == 1 << 29  # the host has less
 
 
-def _spec(tmp_path: Path, extra: str = "") -> Path:
+def _spec(tmp_path: Path, extra: str = "", fmt: str = "npy") -> Path:
+    """A spec on 1200 rows of 12 small integers and a class, in an `npy`, `csv` or `parquet`
+    source, streamed (memory_mb 0.005)."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, 17, size=(1200, 12)).astype(np.uint8)
     y = (x[:, :6].sum(axis=1) > x[:, 6:].sum(axis=1)).astype(np.int64)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", y)
+    source = 'npy x="x.npy" y="y.npy" classes=2'
+    if fmt == "npy":
+        np.save(tmp_path / "x.npy", x)
+        np.save(tmp_path / "y.npy", y)
+    elif fmt == "csv":
+        lines = [",".join(map(str, [*row, label])) for row, label in zip(x, y, strict=True)]
+        head = ",".join([f"x{j}" for j in range(12)] + ["y"])
+        (tmp_path / "t.csv").write_text("\n".join([head, *lines]) + "\n")
+        source = 'csv "t.csv" target="y" classes=true'
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pa.table({**{f"x{j}": x[:, j] for j in range(12)}, "y": y})
+        pq.write_table(table, tmp_path / "t.parquet", row_group_size=100)
+        source = 'parquet "t.parquet" target="y" classes=true'
     path = tmp_path / "s.dl"
     path.write_text(
-        'data { npy x="x.npy" y="y.npy" classes=2; divide 16; split valid=0.2 test=0.1 }\n'
+        f"data {{ {source}; divide 16; split valid=0.2 test=0.1 }}\n"
         "model { dense 16; relu; dropout 0.1; dense 2 }\nloss cross_entropy\n"
         f"optimizer adam lr=1e-2\ntrain {{ batch 32; epochs 3; memory_mb 0.005 }}\n{extra}"
     )
@@ -183,13 +200,15 @@ def _fit(
 
 
 @pytest.mark.slow
-def test_streamed_training_equals_in_memory(tmp_path: Path) -> None:
-    spec = _spec(tmp_path)
-    for normalize, tol in (("none", 0.0), ("standard", 1e-5)):
+@pytest.mark.parametrize("fmt", ["npy", "csv", "parquet"])
+def test_streamed_training_equals_in_memory(tmp_path: Path, fmt: str) -> None:
+    spec = _spec(tmp_path, fmt=fmt)
+    cases = [("none", 0.0), ("standard", 1e-5)][: 1 if fmt == "parquet" else 2]  # time
+    for normalize, tol in cases:
         sets = [f"data.normalize={normalize}"]
         p_mem, h_mem, e_mem = _fit(spec, [*sets, "train.memory_mb=10"], streamed=False)
         p_str, h_str, e_str = _fit(spec, sets)  # 0.005 MB: chunks of one step; of 6 rows
-        if normalize == "none":  # chunks of 2 steps: the same again
+        if normalize == "none" and fmt == "npy":  # chunks of 2 steps: the same again
             # 0.05 MB: chunks of 2 steps; evaluation chunks of 68 rows
             p_two, h_two, e_two = _fit(spec, [*sets, "train.memory_mb=0.05"])
             assert all(abs(e_two[k] - e_mem[k]) <= 1e-6 for k in e_mem), (e_two, e_mem)
@@ -209,7 +228,8 @@ class _Stop(Exception):
 
 
 @pytest.mark.slow
-def test_dlc_run_streams_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["npy", "csv"])  # parquet: as csv (tables.py), in time
+def test_dlc_run_streams_and_resumes(tmp_path: Path, fmt: str) -> None:
     """`dlc run` on streamed data, stopped after epoch 2 and resumed, ends where an
     uninterrupted streamed run ends, and where the in-memory run ends (normalize none)."""
     import gc
@@ -219,7 +239,7 @@ def test_dlc_run_streams_and_resumes(tmp_path: Path) -> None:
 
     from dlc.runtime.runs.session import run_spec
 
-    spec = _spec(tmp_path)
+    spec = _spec(tmp_path, fmt=fmt)
     quiet = {"warn": lambda m: None}
     full = run_spec(spec, runs_root=tmp_path / "full", **quiet)
     assert full.model.data.streamed

@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -200,17 +200,65 @@ MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "null"})
 
 
 def _finite(
-    col: np.ndarray, name: str, values: list[str], body: list[tuple[int, list[str]]], where: str
+    col: np.ndarray, name: str, values: Sequence[str], lines: Sequence[int], where: str
 ) -> np.ndarray:
     """`col` (a column of numbers), or an error at the row of its first NaN or infinity."""
     if not np.isfinite(col).all():
         i = int(np.flatnonzero(~np.isfinite(col))[0])
         raise DlcError.single(
             f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
-            where=f"{where}:row {body[i][0]}",
+            where=f"{where}:row {lines[i]}",
             hint="fix or remove that row: dlc does not guess missing or infinite values",
         )
     return col
+
+
+def convert_column(
+    name: str, values: Sequence[str], lines: Sequence[int], missing: bool, where: str
+) -> np.ndarray:
+    """A CSV column's cells (stripped; `lines`: each one's row number) as `read_csv` makes
+    them: float64 numbers (gaps NaN when `missing`), or text; or an error naming the row."""
+    if not missing:  # the common case first: a column of numbers, converted in one pass
+        try:
+            col = np.array([float(v) for v in values], dtype=np.float64)
+        except ValueError:  # text somewhere: the checks below say what and where
+            pass
+        else:
+            return _finite(col, name, values, lines, where)
+    numeric = [_is_number(v) for v in values]
+    gaps = [missing and v in MISSING for v in values]
+    if missing and any(numeric) and all(n or g for n, g in zip(numeric, gaps, strict=True)):
+        cells = [v if not g else "nan" for v, g in zip(values, gaps, strict=True)]
+        col = np.array([float(v) for v in cells], dtype=np.float64)
+        bad = ~np.isfinite(col) & ~np.array(gaps, dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DlcError.single(
+                f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
+                where=f"{where}:row {lines[i]}",
+                hint="fix or remove that row",
+            )
+        return col
+    if all(numeric):
+        col = np.array([float(v) for v in values], dtype=np.float64)
+        return _finite(col, name, values, lines, where)
+    if not any(numeric):
+        return np.array(values, dtype=str)
+    if 2 * sum(numeric) >= len(numeric):
+        i = numeric.index(False)
+        cell = "is empty" if not values[i] else f"holds `{excerpt(values[i])}`"
+        raise DlcError.single(
+            f"column `{name}` is numeric but this row {cell}",
+            where=f"{where}:row {lines[i]}",
+            hint="fill in or remove that row, or say what a gap means: "
+            "missing=drop|zero|mean|median on the `csv` line",
+        )
+    i = numeric.index(True)
+    raise DlcError.single(
+        f"column `{name}` holds text but this row holds the number `{excerpt(values[i])}`",
+        where=f"{where}:row {lines[i]}",
+        hint="a column must be all numbers or all text",
+    )
 
 
 def read_csv(
@@ -277,50 +325,9 @@ def read_csv(
                 where=f"{where}:row {line}",
                 hint=f"check for a missing field or an unquoted `{delimiter}` inside a value",
             )
-    columns: dict[str, np.ndarray] = {}
-    for j, name in enumerate(header):
-        values = [row[j] for _, row in body]
-        if not missing:  # the common case first: a column of numbers, converted in one pass
-            try:
-                col = np.array([float(v) for v in values], dtype=np.float64)
-            except ValueError:  # text somewhere: the checks below say what and where
-                pass
-            else:
-                columns[name] = _finite(col, name, values, body, where)
-                continue
-        numeric = [_is_number(v) for v in values]
-        gaps = [missing and v in MISSING for v in values]
-        if missing and any(numeric) and all(n or g for n, g in zip(numeric, gaps, strict=True)):
-            cells = [v if not g else "nan" for v, g in zip(values, gaps, strict=True)]
-            col = np.array([float(v) for v in cells], dtype=np.float64)
-            bad = ~np.isfinite(col) & ~np.array(gaps, dtype=bool)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DlcError.single(
-                    f"column `{name}` holds `{excerpt(values[i])}`, not a finite number",
-                    where=f"{where}:row {body[i][0]}",
-                    hint="fix or remove that row",
-                )
-            columns[name] = col
-        elif all(numeric):
-            col = np.array([float(v) for v in values], dtype=np.float64)
-            columns[name] = _finite(col, name, values, body, where)
-        elif not any(numeric):
-            columns[name] = np.array(values, dtype=str)
-        elif 2 * sum(numeric) >= len(numeric):
-            i = numeric.index(False)
-            cell = "is empty" if not values[i] else f"holds `{excerpt(values[i])}`"
-            raise DlcError.single(
-                f"column `{name}` is numeric but this row {cell}",
-                where=f"{where}:row {body[i][0]}",
-                hint="fill in or remove that row, or say what a gap means: "
-                "missing=drop|zero|mean|median on the `csv` line",
-            )
-        else:
-            i = numeric.index(True)
-            raise DlcError.single(
-                f"column `{name}` holds text but this row holds the number `{excerpt(values[i])}`",
-                where=f"{where}:row {body[i][0]}",
-                hint="a column must be all numbers or all text",
-            )
+    at = [line for line, _ in body]
+    columns = {
+        name: convert_column(name, [row[j] for _, row in body], at, missing, where)
+        for j, name in enumerate(header)
+    }
     return header, columns

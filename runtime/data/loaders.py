@@ -126,43 +126,33 @@ def one_hot(
     return names, blocks, where
 
 
-def load_csv(source: Table, base_dir: str | Path) -> RawData:
-    """A `csv` or `parquet` source: columns chosen, categories one-hot, gaps as `missing=`."""
-    path = spec_path(source.path, base_dir)
-    gaps = source.missing != "error"
-    lines: list[int] = []
-    header, cols = read_table(source, path, lines=lines)
-    rows = np.asarray(lines, np.int64)
+def choose_columns(
+    source: Table, header: list[str], numeric: Callable[[str], bool], path: Path
+) -> tuple[str, list[str], str | None, list[str]]:
+    """(target, features, id, categorical columns) of a table source whose columns are
+    numeric or not as `numeric` says; a feature that is text and not categorical is an error."""
     target, features, ident = csv_columns(source, header, str(path))
     cats = [c for c in columns.select(header, source.categorical, str(path)) if c != target]
     if source.features is None:
-        features = [c for c in features if cols[c].dtype.kind == "f" or c in cats]
+        features = [c for c in features if numeric(c) or c in cats]
     features += [c for c in cats if c not in features and c != ident]
     for name in features:
-        if cols[name].dtype.kind != "f" and name not in cats:
+        if not numeric(name) and name not in cats:
             raise DlcError.single(
                 f"feature column `{name}` of {path} is not numeric",
                 where=str(path),
                 hint=f'list it in categorical=["{name}"] for a one-hot encoding, '
                 "or drop it with exclude=[...]",
             )
-    base = features
-    features, blocks, blocks_at = one_hot(features, cols, cats)
-    x = (np.stack(blocks, axis=1) if blocks else np.zeros((len(cols[target]), 0))).astype(
-        np.float32
-    )
-    y, num_classes = _csv_target(source, target, cols[target], path)
-    ids = {"all": cols[ident]} if ident else {}
-    if gaps:  # rows missing the target always drop; `drop` also drops rows missing a feature
-        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1) if y.dtype.kind == "f" else y >= 0
-        if source.missing == "drop":
-            full = ~np.isnan(x).any(axis=1)
-            keep = keep & full
-        if not keep.all():
-            x, y, rows = x[keep], y[keep], rows[keep]
-            ids = {k: v[keep] for k, v in ids.items()}
+    return target, features, ident, cats
+
+
+def table_notes(
+    base: list[str], header: list[str], features: list[str], ident: str | None, constant: list[str]
+) -> list[str]:
+    """What `dlc check` says of a table's columns: the features (`base`: before one-hot),
+    constant ones, and columns named like an identifier that are not the `id`."""
     notes = [f"features ({len(features)}): {columns.compact(base, header) or 'none'}"]
-    constant = [c for c in base if c not in cats and len(x) and np.ptp(np.nan_to_num(cols[c])) == 0]
     if constant:
         notes.append(
             "warning: constant feature column(s) "
@@ -176,6 +166,41 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
             f"warning: column `{c}` looks like an identifier and is {state}; "
             f'declare it with id="{c}" to carry it to predictions'
         )
+    return notes
+
+
+def target_keep(y: np.ndarray) -> np.ndarray:
+    """Rows whose target is there (a gap: NaN, or class label -1)."""
+    return ~np.isnan(y).reshape(len(y), -1).any(axis=1) if y.dtype.kind == "f" else y >= 0
+
+
+def load_csv(source: Table, base_dir: str | Path) -> RawData:
+    """A `csv` or `parquet` source: columns chosen, categories one-hot, gaps as `missing=`."""
+    path = spec_path(source.path, base_dir)
+    gaps = source.missing != "error"
+    lines: list[int] = []
+    header, cols = read_table(source, path, lines=lines)
+    rows = np.asarray(lines, np.int64)
+    target, features, ident, cats = choose_columns(
+        source, header, lambda c: cols[c].dtype.kind == "f", path
+    )
+    base = features
+    features, blocks, blocks_at = one_hot(features, cols, cats)
+    x = (np.stack(blocks, axis=1) if blocks else np.zeros((len(cols[target]), 0))).astype(
+        np.float32
+    )
+    y, num_classes = csv_target(source, target, cols[target], path)
+    ids = {"all": cols[ident]} if ident else {}
+    if gaps:  # rows missing the target always drop; `drop` also drops rows missing a feature
+        keep = target_keep(y)
+        if source.missing == "drop":
+            full = ~np.isnan(x).any(axis=1)
+            keep = keep & full
+        if not keep.all():
+            x, y, rows = x[keep], y[keep], rows[keep]
+            ids = {k: v[keep] for k, v in ids.items()}
+    constant = [c for c in base if c not in cats and len(x) and np.ptp(np.nan_to_num(cols[c])) == 0]
+    notes = table_notes(base, header, features, ident, constant)
     impute = source.missing if source.missing in ("zero", "mean", "median") else None
     return RawData(
         {"all": (x, y)},
@@ -191,7 +216,7 @@ def load_csv(source: Table, base_dir: str | Path) -> RawData:
     )
 
 
-def _csv_target(
+def csv_target(
     source: Table, target: str, col: np.ndarray, path: Path
 ) -> tuple[np.ndarray, int | None]:
     if not source.classes:

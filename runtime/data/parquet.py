@@ -51,6 +51,32 @@ def _column(pa: Any, chunked: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.array(text, dtype=str), gaps
 
 
+def checked_column(
+    pa: Any, name: str, chunked: Any, missing: bool, where: str, first: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_column`'s (values, gaps), or an error naming the row (`first`: rows before these)
+    of a value that is not finite, or of a gap when `missing` is false."""
+    values, gaps = _column(pa, chunked)
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values) & ~gaps
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DlcError.single(
+                f"column `{name}` holds {values[i]}, not a finite number",
+                where=f"{where}:row {first + i + 1}",
+                hint="fix or remove that row",
+            )
+    if gaps.any() and not missing:
+        i = int(np.flatnonzero(gaps)[0])
+        raise DlcError.single(
+            f"column `{name}` has no value (null) in this row",
+            where=f"{where}:row {first + i + 1}",
+            hint="fill in or remove that row, or say what a gap means: "
+            "missing=drop|zero|mean|median on the `parquet` line",
+        )
+    return values, gaps
+
+
 def read_parquet(
     path: str | os.PathLike[str], *, missing: bool = False
 ) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -75,25 +101,8 @@ def read_parquet(
             hint="check that the file holds data",
         )
     header = unique_header([str(n) for n in table.column_names])
-    cols: dict[str, np.ndarray] = {}
-    for name, chunked in zip(header, table.columns, strict=True):
-        values, gaps = _column(pa, chunked)
-        if values.dtype.kind == "f":
-            bad = ~np.isfinite(values) & ~gaps
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DlcError.single(
-                    f"column `{name}` holds {values[i]}, not a finite number",
-                    where=f"{where}:row {i + 1}",
-                    hint="fix or remove that row",
-                )
-        if gaps.any() and not missing:
-            i = int(np.flatnonzero(gaps)[0])
-            raise DlcError.single(
-                f"column `{name}` has no value (null) in this row",
-                where=f"{where}:row {i + 1}",
-                hint="fill in or remove that row, or say what a gap means: "
-                "missing=drop|zero|mean|median on the `parquet` line",
-            )
-        cols[name] = values
+    cols = {
+        name: checked_column(pa, name, chunked, missing, where)[0]
+        for name, chunked in zip(header, table.columns, strict=True)
+    }
     return header, cols

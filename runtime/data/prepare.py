@@ -22,7 +22,7 @@ import numpy as np
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.passes import DataFacts
-from dlc.compiler.sources import Npy
+from dlc.compiler.sources import Npy, Table
 from dlc.compiler.spec import Data, Normalize
 from dlc.runtime.data.arrays import load_npy_streamed
 from dlc.runtime.data.loaders import load_source
@@ -33,6 +33,7 @@ from dlc.runtime.data.stream import (
     StreamRows,
     float32_mb,
     memory_budget,
+    stream_fill,
     stream_stats,
 )
 
@@ -287,14 +288,22 @@ def require_in_memory(data: Prepared, resolved: ResolvedSpec, what: str) -> None
 
 
 def _load(resolved: ResolvedSpec) -> RawData:
-    """The source's raw data; an `npy` source larger than `train.memory_mb` stays on disk."""
+    """The source's raw data; an `npy`, `csv` or `parquet` source larger than
+    `train.memory_mb` stays on disk (or, when it cannot stream, a located error)."""
     source = resolved.spec.data.source
+    raw: RawData | None = None
     if isinstance(source, Npy):
         budget = memory_budget(resolved.spec.train.memory_mb)
         raw = load_npy_streamed(source, resolved.base_dir, budget)
-        if raw is not None:
-            return raw
-    return load_source(source, resolved.base_dir)
+    elif isinstance(source, Table):
+        from dlc.runtime.data.tables import Unstreamable, load_table_streamed
+
+        budget = memory_budget(resolved.spec.train.memory_mb)
+        try:
+            raw = load_table_streamed(source, resolved.base_dir, budget)
+        except Unstreamable as exc:
+            raise resolved.error(exc.message, "source", exc.hint) from None
+    return raw if raw is not None else load_source(source, resolved.base_dir)
 
 
 def prepare(resolved: ResolvedSpec) -> Prepared:
@@ -390,7 +399,9 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "remove `divide` (use `normalize standard`, which leaves the ids alone)",
         )
     if streamed:  # statistics in one pass over chunks; rows transformed as they are read
-        stats = stream_stats(parts["train"][0], data.normalize.method)
+        fill = stream_fill(parts["train"][0], raw.impute)
+        filled = parts["train"][0].with_transform(partial(float_features, data=data, stats=fill))
+        stats = {**fill, **stream_stats(filled, data.normalize.method)}
         transform = partial(float_features, data=data, stats=stats)
         parts = {k: (x.with_transform(transform), y) for k, (x, y) in parts.items()}
     else:

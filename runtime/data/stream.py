@@ -266,6 +266,22 @@ def stream_stats(rows: StreamRows, method: str) -> dict[str, np.ndarray]:
     return {"shift": shift.astype(np.float32), "scale": scale.astype(np.float32)}
 
 
+def stream_fill(rows: StreamRows, rule: str | None) -> dict[str, np.ndarray]:
+    """`prepare.impute_values` (`missing=zero|mean`: one value per feature column) in one
+    pass over chunks of the part's rows as read (NaN: the gaps)."""
+    if rule is None:
+        return {}
+    width = int(np.prod(rows.shape[1:], dtype=np.int64))
+    total, count = np.zeros(width), np.zeros(width)
+    if rule != "zero":
+        for block in rows.with_transform(lambda a: a).blocks():
+            a = np.asarray(block, np.float64).reshape(len(block), -1)
+            total += np.nansum(a, axis=0)
+            count += (~np.isnan(a)).sum(axis=0)
+    fill = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return {"fill": fill.astype(np.float32)}
+
+
 def available_bytes() -> int:
     """The memory the system could give this process now (`MemAvailable`), else its total."""
     try:

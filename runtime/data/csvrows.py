@@ -1,0 +1,281 @@
+"""A CSV file's rows read in place (`CsvFile`, a `stream.RowFile`): the `csv` source above
+`train { memory_mb N }`. One pass (`scan`) reads the file in blocks, checks every row with
+the in-memory reader's rules and messages (fields per row, numbers, gaps as `missing=`
+says, errors naming the row), keeps its target and id columns, and records where each row
+starts and ends in the file; then `take(rows)` reads and parses only those lines (pyarrow's
+parser when installed, else Python's `csv` and `float`, which round alike).
+
+A streamed CSV is read line by line: a quoted value holding a line break is an error (raise
+the budget to read such a file whole).
+
+Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(path, "w").write("a,b,y\\n1,2,0\\n\\n3,4,1\\n5,6,0\\n")
+    >>> f = CsvFile(path, ",", missing=False)
+    >>> f.header, f.numeric("a")
+    (['a', 'b', 'y'], True)
+    >>> cols = f.scan(["a", "b"], ["y"])
+    >>> f.shape, f.take(np.array([2, 0])).tolist(), cols["y"].tolist()
+    ((3, 2), [[5.0, 6.0], [1.0, 2.0]], [0.0, 1.0, 0.0])
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlc.compiler.errors import DlcError, excerpt
+from dlc.runtime.data.columns import unique_header
+from dlc.runtime.data.datasets import MISSING, _is_number, convert_column
+from dlc.runtime.data.tablerows import TableRows
+
+SCAN_BYTES = 1 << 20  # read at a time by `scan` (its cells take ~10x as Python objects)
+SAMPLE_BYTES = 1 << 20  # the first rows, whose cells say which columns are numbers
+MERGE_GAP = 1 << 16  # rows closer than this in the file are read in one positioned read
+
+
+def _fail(where: str, message: str, hint: str | None = None) -> DlcError:
+    return DlcError.single(message, where=where, hint=hint)
+
+
+class CsvFile(TableRows):
+    """The data rows of a CSV file with a header, read on demand (see the module docstring).
+    `numeric(column)` says what the first rows hold; `scan` makes the file readable."""
+
+    def __init__(self, path: str | os.PathLike[str], delimiter: str, missing: bool) -> None:
+        super().__init__(Path(path), missing)
+        self.delimiter = delimiter
+        where = str(self.path)
+        head = self._read(0, SAMPLE_BYTES)
+        bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        line, at = 1, bom
+        while at < len(head) and head[at : at + 1] in (b"\n", b"\r"):  # blank lines first
+            line, at = line + (head[at : at + 1] == b"\n"), at + 1
+        cut = head.find(b"\n", at)
+        if cut < 0 and len(head) == SAMPLE_BYTES:
+            raise _fail(where, "the header row is longer than 1 MiB", "is this a CSV file?")
+        cut = len(head) if cut < 0 else cut
+        names = self._rows([self._text(head[at:cut], line)], [line])[0]
+        if not names:
+            raise _fail(where, "the CSV file is empty", "the first row must name the columns")
+        for i, name in enumerate(names, 1):
+            if not name:
+                raise _fail(
+                    f"{where}:row {line}",
+                    f"header column {i} has no name",
+                    f'name every column (or address it by position: {i} or "#{i}")',
+                )
+        self.header = unique_header(names)
+        self.first_line, self.data_start = line + 1, cut + 1
+        sample = head[self.data_start :]
+        sample = sample[: sample.rfind(b"\n") + 1] if len(head) == SAMPLE_BYTES else sample
+        rows = [r for r in csv.reader(sample.decode("utf-8", "replace").splitlines()) if r]
+        self._numeric: dict[str, bool] = {}
+        for j, name in enumerate(self.header):
+            cells = [r[j].strip() for r in rows if len(r) > j]
+            values = [v for v in cells if not (missing and v in MISSING)]
+            count = sum(_is_number(v) for v in values)
+            self._numeric[name] = count > 0 and 2 * count >= len(values)
+        size = self.path.stat().st_size
+        per_row = max(1, len(sample)) / max(1, len(rows))
+        self.rows_estimate = int((size - self.data_start) / per_row) if rows else 0
+
+    def numeric(self, column: str) -> bool:
+        return self._numeric[column]
+
+    def _read(self, offset: int, size: int, fd: int | None = None) -> bytes:
+        own = fd is None
+        fd = os.open(self.path, os.O_RDONLY) if fd is None else fd
+        try:
+            return os.pread(fd, size, offset)
+        finally:
+            if own:
+                os.close(fd)
+
+    def _text(self, raw: bytes, line: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            row = line + raw[: exc.start].count(b"\n")
+            raise _fail(
+                f"{self.path}:row {row}", "the file is not UTF-8 text", "save it as UTF-8"
+            ) from None
+
+    def _rows(self, lines: list[str], numbers: list[int]) -> list[list[str]]:
+        """Each line's stripped cells; a quoted value running past its line is an error."""
+        try:
+            rows = list(csv.reader(lines, delimiter=self.delimiter, strict=True))
+        except csv.Error:
+            rows = []
+        if len(rows) == len(lines):
+            return [[v.strip() for v in r] for r in rows]
+        for text, line in zip(lines, numbers, strict=True):  # find the line that misleads
+            try:
+                list(csv.reader([text], delimiter=self.delimiter, strict=True))
+            except csv.Error as exc:
+                raise _fail(
+                    f"{self.path}:row {line}",
+                    f"cannot read this row of a CSV file streamed line by line: {exc}",
+                    "a quoted value may not hold a line break when the file is streamed "
+                    "(above train.memory_mb): raise `train { memory_mb N }` to read it whole",
+                ) from None
+        raise _fail(str(self.path), "cannot read the file as CSV", "check its quoting")
+
+    def _blocks(self, block_bytes: int) -> Iterator[tuple[list[list[str]], np.ndarray]]:
+        """(rows, their (start, end, line) in the file) of every non-blank data line."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            offset, line = self.data_start, self.first_line
+            while True:
+                raw = self._read(offset, block_bytes, fd)
+                if not raw:
+                    return
+                while len(raw) >= block_bytes and b"\n" not in raw[-block_bytes:]:
+                    raw += self._read(offset + len(raw), block_bytes, fd)  # a long line
+                if len(raw) >= block_bytes:
+                    raw = raw[: raw.rfind(b"\n") + 1]
+                elif not raw.endswith(b"\n"):
+                    raw += b"\n"  # the last line has no line break
+                b = np.frombuffer(raw, np.uint8)
+                ends = np.flatnonzero(b == 10)
+                starts = np.concatenate([[0], ends[:-1] + 1])
+                crlf = (ends > starts) & (b[np.maximum(ends - 1, 0)] == 13)
+                ends = ends - crlf
+                lines = line + np.arange(len(ends))
+                full = ends > starts
+                where = np.stack([starts + offset, ends + offset, lines], axis=1)[full]
+                text = self._text(raw, line).split("\n")[:-1]
+                kept = [t.rstrip("\r") for t, f in zip(text, full.tolist(), strict=True) if f]
+                yield self._rows(kept, where[:, 2].tolist()), where
+                offset, line = offset + len(raw), line + len(ends)
+        finally:
+            os.close(fd)
+
+    def _number_column(self, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+        """A numeric column's cells as float64 (gaps NaN), or `read_csv`'s error at the row."""
+        col = convert_column(name, cells, lines, self.missing, str(self.path))
+        if col.dtype.kind == "f":
+            return col
+        i = next(i for i, v in enumerate(cells) if not (self.missing and v in MISSING))
+        if not _is_number(cells[i]) and not all(self.missing and v in MISSING for v in cells):
+            what = "is empty" if not cells[i] else f"holds `{excerpt(cells[i])}`"
+            raise _fail(
+                f"{self.path}:row {lines[i]}",
+                f"column `{name}` is numeric but this row {what}",
+                "fill in or remove that row, or say what a gap means: "
+                "missing=drop|zero|mean|median on the `csv` line",
+            )
+        return np.full(len(cells), np.nan)
+
+    def _text_column(self, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+        for v, line in zip(cells, lines, strict=True):
+            if _is_number(v):
+                raise _fail(
+                    f"{self.path}:row {line}",
+                    f"column `{name}` holds text but this row holds the number `{excerpt(v)}`",
+                    "a column must be all numbers or all text",
+                )
+        return np.array(cells, dtype=str)
+
+    def scan(
+        self, features: list[str], extra: list[str], block_bytes: int = SCAN_BYTES
+    ) -> dict[str, np.ndarray]:
+        """The pass over the file (see the module docstring): `extra`'s columns whole."""
+        where = str(self.path)
+        at = {name: j for j, name in enumerate(self.header)}
+        spans, gaps, got = [], [], {c: [] for c in extra}  # type: ignore[var-annotated]
+        lo = np.full(len(features), np.inf)
+        hi = np.full(len(features), -np.inf)
+        for rows, place in self._blocks(block_bytes):
+            lines = place[:, 2].tolist()
+            for r, line in zip(rows, lines, strict=True):
+                if len(r) != len(self.header):
+                    raise _fail(
+                        f"{where}:row {line}",
+                        f"row has {len(r)} fields, the header has {len(self.header)}",
+                        f"check for a missing field or an unquoted `{self.delimiter}` "
+                        "inside a value",
+                    )
+            x = np.zeros((len(rows), len(features)))
+            for k, name in enumerate(features):
+                x[:, k] = self._number_column(name, [r[at[name]] for r in rows], lines)
+            for name in extra:
+                cells = [r[at[name]] for r in rows]
+                kind = self._number_column if self._numeric[name] else self._text_column
+                got[name].append(kind(name, cells, lines))
+            self._extend(x, lo, hi, gaps)
+            spans.append(place[:, :2])
+        if not spans or sum(len(s) for s in spans) == 0:
+            raise _fail(
+                f"{where}:row {self.first_line - 1}",
+                "the CSV file has a header row but no data rows",
+                "add the data below the header (one row per example)",
+            )
+        self.spans = np.concatenate(spans)
+        self._columns = [at[name] for name in features]
+        self._done(features, lo, hi, gaps)
+        return {c: np.concatenate(v) for c, v in got.items()}
+
+    def _parse(self, lines: list[bytes]) -> np.ndarray:
+        """The feature columns of these lines as float64 (gaps NaN)."""
+        try:
+            return self._parse_arrow(lines)
+        except Exception:  # no pyarrow, or cells it reads otherwise: Python's reader
+            pass
+        rows = self._rows([s.decode("utf-8").rstrip("\r") for s in lines], [0] * len(lines))
+        cells = [r[j] for r in rows for j in self._columns]
+        if self.missing:
+            cells = ["nan" if v in MISSING else v for v in cells]
+        return np.array([float(v) for v in cells], np.float64).reshape(len(rows), -1)
+
+    def _parse_arrow(self, lines: list[bytes]) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        names = [f"c{j}" for j in range(len(self.header))]
+        used = [names[j] for j in self._columns]
+        table = pacsv.read_csv(
+            pa.py_buffer(b"\n".join(lines) + b"\n"),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=used,
+                column_types=dict.fromkeys(used, pa.float64()),
+                null_values=sorted(MISSING) if self.missing else [],
+                strings_can_be_null=self.missing,
+            ),
+        )
+        if table.num_rows != len(lines):
+            raise ValueError("rows lost")
+        out = np.empty((len(lines), len(used)))
+        for k, col in enumerate(table.columns):
+            out[:, k] = col.fill_null(float("nan")).to_numpy()
+        return out
+
+    def _read_rows(self, phys: np.ndarray) -> np.ndarray:
+        """File rows `phys` (sorted, distinct) as float32: nearby rows share one read."""
+        start, end = self.spans[phys, 0], self.spans[phys, 1]
+        cuts = np.flatnonzero(start[1:] - end[:-1] > MERGE_GAP) + 1
+        lines: list[bytes] = []
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(phys)], strict=True):
+                base = int(start[a])
+                raw = self._read(base, int(end[b - 1]) - base, fd)
+                pairs = zip(start[a:b].tolist(), end[a:b].tolist(), strict=True)
+                lines += [raw[s - base : e - base] for s, e in pairs]
+        finally:
+            os.close(fd)
+        return self._parse(lines).astype(np.float32) if lines else self._empty()
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, len(self._columns)), np.float32)
+
+    def take_physical(self, phys: np.ndarray) -> Any:
+        return self._read_rows(phys)
