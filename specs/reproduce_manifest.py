@@ -140,6 +140,7 @@ CONCEPTS = Table(
         Row("csv_columns.dl"),
         Row("category_ids.dl"),
         Row("csv_missing.dl"),
+        Row("stream_weather.dl"),
         Row("parquet_weather.dl"),
         Row("hard_sigmoids.dl"),
         Row("relu_hard_sigmoids.dl"),

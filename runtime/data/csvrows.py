@@ -2,8 +2,9 @@
 `train { memory_mb N }`. One pass (`scan`) reads the file in blocks, checks every row with
 the in-memory reader's rules and messages (fields per row, numbers, gaps as `missing=`
 says, errors naming the row), keeps its target and id columns, and records where each row
-starts and ends in the file; then `take(rows)` reads and parses only those lines (pyarrow's
-parser when installed, else Python's `csv` and `float`, which round alike).
+starts and ends in the file; then `take(rows)` reads and parses only those lines. Both use
+pyarrow's parser when it is installed and the block is plain (`csvarrow`), else Python's
+`csv` and `float`, which round alike.
 
 A streamed CSV is read line by line: a quoted value holding a line break is an error (raise
 the budget to read such a file whole).
@@ -32,6 +33,7 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError, excerpt
 from dlc.runtime.data.columns import unique_header
+from dlc.runtime.data.csvarrow import arrow_columns
 from dlc.runtime.data.datasets import MISSING, _is_number, convert_column
 from dlc.runtime.data.tablerows import TableRows
 
@@ -127,8 +129,9 @@ class CsvFile(TableRows):
                 ) from None
         raise _fail(str(self.path), "cannot read the file as CSV", "check its quoting")
 
-    def _blocks(self, block_bytes: int) -> Iterator[tuple[list[list[str]], np.ndarray]]:
-        """(rows, their (start, end, line) in the file) of every non-blank data line."""
+    def _blocks(self, block_bytes: int) -> Iterator[tuple[bytes, np.ndarray, int]]:
+        """(bytes, each non-blank line's (start, end, row number) in the file, the block's
+        first row number), the blocks ending at line breaks."""
         fd = os.open(self.path, os.O_RDONLY)
         try:
             offset, line = self.data_start, self.first_line
@@ -149,10 +152,7 @@ class CsvFile(TableRows):
                 ends = ends - crlf
                 lines = line + np.arange(len(ends))
                 full = ends > starts
-                where = np.stack([starts + offset, ends + offset, lines], axis=1)[full]
-                text = self._text(raw, line).split("\n")[:-1]
-                kept = [t.rstrip("\r") for t, f in zip(text, full.tolist(), strict=True) if f]
-                yield self._rows(kept, where[:, 2].tolist()), where
+                yield raw, np.stack([starts + offset, ends + offset, lines], axis=1)[full], line
                 offset, line = offset + len(raw), line + len(ends)
         finally:
             os.close(fd)
@@ -183,37 +183,59 @@ class CsvFile(TableRows):
                 )
         return np.array(cells, dtype=str)
 
+    def _python_block(
+        self, raw: bytes, place: np.ndarray, first: int, features: list[str], extra: list[str]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """A block's features and `extra` columns by Python's reader, which names the row
+        of any problem."""
+        text = self._text(raw, first).split("\n")[:-1]
+        rows = self._rows([t.rstrip("\r") for t in text if t.rstrip("\r")], place[:, 2].tolist())
+        where, at = str(self.path), {name: j for j, name in enumerate(self.header)}
+        lines = place[:, 2].tolist()
+        for r, line in zip(rows, lines, strict=True):
+            if len(r) != len(self.header):
+                raise _fail(
+                    f"{where}:row {line}",
+                    f"row has {len(r)} fields, the header has {len(self.header)}",
+                    f"check for a missing field or an unquoted `{self.delimiter}` inside a value",
+                )
+        x = np.zeros((len(rows), len(features)))
+        for k, name in enumerate(features):
+            x[:, k] = self._number_column(name, [r[at[name]] for r in rows], lines)
+        cols = []
+        for name in extra:
+            kind = self._number_column if self._numeric[name] else self._text_column
+            cols.append(kind(name, [r[at[name]] for r in rows], lines))
+        return x, cols
+
     def scan(
         self, features: list[str], extra: list[str], block_bytes: int = SCAN_BYTES
     ) -> dict[str, np.ndarray]:
         """The pass over the file (see the module docstring): `extra`'s columns whole."""
-        where = str(self.path)
         at = {name: j for j, name in enumerate(self.header)}
-        spans, gaps, got = [], [], {c: [] for c in extra}  # type: ignore[var-annotated]
+        wanted = {at[c]: True for c in features} | {at[c]: self._numeric[c] for c in extra}
+        spans: list[np.ndarray] = []
+        gaps: list[Any] = []
+        got: dict[str, list[np.ndarray]] = {c: [] for c in extra}
         lo = np.full(len(features), np.inf)
         hi = np.full(len(features), -np.inf)
-        for rows, place in self._blocks(block_bytes):
-            lines = place[:, 2].tolist()
-            for r, line in zip(rows, lines, strict=True):
-                if len(r) != len(self.header):
-                    raise _fail(
-                        f"{where}:row {line}",
-                        f"row has {len(r)} fields, the header has {len(self.header)}",
-                        f"check for a missing field or an unquoted `{self.delimiter}` "
-                        "inside a value",
-                    )
-            x = np.zeros((len(rows), len(features)))
-            for k, name in enumerate(features):
-                x[:, k] = self._number_column(name, [r[at[name]] for r in rows], lines)
-            for name in extra:
-                cells = [r[at[name]] for r in rows]
-                kind = self._number_column if self._numeric[name] else self._text_column
-                got[name].append(kind(name, cells, lines))
+        for raw, place, first in self._blocks(block_bytes):
+            self._text(raw, first)  # UTF-8 throughout, as the in-memory reader checks
+            fast = arrow_columns(raw, len(self.header), self.delimiter, wanted, self.missing)
+            if fast is not None and all(len(c) == len(place) for c in fast.values()):
+                x = np.zeros((len(place), len(features)))
+                for k, name in enumerate(features):
+                    x[:, k] = fast[at[name]]
+                cols = [fast[at[name]] for name in extra]
+            else:
+                x, cols = self._python_block(raw, place, first, features, extra)
+            for name, col in zip(extra, cols, strict=True):
+                got[name].append(col)
             self._extend(x, lo, hi, gaps)
             spans.append(place[:, :2])
-        if not spans or sum(len(s) for s in spans) == 0:
+        if sum(len(s) for s in spans) == 0:
             raise _fail(
-                f"{where}:row {self.first_line - 1}",
+                f"{self.path}:row {self.first_line - 1}",
                 "the CSV file has a header row but no data rows",
                 "add the data below the header (one row per example)",
             )
@@ -224,42 +246,22 @@ class CsvFile(TableRows):
 
     def _parse(self, lines: list[bytes]) -> np.ndarray:
         """The feature columns of these lines as float64 (gaps NaN)."""
-        try:
-            return self._parse_arrow(lines)
-        except Exception:  # no pyarrow, or cells it reads otherwise: Python's reader
-            pass
+        raw = b"\n".join(lines) + b"\n"
+        wanted = dict.fromkeys(self._columns, True)
+        fast = arrow_columns(raw, len(self.header), self.delimiter, wanted, self.missing)
+        if fast is not None and all(len(c) == len(lines) for c in fast.values()):
+            return np.stack([fast[j] for j in self._columns], axis=1)
         rows = self._rows([s.decode("utf-8").rstrip("\r") for s in lines], [0] * len(lines))
         cells = [r[j] for r in rows for j in self._columns]
         if self.missing:
             cells = ["nan" if v in MISSING else v for v in cells]
         return np.array([float(v) for v in cells], np.float64).reshape(len(rows), -1)
 
-    def _parse_arrow(self, lines: list[bytes]) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        names = [f"c{j}" for j in range(len(self.header))]
-        used = [names[j] for j in self._columns]
-        table = pacsv.read_csv(
-            pa.py_buffer(b"\n".join(lines) + b"\n"),
-            read_options=pacsv.ReadOptions(column_names=names),
-            parse_options=pacsv.ParseOptions(delimiter=self.delimiter),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=used,
-                column_types=dict.fromkeys(used, pa.float64()),
-                null_values=sorted(MISSING) if self.missing else [],
-                strings_can_be_null=self.missing,
-            ),
-        )
-        if table.num_rows != len(lines):
-            raise ValueError("rows lost")
-        out = np.empty((len(lines), len(used)))
-        for k, col in enumerate(table.columns):
-            out[:, k] = col.fill_null(float("nan")).to_numpy()
-        return out
-
-    def _read_rows(self, phys: np.ndarray) -> np.ndarray:
-        """File rows `phys` (sorted, distinct) as float32: nearby rows share one read."""
+    def take_physical(self, phys: np.ndarray) -> Any:
+        """File rows `phys` (sorted, distinct) as float32: rows near each other share one
+        positioned read."""
+        if len(phys) == 0 or not self._columns:
+            return np.zeros((len(phys), len(self._columns)), np.float32)
         start, end = self.spans[phys, 0], self.spans[phys, 1]
         cuts = np.flatnonzero(start[1:] - end[:-1] > MERGE_GAP) + 1
         lines: list[bytes] = []
@@ -272,10 +274,4 @@ class CsvFile(TableRows):
                 lines += [raw[s - base : e - base] for s, e in pairs]
         finally:
             os.close(fd)
-        return self._parse(lines).astype(np.float32) if lines else self._empty()
-
-    def _empty(self) -> np.ndarray:
-        return np.zeros((0, len(self._columns)), np.float32)
-
-    def take_physical(self, phys: np.ndarray) -> Any:
-        return self._read_rows(phys)
+        return self._parse(lines).astype(np.float32)
