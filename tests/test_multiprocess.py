@@ -11,6 +11,9 @@ Measured here (the tolerance asserted is 1e-5):
   byte-identical to an uninterrupted 2-process run.
 - specs/stream_digits.dl (rows streamed from disk, each process reading its own): 2 processes
   against 1, parameters within 4.5e-8.
+- specs/shards_digits.dl (an `npy` source within the budget, `normalize standard`): each of 2
+  processes reads only its rows of the features file (201 and 199 of 400, each row once);
+  parameters within 8.9e-8 of 1 process, statistics 2.4e-7, metrics a relative 1.2e-7.
 - A process that fails on its own (here: process 1's spec file is missing) ends at once, and
   process 0 stops with a dlc error instead of waiting for it.
 
@@ -24,6 +27,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -314,3 +318,85 @@ def test_two_processes_streaming_from_disk_equal_one(env: dict[str, str], tmp_pa
     diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
     print(f"streamed, 2 processes vs 1: parameters max |diff| {diff:.3g}")
     assert diff < 1e-5, diff
+
+
+# `dlc ARGS` with every read of an .npy file logged to the file named first (a JSON list of
+# [kind, file name, rows]): `take` and `read` of a file left on disk, `whole` for read_npy
+READ_LOG = """\
+import json, sys
+import numpy as np
+from dlc.runtime.data import arrays, stream
+log = []
+take, read, whole = stream.NpyFile.take, stream.NpyFile.read, arrays.read_npy
+def logged_take(self, rows):
+    log.append(["take", self.path.name, np.asarray(rows).tolist()])
+    return take(self, rows)
+def logged_read(self, start, stop):
+    log.append(["read", self.path.name, list(range(start, stop))])
+    return read(self, start, stop)
+def logged_whole(path):
+    log.append(["whole", path.name, []])
+    return whole(path)
+stream.NpyFile.take, stream.NpyFile.read, arrays.read_npy = logged_take, logged_read, logged_whole
+from dlc.runtime.cli.main import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    with open(sys.argv[1], "w") as f:
+        json.dump(log, f)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_each_process_reads_only_its_rows(env: dict[str, str], tmp_path: Path) -> None:
+    """specs/shards_digits.dl (400 rows of .npy, `normalize standard`) in 2 processes: each
+    reads from the x file only the rows its device holds (together every row once), the
+    labels whole; parameters, normalization statistics, metrics and the confusion matrix
+    equal 1 process's."""
+    spec, sets = str(ROOT / "specs" / "shards_digits.dl"), ["--set", "train.epochs=3"]
+    address = f"127.0.0.1:{free_port()}"
+    logs = [tmp_path / f"reads{i}.json" for i in (0, 1)]
+    args = ["run", spec, *sets, "--quiet", "--runs", str(tmp_path / "two")]
+    cluster = ["--coordinator", address, "--num-processes", "2", "--join-timeout", "60"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", READ_LOG, str(logs[i]), *args, *cluster, "--process-id", str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
+    finish(procs)
+    x_rows = []
+    for path in logs:
+        reads = json.loads(path.read_text())
+        assert ["whole", "digits_y.npy", []] in reads  # the labels: one number per row
+        mine = [r for kind, name, rows in reads if name == "digits_x.npy" for r in rows]
+        assert {kind for kind, name, _ in reads if name == "digits_x.npy"} == {"take"}
+        assert 190 <= len(mine) <= 210, len(mine)  # about half of the 400 rows each
+        x_rows.append(mine)
+    assert sorted(x_rows[0] + x_rows[1]) == list(range(400))  # every row, by one process
+    proc = subprocess.run(
+        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    diffs = {}
+    for name in ("params", "stats"):
+        a, b = (load_file(r / f"{name}.safetensors") for r in (one, two))
+        diffs[name] = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+    m1 = json.loads((one / "results.json").read_text())["metrics"]
+    m2 = json.loads((two / "results.json").read_text())["metrics"]
+    rel = max(abs(m1[p][k] - m2[p][k]) / max(1.0, abs(m1[p][k])) for p in m1 for k in m1[p])
+    print(f"rows read per process: {[len(r) for r in x_rows]}; {diffs}, metrics rel. {rel:.3g}")
+    assert diffs["params"] < 1e-5 and diffs["stats"] < 1e-5, diffs
+    assert rel <= 1e-5, (m1, m2)
+    confusion = "confusion_test.csv"
+    assert (one / confusion).read_text() == (two / confusion).read_text()

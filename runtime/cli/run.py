@@ -298,7 +298,10 @@ def report(con: Any, outcome: Any) -> None:
         con.print(f"early stop: best epoch {outcome.best_epoch} (parameters restored)")
     con.print(final_table(outcome.final, f"{outcome.model.resolved.name}: final metrics"))
     for part in ("test", "valid"):
-        counts = part_confusion(outcome.model, part)
+        if outcome.confusion and part in outcome.confusion:  # counted on the sharded parts
+            counts = outcome.confusion[part]
+        else:
+            counts = part_confusion(outcome.model, part)
         if counts is not None:
             write_csv(counts, outcome.run.path / f"confusion_{part}.csv")
             if len(counts) <= 20:

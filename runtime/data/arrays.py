@@ -141,23 +141,37 @@ def load_npy(source: Npy, base_dir: str | Path) -> RawData:
     return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
 
 
-def load_npy_streamed(source: Npy, base_dir: str | Path, budget: int) -> RawData | None:
-    """The `npy` source with `x` left on disk (a `stream.NpyFile`, its rows read as training
-    needs them) when the data takes more than `budget` bytes as float32; None when it fits,
-    or when `x` is no plain `.npy` file (then `load_npy` reads it whole, or says what is
-    wrong). The checks are `load_npy`'s, the finiteness of `x` in one pass over chunks."""
+def load_npy_rows(source: Npy, base_dir: str | Path) -> RawData | None:
+    """The `npy` source with `x` left on disk as a `stream.NpyFile` (rows read on demand:
+    streamed, or only those one of several processes holds); None when `x` is no plain
+    `.npy` file (then `load_npy` reads it whole, or says what is wrong). The checks are
+    `load_npy`'s but the finiteness of `x`, which whoever reads the rows checks."""
     px, py = _spec_path(source.x, base_dir), _spec_path(source.y, base_dir)
     try:
         x = NpyFile(check_regular(px))
     except DlcError:
         return None
     y = _checked(read_npy(py), py.name, "y", str(py))
-    need = int(np.prod(x.shape, dtype=np.int64)) * 4 + len(y) * 4 * max(1, y[:1].size)
+    _checked(np.zeros((0, *x.shape[1:]), x.dtype), px.name, "x", str(px))  # rank and dtype
+    return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
+
+
+def load_npy_streamed(source: Npy, base_dir: str | Path, budget: int) -> RawData | None:
+    """`load_npy_rows` when the data takes more than `budget` bytes as float32 (the
+    finiteness of `x` checked in one pass over chunks); None when it fits (told by the
+    files' headers) or when the files are no plain `.npy` files."""
+    px, py = _spec_path(source.x, base_dir), _spec_path(source.y, base_dir)
+    try:
+        x, y = NpyFile(check_regular(px)), NpyFile(check_regular(py))
+    except DlcError:
+        return None
+    need = x.size * 4 + len(y) * 4 * max(1, int(np.prod(y.shape[1:], dtype=np.int64)))
     if need <= budget:
         return None
-    _checked(np.zeros((0, *x.shape[1:]), x.dtype), px.name, "x", str(px))  # rank and dtype
-    x.check_finite()
-    return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
+    raw = load_npy_rows(source, base_dir)
+    if raw is not None:
+        raw.parts["all"][0].check_finite()
+    return raw
 
 
 def _float(x: np.ndarray | NpyFile) -> Any:

@@ -25,6 +25,7 @@ from dlc.compiler.passes import DataFacts
 from dlc.compiler.sources import Npy, Table
 from dlc.compiler.spec import Data, Normalize
 from dlc.runtime.data.arrays import load_npy_streamed
+from dlc.runtime.data.held import Share, held_parts, row_loader, shared_stats
 from dlc.runtime.data.loaders import load_source
 from dlc.runtime.data.named import attach_inputs
 from dlc.runtime.data.raw import RawData
@@ -287,9 +288,11 @@ def require_in_memory(data: Prepared, resolved: ResolvedSpec, what: str) -> None
         )
 
 
-def _load(resolved: ResolvedSpec) -> RawData:
-    """The source's raw data; an `npy`, `csv` or `parquet` source larger than
-    `train.memory_mb` stays on disk (or, when it cannot stream, a located error)."""
+def _load(resolved: ResolvedSpec, share: Share | None) -> tuple[RawData, bool]:
+    """(the source's raw data, whether each process reads only its rows). An `npy`, `csv`
+    or `parquet` source larger than `train.memory_mb` stays on disk, streamed (or, when it
+    cannot stream, a located error); with several processes (`share`) a source with random
+    row access (`held.row_loader`) stays on disk too, each process reading its rows later."""
     source = resolved.spec.data.source
     raw: RawData | None = None
     if isinstance(source, Npy):
@@ -303,14 +306,22 @@ def _load(resolved: ResolvedSpec) -> RawData:
             raw = load_table_streamed(source, resolved.base_dir, budget)
         except Unstreamable as exc:
             raise resolved.error(exc.message, "source", exc.hint) from None
-    return raw if raw is not None else load_source(source, resolved.base_dir)
+    if raw is not None:
+        return raw, False
+    loader = row_loader(source) if share is not None and resolved.spec.data.window is None else None
+    raw = loader(source, resolved.base_dir) if loader is not None else None
+    if raw is not None:
+        return raw, True
+    return load_source(source, resolved.base_dir), False
 
 
-def prepare(resolved: ResolvedSpec) -> Prepared:
-    """Load and prepare the spec's data; data errors also point at the source's line."""
+def prepare(resolved: ResolvedSpec, share: Share | None = None) -> Prepared:
+    """Load and prepare the spec's data; data errors also point at the source's line. With
+    `share` (one of several processes) a source with random row access is read only where
+    this process holds rows (`held.py`)."""
     data = resolved.spec.data
     try:
-        raw = _load(resolved)
+        raw, by_rows = _load(resolved, share)
     except DlcError as err:
         span = resolved.spans.get("source")
         notes = (("the data source is declared here", span),) if span else ()
@@ -342,13 +353,23 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
             "use `loss cross_entropy`",
         )
     seed = data.split.seed if data.split.seed is not None else resolved.spec.train.seed
-    streamed = _streamed_split(resolved, raw, task, seed)  # before any copy of the rows
+    # before any copy of the rows
+    streamed = None if by_rows else _streamed_split(resolved, raw, task, seed)
     if data.window is not None:
         try:
             raw.parts = {k: window(x, y, data.window.size) for k, (x, y) in raw.parts.items()}
         except ValueError as err:
             raise resolved.error(str(err), "window", "use a smaller window") from None
-    parts, index = (streamed, {}) if streamed else _split(raw, data, task, seed)
+    index: dict[str, np.ndarray] = {}  # parts made by the split alone: their rows of `all`
+    if streamed:
+        parts = streamed
+    elif by_rows and share is not None:  # the split from the row count; only held rows read
+        x, y = raw.parts["all"]
+        idx = _split_index(raw, data, task, seed, len(x), y)
+        held = held_parts(x, {k: i for k, i in idx.items() if len(i)}, share)
+        parts = {k: (held[k], y[i]) for k, i in idx.items() if k in held}
+    else:
+        parts, index = _split(raw, data, task, seed)
     if raw.pixels:  # float32 only now, after the split's gather (fresh arrays, owned here)
         parts = {k: (x.astype(np.float32), y) for k, (x, y) in parts.items()}
     if "train" not in parts:
@@ -404,6 +425,13 @@ def prepare(resolved: ResolvedSpec) -> Prepared:
         stats = {**fill, **stream_stats(filled, data.normalize.method)}
         transform = partial(float_features, data=data, stats=stats)
         parts = {k: (x.with_transform(transform), y) for k, (x, y) in parts.items()}
+    elif by_rows and share is not None:  # statistics merged across the processes
+        held_x = parts["train"][0]
+        stats = shared_stats(
+            held_x.map(partial(float_features, data=data, stats={})), data.normalize.method, share
+        )
+        transform = partial(apply_features, data=data, stats=stats, inplace=True)
+        parts = {k: (x.map(transform), y) for k, (x, y) in parts.items()}
     else:
         fill = impute_values(parts["train"][0], raw.impute)
         stats = {**fill}

@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from dlc.compiler.errors import DlcError
+from dlc.runtime.data.moments import Moments, feature_shape
 
 CHUNK_BYTES = 16 << 20  # rows read at a time for checks and statistics
 
@@ -235,35 +236,10 @@ class StreamRows:
 
 def stream_stats(rows: StreamRows, method: str) -> dict[str, np.ndarray]:
     """`prepare.fit_normalizer`'s statistics (`standard` or `minmax`) in one pass over chunks
-    (float64 sums merged by Chan et al.'s rule); the same to float32 rounding."""
+    (`moments.Moments`, merged by Chan et al.'s rule); the same to float32 rounding."""
     if method == "none":
         return {}
-    count, mean, m2 = 0, np.zeros(()), np.zeros(())
-    lo: Any = None
-    hi: Any = None
-    for block in rows.blocks():
-        a = block.astype(np.float64)
-        a = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a.reshape(len(a), -1)
-        if method == "minmax":
-            lo = a.min(axis=0) if lo is None else np.minimum(lo, a.min(axis=0))
-            hi = a.max(axis=0) if hi is None else np.maximum(hi, a.max(axis=0))
-            continue
-        n_b, mean_b = len(a), a.mean(axis=0)
-        m2_b = ((a - mean_b) ** 2).sum(axis=0)
-        total = count + n_b
-        delta = mean_b - mean
-        mean = mean + delta * (n_b / total)
-        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
-        count = total
-    feature_shape = rows.shape[1:] if rows.ndim <= 2 else rows.shape[-1:]
-    if method == "minmax":
-        shift, scale = lo, hi - lo
-    else:
-        shift, scale = mean, np.sqrt(m2 / max(count, 1))
-    shift = np.asarray(shift).reshape(feature_shape)
-    scale = np.asarray(scale).reshape(feature_shape)
-    scale = np.where(scale > 0, scale, 1.0)
-    return {"shift": shift.astype(np.float32), "scale": scale.astype(np.float32)}
+    return Moments.of_blocks(rows.blocks(), feature_shape(rows.shape)).stats(method)
 
 
 def stream_fill(rows: StreamRows, rule: str | None) -> dict[str, np.ndarray]:

@@ -39,6 +39,9 @@ class RunOutcome:
     stopped_early: bool = False
     best_epoch: int = -1
     lead: bool = True  # False: a process other than 0 of several, which wrote no files
+    # several processes: {part: confusion matrix} of the parts sharded over them, counted
+    # before each process kept only its own copy of the model
+    confusion: dict[str, np.ndarray] | None = None
 
 
 def _checkpoint_tree(state: Any, best: Any) -> dict[str, Any]:
@@ -155,7 +158,10 @@ def run_spec(
 
     started = time.time()
     lead = distributed.is_lead()
-    model = CompiledModel.from_source(source, overrides=overrides)
+    from dlc.runtime.train.shares import process_share, sharded_confusions
+
+    # several processes: each reads only the rows it holds, where the source allows it
+    model = CompiledModel.from_source(source, overrides=overrides, share=process_share())
     resolved, spec = model.resolved, model.spec
     spec_hash = resolved.hash()
     mesh = model.mesh(devices)  # too many devices: an error before any run folder is touched
@@ -216,7 +222,9 @@ def run_spec(
             f"checkpoint is kept in {path / 'checkpoints'}",
         ) from None
     final = model.evaluate()  # every process takes part (the parts are split over them)
+    confusion = None
     if distributed.process_count() > 1:  # the rest (reports, plots) needs no other process
+        confusion = sharded_confusions(model)
         model.localize()
     if run is None:
         distributed.barrier("dlc-run-end")
@@ -239,4 +247,6 @@ def run_spec(
     )
     run.unlock()
     distributed.barrier("dlc-run-end")
-    return RunOutcome(run, model, final, start_epoch, result.stopped_early, loop.best_epoch)
+    return RunOutcome(
+        run, model, final, start_epoch, result.stopped_early, loop.best_epoch, confusion=confusion
+    )

@@ -20,6 +20,7 @@ from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.lower import Program, lower
 from dlc.compiler.passes import bind_data
 from dlc.compiler.shapes import LayerInfo, infer
+from dlc.runtime.data.held import Share
 from dlc.runtime.data.prepare import Prepared, apply_features, prepare
 
 
@@ -48,9 +49,12 @@ class CompiledModel:
         *,
         overrides: list[str] | None = None,
         base_dir: str | Path | None = None,
+        share: Share | None = None,
     ) -> CompiledModel:
+        """`share` (`shares.process_share`, one of several processes): read only the rows
+        this process holds, where the source allows it (`data/held.py`)."""
         resolved = load_spec(source, overrides=overrides, base_dir=base_dir)
-        return cls(resolved, prepare(resolved))
+        return cls(resolved, prepare(resolved, share))
 
     # -- compilation ------------------------------------------------------------------------------
     def program(self, n_train: int) -> Program:
@@ -204,11 +208,13 @@ class CompiledModel:
         elif mesh is None:
             parts = {k: to_device(*v) for k, v in host.items()}
         else:  # every part's rows split over the devices (each process places its own)
-            from dlc.runtime.train.sharding import replicate, shard_part, shard_rows
+            from dlc.runtime.train.sharding import shard_part
 
-            parts = {k: shard_part(v[0], v[1], mesh) for k, v in host.items() if k != "train"}
-            parts["train"] = tuple(shard_rows(a, mesh) for a in host["train"])
+            parts = {k: shard_part(v[0], v[1], mesh) for k, v in host.items()}
         self._device = dict(parts) if x is None else None  # kept for `evaluate`
+        # training takes (x, y): no batch indexes the padding rows; evaluation counts only
+        # the first n rows (`shard_part`'s third element)
+        parts["train"] = parts["train"][:2]
         fns = self.functions(n_train, mesh, streamed)
         self.state = state if state is not None else fns.init(self.spec.train.seed)
         if mesh is not None:

@@ -1,0 +1,82 @@
+"""The multi-process side of reading only this process's rows (`data/held.py`): which rows
+of each part this process holds (`process_share`: those `sharding.shard_rows` places), a
+collective across the processes for the statistics, and the per-class counts of the final
+report computed on the sharded parts (`sharded_confusions`), so that no process ever needs
+every row.
+
+Example:
+    >>> share = process_share()  # None in a single process     # doctest: +SKIP
+    >>> data = prepare(resolved, share)                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from dlc.runtime.data.held import Share
+from dlc.runtime.train.sharding import data_mesh, local_rows
+
+
+def gather_float64(vector: np.ndarray) -> np.ndarray:
+    """Every process's float64 `vector`, stacked in process order (bit for bit: sent as
+    pairs of uint32, since JAX without x64 would round float64 to float32)."""
+    from jax.experimental import multihost_utils
+
+    raw = np.ascontiguousarray(vector, np.float64).view(np.uint32)
+    out = np.asarray(multihost_utils.process_allgather(raw))
+    return np.ascontiguousarray(out.reshape(jax.process_count(), -1)).view(np.float64)
+
+
+def process_share() -> Share | None:
+    """This process's share of the data in a run over several processes (None in one):
+    the rows of each part its devices hold on the mesh every process trains on
+    (`sharding.data_mesh`), and `gather_float64` as the collective."""
+    if jax.process_count() == 1:
+        return None
+    mesh = data_mesh()
+
+    def rows(n: int) -> tuple[int, int]:
+        lo, hi = local_rows(n, mesh)
+        return min(lo, n), min(hi, n)
+
+    return Share(rows, gather_float64)
+
+
+def _counts(probs: jax.Array, labels: jax.Array, n: jax.Array, k: int) -> jax.Array:
+    """counts[i, j]: rows among the first `n` of true class i predicted as class j (a sum
+    over the rows: XLA adds each device's counts across the processes)."""
+    pred = (probs[:, 0] > 0.5).astype(jnp.int32) if probs.shape[-1] == 1 else probs.argmax(-1)
+    real = (jnp.arange(labels.shape[0]) < n).astype(jnp.float32)[:, None]
+    truth = jax.nn.one_hot(labels.astype(jnp.int32), k) * real
+    return jnp.rint(truth.T @ jax.nn.one_hot(pred, k)).astype(jnp.int32)
+
+
+def sharded_confusions(model: Any, names: tuple[str, ...] = ("test", "valid")) -> dict[str, Any]:
+    """{part: confusion matrix} (rows: true class; `analysis.confusion.part_confusion`'s
+    numbers) of the trained `model`'s parts as they lie sharded over every process's devices
+    after `fit` (not those streamed from disk); {} for regression or labels that are not one
+    class per row. Every process calls it (the counts are added across them) and gets the
+    whole matrix."""
+    parts = model._device or {}
+    k = model.data.num_classes
+    if k is None or model._mesh is None:
+        return {}
+    k = max(k, 2)
+    replicated = NamedSharding(model._mesh, PartitionSpec())
+    out = {}
+    st = model.state
+    for name in names:
+        x, y, *rest = parts.get(name, (None, None))
+        if not isinstance(x, jax.Array) or y.ndim != 1:
+            continue  # streamed parts are counted after training, from disk
+        n = rest[0] if rest else y.shape[0]
+        probs = model._fns.predict(st.params, st.model_state, x)
+        counts = jax.jit(partial(_counts, k=k), out_shardings=replicated)(probs, y, n)
+        out[name] = np.asarray(jax.device_get(counts)).astype(np.int64)
+    return out
