@@ -146,11 +146,16 @@ def make_lane_functions(
     monitor = es.monitor.removeprefix("valid_") if es else ""
     tracking = es is not None and es.monitor.startswith("valid_") and monitor in zero
     plateau = plateau_of(spec.schedule) is not None
+    # every lane has `nb` steps, so every batch holds a real row and only `active` (constant
+    # over an epoch) can skip an update: skip the lane's whole epoch once at its end instead
+    # of selecting the whole state at every step (a read of the old and new state per step)
+    uniform = all(steps_per_epoch(int(n), batch) == nb for n in consts.n)
 
     def lane_epoch(
         ts: TrainState, active: Any, order: Any, c: Consts, x: Any, y: Any
     ) -> tuple[TrainState, Any]:
-        """The single run's epoch (`engine.train_epoch`) with this lane's rows and settings."""
+        """The single run's epoch (`engine.train_epoch`) with this lane's rows and settings
+        (an inactive lane's state stays as it was; its stats are not meaningful)."""
         hyper = Hyper(
             shift=c.shift,
             scale=c.scale,
@@ -159,10 +164,13 @@ def make_lane_functions(
             table=c.table,
             # reduce-on-plateau: this lane's epochs have its own number of (live) steps
             epoch_steps=steps_per_epoch(c.n, batch) if plateau else None,
-            active=active,
+            active=None if uniform else active,
         )
         rows = jnp.take(c.rows, order)
-        return train_epoch(program, ts, x, y, rows, c.n, hyper, batch=batch, steps=nb)
+        new, stats = train_epoch(program, ts, x, y, rows, c.n, hyper, batch=batch, steps=nb)
+        if uniform:
+            new = jax.tree.map(lambda u, v: jnp.where(active, u, v), new, ts)
+        return new, stats
 
     padded = _padded_permutation_ok([n for n, _ in groups], n_max)
 
