@@ -17,9 +17,17 @@ order rotating each round, so that load from other processes hits all alike. The
 is dlc's samples/s over the faster hand-written form's, the median of the per-round ratios,
 in wall time and in process CPU time (all threads; steadier on a shared machine).
 
+When PyTorch is installed, one more side trains the same CNN in PyTorch eager, as its tutorials
+write it: `nn.Conv2d(padding=1)` / `nn.MaxPool2d(2)` / `nn.Dropout(0.3)` / `nn.Linear` in
+NCHW, Glorot-uniform weights and zero biases, `torch.optim.Adam(lr=1e-3)`, a Python loop over a
+reshuffled epoch of batches of 128. It is pinned by bench/torch_side.py (`OMP_WAIT_POLICY=PASSIVE`,
+`$BENCH_THREADS` or 2 threads), takes its turn in every round, and the time ratios of dlc and
+of the faster hand-written form to it are printed. `--no-torch` skips it.
+
 Usage:
     python bench/cnn_throughput.py                # 32 steps per epoch, 5 rounds (~2 min, 2 cores)
     python bench/cnn_throughput.py --steps 64 --rounds 9
+    python bench/cnn_throughput.py --no-torch     # without the PyTorch side
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from torch_side import load_torch
 
 from dlc.compiler.frontend import load_spec
 from dlc.compiler.lower import lower
@@ -172,6 +181,44 @@ def im2col_epoch(n: int, tx: Any) -> Callable[..., Any]:
     return jax.jit(epoch, donate_argnums=(0, 1))
 
 
+# -- PyTorch eager --------------------------------------------------------------------------------
+def torch_epoch(torch: Any, x_np: np.ndarray, y_np: np.ndarray) -> Callable[[], float]:
+    """One reshuffled epoch of the same CNN in PyTorch eager (NCHW); returns the last loss."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(DROP),
+        nn.Linear(7 * 7 * 64, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+    for layer in net:
+        if isinstance(layer, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2)))
+    y = torch.from_numpy(y_np.astype(np.int64))
+
+    def epoch() -> float:
+        for ib in torch.randperm(len(x)).view(-1, BATCH):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(x[ib]), y[ib])
+            loss.backward()
+            opt.step()
+        return float(loss.detach())
+
+    return epoch
+
+
 # -- measurement ----------------------------------------------------------------------------------
 def timed(fn: Callable[[], Any]) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
@@ -183,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=32, help="minibatches per timed epoch")
     ap.add_argument("--rounds", type=int, default=5, help="timed epochs per side")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager side")
     args = ap.parse_args(argv)
     n = args.steps * BATCH
     print(
@@ -201,7 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         params = hand_init(jax.random.PRNGKey(0))
         box[name] = (params, tx.init(params))
 
+    torch = load_torch(args.no_torch)
+    torch_run = None if torch is None else torch_epoch(torch, x_np, y_np)
+
     def run(name: str, i: int) -> Any:
+        if name == "PyTorch":
+            assert torch_run is not None
+            return torch_run()
         if name == "dlc":
             box["dlc"], stats = epoch_fn(box["dlc"], x, y, jnp.int32(i))
             return stats
@@ -209,13 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         box[name] = (params, opt_state)
         return value
 
-    names = ["dlc", *hands]
+    names = ["dlc", *hands, *(["PyTorch"] if torch_run else [])]
     first = {name: timed(lambda name=name: run(name, 0))[0] for name in names}
     print("first epoch (compile + run): " + ", ".join(f"{k} {v:.1f} s" for k, v in first.items()))
     wall: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(1, args.rounds + 1):
-        for name in names[r % 3 :] + names[: r % 3]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             w, c = timed(lambda name=name, r=r: run(name, r))
             wall[name].append(w)
             cpu[name].append(c)
@@ -234,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         f"\nratio dlc / {best} (the faster hand-written form) samples/s: {ratio:.3f} wall, "
         f"{cpu_ratio:.3f} per CPU second (medians of the per-round ratios)"
     )
+    if torch_run is not None:
+        for name in ("dlc", best):
+            tw = med(a / b for a, b in zip(wall[name], wall["PyTorch"], strict=True))
+            tc = med(a / b for a, b in zip(cpu[name], cpu["PyTorch"], strict=True))
+            print(
+                f"time per epoch, {name} / PyTorch eager: {tw:.3f} wall, {tc:.3f} CPU "
+                f"(medians of the per-round ratios; below 1 = faster than PyTorch)"
+            )
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
     print(
         f"{verdict} the >= {TARGET_RATIO} target (wall); load average now {os.getloadavg()[0]:.2f}"

@@ -1,4 +1,4 @@
-"""Training throughput: dlc's jitted epoch against a hand-written JAX + Optax epoch.
+"""Training throughput: dlc's jitted epoch against a hand-written JAX + Optax epoch (and PyTorch).
 
 Both train the same MLP (784-256-256-10, ReLU, softmax cross-entropy, Adam lr 1e-3, batch 128)
 on 60000 synthetic float32 samples of MNIST's shape, each as one jitted `lax.scan` per epoch with
@@ -8,10 +8,17 @@ float32 matmuls after each pair, so that load from other processes hits all of t
 matmul gives this machine's practical peak GFLOP/s. Besides wall-clock time the process's CPU
 time (all threads) is recorded: on a shared machine it is much less disturbed by other processes.
 
+When PyTorch is installed, a third side trains the same MLP in PyTorch eager (Glorot-uniform
+weights, zero biases, `torch.optim.Adam(lr=1e-3)`, a reshuffled epoch of batches of 128 with the
+last partial batch dropped, a Python loop as a PyTorch user writes it), pinned by
+bench/torch_side.py (`OMP_WAIT_POLICY=PASSIVE`, `$BENCH_THREADS` or 2 threads); the three take
+turns in each round and the ratios to it are printed as time per sample. `--no-torch` skips it.
+
 Usage:
     python bench/mlp_throughput.py            # 10 timed epochs each (1-3 minutes on 2 cores)
     python bench/mlp_throughput.py --quick    # 2 timed epochs each
     python bench/mlp_throughput.py --epochs 20 --verbose   # more rounds, each one printed
+    python bench/mlp_throughput.py --quick --no-torch      # without the PyTorch side
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from torch_side import load_torch
 
 import dlc
 
@@ -139,6 +147,35 @@ def make_hand_epoch(n: int, batch: int) -> tuple[Callable[..., Any], Any]:
     return jax.jit(epoch, donate_argnums=(0, 1)), tx
 
 
+# -- PyTorch eager --------------------------------------------------------------------------------
+def make_torch_epoch(torch: Any, x_np: np.ndarray, y_np: np.ndarray) -> Callable[[], float]:
+    """One reshuffled epoch of the same MLP in PyTorch eager; returns its mean train loss."""
+    torch.manual_seed(0)
+    layers: list[Any] = []
+    for fan_in, fan_out in itertools.pairwise(SIZES):
+        lin = torch.nn.Linear(fan_in, fan_out)
+        torch.nn.init.xavier_uniform_(lin.weight)
+        torch.nn.init.zeros_(lin.bias)
+        layers += [lin, torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype(np.int64))
+    nb = len(x_np) // BATCH
+
+    def epoch() -> float:
+        order = torch.randperm(len(x_np))[: nb * BATCH].view(nb, BATCH)
+        total = torch.zeros(())
+        for ib in order:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x[ib]), y[ib])
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+        return float(total) / nb
+
+    return epoch
+
+
 # -- measurements -------------------------------------------------------------------------------
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     """(wall seconds, process CPU seconds, result) of `fn()`, waiting for the device."""
@@ -157,11 +194,23 @@ def make_matmul(size: int = 2048) -> tuple[Callable[[], Any], float]:
     return lambda: mm(a, b), 2.0 * size**3
 
 
+def per_sample_ratios(
+    a: list[tuple[float, float]], na: int, b: list[tuple[float, float]], nb: int
+) -> tuple[float, float]:
+    """Time per sample of side a over side b, wall and CPU: medians of the per-round ratios."""
+    med = statistics.median
+    return (
+        med((ta / na) / (tb / nb) for (ta, _), (tb, _) in zip(a, b, strict=True)),
+        med((ca / na) / (cb / nb) for (_, ca), (_, cb) in zip(a, b, strict=True)),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=None, help="timed epochs per side (default 10)")
     ap.add_argument("--quick", action="store_true", help="2 timed epochs each")
     ap.add_argument("--verbose", action="store_true", help="print every round's times")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch eager side")
     args = ap.parse_args(argv)
     rounds = args.epochs or (2 if args.quick else 10)
     t_start = time.perf_counter()
@@ -191,15 +240,19 @@ def main(argv: list[str] | None = None) -> int:
         lambda: hand_epoch(params, opt_state, x, y, base_key)
     )
     matmul, matmul_flops = make_matmul()
+    torch = load_torch(args.no_torch)
+    torch_epoch = None if torch is None else make_torch_epoch(torch, x_np, y_np)
+    torch_first = "" if torch_epoch is None else f"; PyTorch epoch 1 {timed(torch_epoch)[0]:.2f} s"
     print(
         f"warm-up: dlc init {init_s:.2f} s (first call) + fit() epoch 1 {first_s:.2f} s "
         f"(copy to device, compile, run); hand-written epoch 1 {hand_first_s:.2f} s "
-        f"(compile, run)"
+        f"(compile, run){torch_first}"
     )
 
-    # steady state: rounds of a dlc epoch and a hand-written epoch (their order alternating)
-    # and two matmuls
+    # steady state: rounds of a dlc epoch, a hand-written epoch and a PyTorch epoch (their
+    # order rotating) and two matmuls
     stats: Any = None
+    torch_loss = math.nan
 
     def run_dlc(i: int) -> tuple[float, float]:
         nonlocal dlc_state, stats
@@ -214,24 +267,29 @@ def main(argv: list[str] | None = None) -> int:
         )
         return wall, cpu
 
-    dlc_tc: list[tuple[float, float]] = []
-    hand_tc: list[tuple[float, float]] = []
+    def run_torch(i: int) -> tuple[float, float]:
+        nonlocal torch_loss
+        assert torch_epoch is not None
+        wall, cpu, torch_loss = timed(torch_epoch)
+        return wall, cpu
+
+    runners = {"dlc": run_dlc, "hand-written": run_hand}
+    if torch_epoch is not None:
+        runners["PyTorch"] = run_torch
+    names = list(runners)
+    tcs: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     mm_tc: list[tuple[float, float]] = []
     for i in range(1, rounds + 1):
-        if i % 2:
-            dlc_tc.append(run_dlc(i))
-            hand_tc.append(run_hand(i))
-        else:
-            hand_tc.append(run_hand(i))
-            dlc_tc.append(run_dlc(i))
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            tcs[name].append(runners[name](i))
         mm_tc += [timed(matmul)[:2] for _ in range(2)]
         if args.verbose:
-            (td, cd), (th, ch) = dlc_tc[-1], hand_tc[-1]
             mms = " / ".join(f"{matmul_flops / t / 1e9:.1f}" for t, _ in mm_tc[-2:])
-            print(
-                f"  round {i}: dlc {td:.3f} s (CPU {cd:.2f} s), hand-written {th:.3f} s "
-                f"(CPU {ch:.2f} s), matmul {mms} GFLOP/s"
+            sides = ", ".join(
+                f"{k} {v[-1][0]:.3f} s (CPU {v[-1][1]:.2f} s)" for k, v in tcs.items()
             )
+            print(f"  round {i}: {sides}, matmul {mms} GFLOP/s")
+    dlc_tc, hand_tc = tcs["dlc"], tcs["hand-written"]
 
     med = statistics.median
     per_step, needed = flops_per_step(), needed_flops_per_step()
@@ -239,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     peak_cpu = matmul_flops / med(c for _, c in mm_tc) / 1e9
     print(
         f"\n{rounds} timed epochs each, interleaved; {N_TRAIN} samples, batch {BATCH}: "
-        f"dlc {dlc_steps} steps/epoch (last batch padded), hand-written {hand_steps} "
-        f"(last partial batch dropped)"
+        f"dlc {dlc_steps} steps/epoch (last batch padded), hand-written and PyTorch "
+        f"{hand_steps} (last partial batch dropped)"
     )
     print(
         f"training step: 3 x 2 x batch x weights = {per_step / 1e6:.1f} MFLOP (the matmuls "
@@ -254,12 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{'':13}{'epoch median':>13}{'best':>8}{'samples/s':>10}{'GFLOP/s':>8}{'of peak':>8}"
         f"{'CPU s/epoch':>12}{'of peak per CPU s':>18}"
     )
+    samples_of = {"dlc": N_TRAIN, "hand-written": hand_steps * BATCH, "PyTorch": hand_steps * BATCH}
+    steps_of = {"dlc": dlc_steps, "hand-written": hand_steps, "PyTorch": hand_steps}
     sps: dict[str, float] = {}
     cpu_s: dict[str, float] = {}
-    for name, tc, steps, samples in (
-        ("dlc", dlc_tc, dlc_steps, N_TRAIN),
-        ("hand-written", hand_tc, hand_steps, hand_steps * BATCH),
-    ):
+    for name, tc in tcs.items():
+        steps, samples = steps_of[name], samples_of[name]
         wall, best, cpu = med(t for t, _ in tc), min(t for t, _ in tc), med(c for _, c in tc)
         gflops = steps * per_step / wall / 1e9
         sps[name], cpu_s[name] = samples / wall, cpu / samples
@@ -281,10 +339,22 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio dlc / hand-written samples/s: {paired:.3f} (median of the per-round ratios), "
         f"{ratio:.3f} (of the median epochs); per CPU second: {cpu_ratio:.3f}"
     )
+    if "PyTorch" in tcs:
+        for name in ("dlc", "hand-written"):
+            wr, cr = per_sample_ratios(
+                tcs[name], samples_of[name], tcs["PyTorch"], hand_steps * BATCH
+            )
+            print(
+                f"time per sample, {name} / PyTorch eager: {wr:.3f} wall, {cr:.3f} CPU "
+                f"(medians of the per-round ratios; below 1 = faster than PyTorch)"
+            )
     verdict = "meets" if paired >= TARGET_RATIO else "MISSES"
     print(f"{verdict} the >= {TARGET_RATIO} target (per-round ratio)")
     dlc_loss, hand_loss_f = float(stats["loss"]), float(hand_loss_v)
-    print(f"last epoch's mean train loss: dlc {dlc_loss:.4f}, hand-written {hand_loss_f:.4f}")
+    print(
+        f"last epoch's mean train loss: dlc {dlc_loss:.4f}, hand-written {hand_loss_f:.4f}"
+        + ("" if torch_epoch is None else f", PyTorch {torch_loss:.4f}")
+    )
     print(f"total {time.perf_counter() - t_start:.0f} s; load average now {os.getloadavg()[0]:.2f}")
     return 0 if math.isfinite(dlc_loss) and math.isfinite(hand_loss_f) else 1
 

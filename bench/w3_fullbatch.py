@@ -8,10 +8,13 @@ The model: y = b + sum_i c_i sigmoid(b_i + x w_i), 100 sigmoids of 56 features, 
   `m.fit(x, y)` timed whole (warm: a first `fit` compiled everything), as a user calls it.
 * **hand JAX**: the best plain form: all steps in one jitted `lax.scan`, data on the device,
   params and optimizer state donated, `optax.adam(0.01)`.
-* **PyTorch** (if importable): the same model, eager, `OMP_WAIT_POLICY=PASSIVE`, fixed threads.
+* **PyTorch** (if importable): the same model, eager, Glorot-uniform weights, zero biases,
+  `torch.optim.Adam(lr=0.01)`, pinned by bench/torch_side.py (`OMP_WAIT_POLICY=PASSIVE`,
+  `$BENCH_THREADS` or 2 threads); `--no-torch` skips it.
 
 Rounds alternate the order of the sides; the ratio printed is the median of per-round ratios,
-wall time and CPU time (all threads of this process) side by side.
+wall time and CPU time (all threads of this process) side by side: to hand JAX in the table, and
+of dlc and hand JAX to PyTorch below it.
 
 Usage:
     python bench/w3_fullbatch.py              # 5000 steps, 3 rounds
@@ -30,12 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from torch_side import load_torch
 
 import dlc
 
@@ -140,12 +142,10 @@ def make_dlc(steps: int, folder: Path) -> Callable[[], Any]:
 
 
 # -- PyTorch eager -------------------------------------------------------------------------------
-def make_torch(steps: int) -> Callable[[], Any] | None:
-    try:
-        import torch
-    except ImportError:
+def make_torch(steps: int, skip: bool) -> Callable[[], Any] | None:
+    torch = load_torch(skip)
+    if torch is None:
         return None
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     x, y = (torch.from_numpy(a) for a in synthetic())
 
     def go() -> Any:
@@ -153,13 +153,16 @@ def make_torch(steps: int) -> Callable[[], Any] | None:
         net = torch.nn.Sequential(
             torch.nn.Linear(FEATURES, UNITS), torch.nn.Sigmoid(), torch.nn.Linear(UNITS, 1)
         )
+        for layer in (net[0], net[2]):
+            torch.nn.init.xavier_uniform_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
         opt = torch.optim.Adam(net.parameters(), lr=LR)
         for _ in range(steps):
             opt.zero_grad()
             loss = torch.mean((net(x) - y) ** 2)
             loss.backward()
             opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     return go
 
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             "dlc": make_dlc(steps, Path(tmp)),
             "hand JAX": make_hand(steps),
         }
-        torch_go = None if a.no_torch else make_torch(steps)
+        torch_go = make_torch(steps, a.no_torch)
         if torch_go is not None:
             sides["PyTorch"] = torch_go
         for name, go in sides.items():  # warm-up: compile
@@ -198,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         rw = statistics.median(t[0] / h[0] for t, h in zip(ts, ref, strict=True))
         rc = statistics.median(t[1] / h[1] for t, h in zip(ts, ref, strict=True))
         print(f"{name:10} {wall:8.3f} {cpu:8.3f} {1000 * wall / steps:8.3f} {rw:10.2f} {rc:9.2f}")
+    if "PyTorch" in times:
+        pt = times["PyTorch"]
+        for name in ("dlc", "hand JAX"):
+            ts = times[name]
+            rw = statistics.median(t[0] / p[0] for t, p in zip(ts, pt, strict=True))
+            rc = statistics.median(t[1] / p[1] for t, p in zip(ts, pt, strict=True))
+            print(f"{name} / PyTorch eager: {rw:.2f} wall, {rc:.2f} CPU (below 1 = faster)")
     print(f"load: {os.getloadavg()}")
     return 0
 

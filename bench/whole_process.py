@@ -8,14 +8,23 @@ idx files, scales the pixels, keeps 10 % for validation, trains one epoch as one
 (checkpoint, metrics, TensorBoard, parameters, confusion matrix, plots). Wall time and the
 children's CPU time (user + system) side by side; rounds alternate the order.
 
+When PyTorch is installed, a third script does the same work in PyTorch eager (the same idx
+files, / 255, the same 10 % validation rows, Glorot-uniform weights, `torch.optim.Adam(lr=1e-3)`,
+one reshuffled epoch of batches of 128 with the last partial batch dropped, then loss and accuracy
+of train, valid and test in one pass each), its child pinned by bench/torch_side.py
+(`OMP_WAIT_POLICY=PASSIVE`, `$BENCH_THREADS` or 2 threads). PyTorch has no compilation cache, so
+its cold and warm runs differ only by what the OS has cached. `--no-torch` skips it.
+
 Usage:
     python bench/whole_process.py            # 2 rounds of cold + warm
     python bench/whole_process.py --rounds 3
+    python bench/whole_process.py --no-torch     # dlc and the hand JAX script only
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import shutil
@@ -25,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from torch_side import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -105,6 +116,52 @@ for k, (a, b) in parts.items():
     print(k, "loss", float(lo), "accuracy", float(acc))
 """
 
+TORCH = r"""
+import gzip, os, sys
+import numpy as np
+import torch
+torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+D = "/usr/share/datasets/fashion-mnist"
+def idx(name, off):
+    with gzip.open(f"{D}/{name}", "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=off)
+x = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255
+y = idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
+xt = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255
+yt = idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
+perm = np.random.default_rng(0).permutation(len(x))
+nv = len(x) // 10
+parts = {"train": (x[perm[nv:]], y[perm[nv:]]), "valid": (x[perm[:nv]], y[perm[:nv]]),
+         "test": (xt, yt)}
+parts = {k: (torch.from_numpy(a), torch.from_numpy(b)) for k, (a, b) in parts.items()}
+torch.manual_seed(0)
+sizes = (784, 256, 256, 10)
+layers = []
+for i, o in zip(sizes, sizes[1:]):
+    lin = torch.nn.Linear(i, o)
+    torch.nn.init.xavier_uniform_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    layers += [lin, torch.nn.ReLU()]
+net = torch.nn.Sequential(*layers[:-1])
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+loss_fn = torch.nn.functional.cross_entropy
+xtr, ytr = parts["train"]
+nb = len(xtr) // 128
+total = torch.zeros(())
+for ib in torch.randperm(len(xtr))[: nb * 128].view(nb, 128):
+    opt.zero_grad()
+    loss = loss_fn(net(xtr[ib]), ytr[ib])
+    loss.backward()
+    opt.step()
+    total += loss.detach()
+print("train loss during the epoch", float(total) / nb)
+with torch.no_grad():
+    for k, (a, b) in parts.items():
+        out = net(a)
+        print(k, "loss", float(loss_fn(out, b)), "accuracy",
+              float((out.argmax(-1) == b).float().mean()))
+"""
+
 
 MAIN = "import sys; from dlc.runtime.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
@@ -128,25 +185,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--before", metavar="DIR", help="also run the dlc found in DIR/dlc (e.g. a `git archive`)"
     )
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch script")
     a = ap.parse_args(argv)
-    names = ["dlc", "hand", *(["before"] if a.before else [])]
+    torch = not a.no_torch and importlib.util.find_spec("torch") is not None
+    if not torch:
+        why = "--no-torch" if a.no_torch else "torch is not installed; dlc does not need it"
+        print(f"PyTorch side: skipped ({why})")
+    names = ["dlc", "hand", *(["before"] if a.before else []), *(["torch"] if torch else [])]
     print(f"whole process, W1 on Fashion-MNIST, 1 epoch; load {os.getloadavg()}")
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "w1.dl").write_text(SPEC)
         (work / "hand.py").write_text(HAND)
+        (work / "torch_mlp.py").write_text(TORCH)
         for r in range(a.rounds):
             for side in names if r % 2 == 0 else names[::-1]:
                 cache = work / f"cache-{side}"
                 shutil.rmtree(cache, ignore_errors=True)
                 env = {**os.environ, "DLC_CACHE": str(cache), "OMP_WAIT_POLICY": "PASSIVE"}
                 run = ["run", "w1.dl", "--runs", str(work / "runs"), "--quiet"]
-                cmd = {"dlc": [DLC, *run], "hand": [PY, "hand.py", str(cache / "jax")]}.get(
-                    side, [PY, "-c", MAIN, *run]
-                )
+                cmd = {
+                    "dlc": [DLC, *run],
+                    "hand": [PY, "hand.py", str(cache / "jax")],
+                    "torch": [PY, "torch_mlp.py"],
+                }.get(side, [PY, "-c", MAIN, *run])
                 if side == "before":
                     env["PYTHONPATH"] = str(Path(a.before).resolve())
+                if side == "torch":
+                    env = child_env(env)
                 for phase in ("cold", "warm"):
                     results.setdefault((side, phase), []).append(timed(cmd, env, work))
     print(f"{'':12} {'wall s':>8} {'cpu s':>8} {'wall ratio':>10} {'cpu ratio':>9}")
@@ -159,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
             wall = statistics.median(t[0] for t in ts)
             cpu = statistics.median(t[1] for t in ts)
             print(f"{side + ' ' + phase:12} {wall:8.2f} {cpu:8.2f} {rw:10.2f} {rc:9.2f}")
+    if torch:
+        for phase in ("cold", "warm"):
+            ref = results[("torch", phase)]
+            for side in ("dlc", "hand"):
+                ts = results[(side, phase)]
+                rw = statistics.median(t[0] / p[0] for t, p in zip(ts, ref, strict=True))
+                rc = statistics.median(t[1] / p[1] for t, p in zip(ts, ref, strict=True))
+                print(f"{side} / PyTorch script, {phase}: {rw:.2f} wall, {rc:.2f} CPU")
     print(f"load: {os.getloadavg()}")
     return 0
 
