@@ -5,7 +5,8 @@ Each side runs as a fresh process. Cold: an empty cache folder (dlc's `$DLC_CACH
 script's JAX compilation cache); warm: the same folder again. The hand script reads the same
 idx files, scales the pixels, keeps 10 % for validation, trains one epoch as one jitted
 `lax.scan` and prints train/valid/test loss and accuracy; `dlc run` also writes its run folder
-(checkpoint, metrics, TensorBoard, parameters, confusion matrix, plots). Wall time and the
+(checkpoint, metrics, TensorBoard, parameters, confusion matrix; as `dlc run` does by default,
+no PNG plots: they are drawn on demand, `--plots` or `dlc plot`). Wall time and the
 children's CPU time (user + system) side by side; rounds alternate the order.
 
 When PyTorch is installed, a third script does the same work in PyTorch eager (the same idx
