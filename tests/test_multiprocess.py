@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -299,27 +300,6 @@ def test_an_error_in_process_0_stops_the_others(
     assert all("Traceback" not in err for _, err in outs), outs
 
 
-@pytest.mark.slow
-def test_two_processes_streaming_from_disk_equal_one(env: dict[str, str], tmp_path: Path) -> None:
-    """specs/stream_digits.dl streams its .npy rows from disk in chunks: with 2 processes each
-    reads only the rows its device holds, and the run equals 1 process's within 1e-5."""
-    spec, sets = str(ROOT / "specs" / "stream_digits.dl"), ["--set", "train.epochs=3"]
-    finish(start(env, 2, "run", spec, *sets, "--runs", str(tmp_path / "two"), "--quiet"))
-    proc = subprocess.run(
-        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=LIMIT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    a = load_file(only_run(tmp_path / "one") / "params.safetensors")
-    b = load_file(only_run(tmp_path / "two") / "params.safetensors")
-    diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
-    print(f"streamed, 2 processes vs 1: parameters max |diff| {diff:.3g}")
-    assert diff < 1e-5, diff
-
-
 # `dlc ARGS` with every read of an .npy file logged to the file named first (a JSON list of
 # [kind, file name, rows]): `take` and `read` of a file left on disk, `whole` for read_npy
 READ_LOG = """\
@@ -348,6 +328,60 @@ sys.exit(code)
 """
 
 
+def run_logged(env: dict[str, str], logs: list[Path], *args: str) -> list[list[Any]]:
+    """`dlc ARGS` as processes 0..len(logs)-1 of one cluster, each logging its reads of
+    .npy files (`READ_LOG`) to its log file; each process's reads."""
+    cluster = ["--coordinator", f"127.0.0.1:{free_port()}", "--join-timeout", "60"]
+    cluster += ["--num-processes", str(len(logs)), "--process-id"]
+    finish(
+        [
+            subprocess.Popen(
+                [sys.executable, "-c", READ_LOG, str(log), *args, *cluster, str(i)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i, log in enumerate(logs)
+        ]
+    )
+    return [json.loads(log.read_text()) for log in logs]
+
+
+def x_reads(reads: list[Any], name: str = "digits_x.npy") -> list[int]:
+    """The rows of the features file one process read (every `take`, in order)."""
+    assert {kind for kind, file, _ in reads if file == name} <= {"take"}  # no whole-file pass
+    return [r for kind, file, rows in reads if file == name for r in rows]
+
+
+@pytest.mark.slow
+def test_two_processes_streaming_from_disk_equal_one(env: dict[str, str], tmp_path: Path) -> None:
+    """specs/stream_digits.dl streams its .npy rows from disk in chunks: with 2 processes each
+    reads only the rows its device takes (training chunks, evaluation chunks, its share of the
+    statistics and of the NaN check: no pass over the whole file), and the run equals 1
+    process's within 1e-5."""
+    spec, sets = str(ROOT / "specs" / "stream_digits.dl"), ["--set", "train.epochs=3"]
+    logs = [tmp_path / f"reads{i}.json" for i in (0, 1)]
+    reads = run_logged(env, logs, "run", spec, *sets, "--runs", str(tmp_path / "two"), "--quiet")
+    counts = [len(x_reads(r)) for r in reads]
+    proc = subprocess.run(
+        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    a, b = load_file(one / "params.safetensors"), load_file(two / "params.safetensors")
+    diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+    print(f"streamed, 2 processes vs 1: parameters max |diff| {diff:.3g}; rows read {counts}")
+    assert diff < 1e-5, diff
+    assert max(counts) < 0.55 * sum(counts), counts  # about half each
+    confusion = "confusion_test.csv"  # counted on the processes' shares of the test part
+    assert (one / confusion).read_text() == (two / confusion).read_text()
+
+
 @pytest.mark.slow
 def test_each_process_reads_only_its_rows(env: dict[str, str], tmp_path: Path) -> None:
     """specs/shards_digits.dl (400 rows of .npy, `normalize standard`) in 2 processes: each
@@ -355,29 +389,12 @@ def test_each_process_reads_only_its_rows(env: dict[str, str], tmp_path: Path) -
     labels whole; parameters, normalization statistics, metrics and the confusion matrix
     equal 1 process's."""
     spec, sets = str(ROOT / "specs" / "shards_digits.dl"), ["--set", "train.epochs=3"]
-    address = f"127.0.0.1:{free_port()}"
     logs = [tmp_path / f"reads{i}.json" for i in (0, 1)]
-    args = ["run", spec, *sets, "--quiet", "--runs", str(tmp_path / "two")]
-    cluster = ["--coordinator", address, "--num-processes", "2", "--join-timeout", "60"]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", READ_LOG, str(logs[i]), *args, *cluster, "--process-id", str(i)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in (0, 1)
-    ]
-    finish(procs)
-    x_rows = []
-    for path in logs:
-        reads = json.loads(path.read_text())
-        assert ["whole", "digits_y.npy", []] in reads  # the labels: one number per row
-        mine = [r for kind, name, rows in reads if name == "digits_x.npy" for r in rows]
-        assert {kind for kind, name, _ in reads if name == "digits_x.npy"} == {"take"}
+    reads = run_logged(env, logs, "run", spec, *sets, "--quiet", "--runs", str(tmp_path / "two"))
+    x_rows = [x_reads(r) for r in reads]
+    for r, mine in zip(reads, x_rows, strict=True):
+        assert ["whole", "digits_y.npy", []] in r  # the labels: one number per row
         assert 190 <= len(mine) <= 210, len(mine)  # about half of the 400 rows each
-        x_rows.append(mine)
     assert sorted(x_rows[0] + x_rows[1]) == list(range(400))  # every row, by one process
     proc = subprocess.run(
         dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),

@@ -156,10 +156,13 @@ def load_npy_rows(source: Npy, base_dir: str | Path) -> RawData | None:
     return _raw(x, y, source.classes, (px.name, str(px)), (py.name, str(py)))
 
 
-def load_npy_streamed(source: Npy, base_dir: str | Path, budget: int) -> RawData | None:
-    """`load_npy_rows` when the data takes more than `budget` bytes as float32 (the
-    finiteness of `x` checked in one pass over chunks); None when it fits (told by the
-    files' headers) or when the files are no plain `.npy` files."""
+def load_npy_streamed(
+    source: Npy, base_dir: str | Path, budget: int, check: bool = True
+) -> RawData | None:
+    """`load_npy_rows` when the data takes more than `budget` bytes as float32 (with
+    `check`, the finiteness of `x` checked in one pass over chunks; several processes check
+    their own rows, `held.check_streamed_finite`); None when it fits (told by the files'
+    headers) or when the files are no plain `.npy` files."""
     px, py = _spec_path(source.x, base_dir), _spec_path(source.y, base_dir)
     try:
         x, y = NpyFile(check_regular(px)), NpyFile(check_regular(py))
@@ -169,7 +172,7 @@ def load_npy_streamed(source: Npy, base_dir: str | Path, budget: int) -> RawData
     if need <= budget:
         return None
     raw = load_npy_rows(source, base_dir)
-    if raw is not None:
+    if raw is not None and check:
         raw.parts["all"][0].check_finite()
     return raw
 

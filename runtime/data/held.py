@@ -118,20 +118,50 @@ def held_parts(file: Any, index: dict[str, np.ndarray], share: Share) -> dict[st
     for name, rows in index.items():
         lo, hi = share.rows(len(rows))
         mine = rows[lo:hi]
-        block = np.asarray(file.take(mine), np.float32)
+        shape = (0, *file.shape[1:])
+        block = np.asarray(file.take(mine) if len(mine) else np.zeros(shape), np.float32)
         _check_finite(block, mine, file)
         parts[name] = HeldRows(block, len(rows), lo)
     return parts
 
 
+def merged(mine: Moments, share: Share) -> Moments:
+    """The moments of every process's rows: each process's `mine`, gathered and merged in
+    process order (the same in every process)."""
+    total = Moments.of(np.zeros((0, *mine.shape)), mine.shape)
+    for vector in share.gather(mine.pack()):
+        total = total.merge(Moments.unpack(vector, mine.shape))
+    return total
+
+
+def summed(vector: np.ndarray, share: Share) -> np.ndarray:
+    """The sum of every process's float64 `vector` (added in process order)."""
+    return np.asarray(share.gather(np.asarray(vector, np.float64))).sum(axis=0)
+
+
 def shared_stats(x: HeldRows, method: str, share: Share) -> dict[str, np.ndarray]:
     """`prepare.fit_normalizer`'s statistics of a part of which each process holds some
-    rows: each process's moments, gathered and merged in process order (to float32
-    rounding the statistics of every row in one process)."""
+    rows: each process's moments, merged (`merged`: to float32 rounding the statistics of
+    every row in one process)."""
     if method == "none":
         return {}
     shape = feature_shape(x.shape)
-    total = Moments.of(np.zeros((0, *shape)), shape)
-    for vector in share.gather(Moments.of(x.block, shape).pack()):
-        total = total.merge(Moments.unpack(vector, shape))
-    return total.stats(method)
+    return merged(Moments.of(x.block, shape), share).stats(method)
+
+
+def streamed_share(rows: Any, share: Share) -> Any:
+    """This process's rows of a part streamed from disk (a `stream.StreamRows`): for its
+    statistics, each process passes over its own rows only (`stream_stats(..., share)`)."""
+    lo, hi = share.rows(len(rows))
+    return type(rows)(rows.file, rows.index[lo:hi], rows.transform)
+
+
+def check_streamed_finite(rows: Any, share: Share) -> None:
+    """A located error at the first file row holding NaN or infinity among this process's
+    rows of a streamed part (`streamed_share`), read in chunks as they are on disk."""
+    mine = streamed_share(rows, share).with_transform(lambda a: a)
+    order = np.sort(mine.index)
+    at = 0
+    for block in mine.blocks():
+        _check_finite(block, order[at : at + len(block)], rows.file)
+        at += len(block)

@@ -25,7 +25,14 @@ from dlc.compiler.passes import DataFacts
 from dlc.compiler.sources import Npy, Table
 from dlc.compiler.spec import Data, Normalize
 from dlc.runtime.data.arrays import load_npy_streamed
-from dlc.runtime.data.held import Share, held_parts, row_loader, shared_stats
+from dlc.runtime.data.held import (
+    Share,
+    check_streamed_finite,
+    held_parts,
+    row_loader,
+    shared_stats,
+    streamed_share,
+)
 from dlc.runtime.data.loaders import load_source
 from dlc.runtime.data.named import attach_inputs
 from dlc.runtime.data.raw import RawData
@@ -297,7 +304,7 @@ def _load(resolved: ResolvedSpec, share: Share | None) -> tuple[RawData, bool]:
     raw: RawData | None = None
     if isinstance(source, Npy):
         budget = memory_budget(resolved.spec.train.memory_mb)
-        raw = load_npy_streamed(source, resolved.base_dir, budget)
+        raw = load_npy_streamed(source, resolved.base_dir, budget, check=share is None)
     elif isinstance(source, Table):
         from dlc.runtime.data.tables import Unstreamable, load_table_streamed
 
@@ -420,9 +427,15 @@ def prepare(resolved: ResolvedSpec, share: Share | None = None) -> Prepared:
             "remove `divide` (use `normalize standard`, which leaves the ids alone)",
         )
     if streamed:  # statistics in one pass over chunks; rows transformed as they are read
-        fill = stream_fill(parts["train"][0], raw.impute)
-        filled = parts["train"][0].with_transform(partial(float_features, data=data, stats=fill))
-        stats = {**fill, **stream_stats(filled, data.normalize.method)}
+        train = parts["train"][0]
+        if share is not None:  # several processes: each passes over its rows, sums merged
+            if isinstance(data.source, Npy):  # as `load_npy_streamed` checks a single process
+                for x, _ in parts.values():
+                    check_streamed_finite(x, share)
+            train = streamed_share(train, share)
+        fill = stream_fill(train, raw.impute, share)
+        filled = train.with_transform(partial(float_features, data=data, stats=fill))
+        stats = {**fill, **stream_stats(filled, data.normalize.method, share)}
         transform = partial(float_features, data=data, stats=stats)
         parts = {k: (x.with_transform(transform), y) for k, (x, y) in parts.items()}
     elif by_rows and share is not None:  # statistics merged across the processes

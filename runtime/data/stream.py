@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from dlc.compiler.errors import DlcError
+from dlc.runtime.data.held import Share, merged, summed
 from dlc.runtime.data.moments import Moments, feature_shape
 
 CHUNK_BYTES = 16 << 20  # rows read at a time for checks and statistics
@@ -234,17 +235,24 @@ class StreamRows:
             yield self.transform(self.file.take(rows[start : start + step]))
 
 
-def stream_stats(rows: StreamRows, method: str) -> dict[str, np.ndarray]:
+def stream_stats(
+    rows: StreamRows, method: str, share: Share | None = None
+) -> dict[str, np.ndarray]:
     """`prepare.fit_normalizer`'s statistics (`standard` or `minmax`) in one pass over chunks
-    (`moments.Moments`, merged by Chan et al.'s rule); the same to float32 rounding."""
+    (`moments.Moments`, merged by Chan et al.'s rule); the same to float32 rounding. With
+    `share` (several processes, `rows` this process's) merged across the processes."""
     if method == "none":
         return {}
-    return Moments.of_blocks(rows.blocks(), feature_shape(rows.shape)).stats(method)
+    moments = Moments.of_blocks(rows.blocks(), feature_shape(rows.shape))
+    return (moments if share is None else merged(moments, share)).stats(method)
 
 
-def stream_fill(rows: StreamRows, rule: str | None) -> dict[str, np.ndarray]:
+def stream_fill(
+    rows: StreamRows, rule: str | None, share: Share | None = None
+) -> dict[str, np.ndarray]:
     """`prepare.impute_values` (`missing=zero|mean`: one value per feature column) in one
-    pass over chunks of the part's rows as read (NaN: the gaps)."""
+    pass over chunks of the part's rows as read (NaN: the gaps); with `share` (several
+    processes, `rows` this process's) the sums are added across the processes."""
     if rule is None:
         return {}
     width = int(np.prod(rows.shape[1:], dtype=np.int64))
@@ -254,6 +262,8 @@ def stream_fill(rows: StreamRows, rule: str | None) -> dict[str, np.ndarray]:
             a = np.asarray(block, np.float64).reshape(len(block), -1)
             total += np.nansum(a, axis=0)
             count += (~np.isnan(a)).sum(axis=0)
+        if share is not None:
+            total, count = np.split(summed(np.concatenate([total, count]), share), 2)
     fill = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     return {"fill": fill.astype(np.float32)}
 

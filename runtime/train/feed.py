@@ -44,16 +44,24 @@ SHARE = 16  # a chunk takes at most 1/SHARE of the memory budget
 PREFETCH = 2  # chunks read ahead of the one training
 
 
-class _Rows:
-    """Rows `rows` of a streamed part, read from disk only when sliced: over a mesh spanning
-    several processes, `shard_rows` slices out the rows this process's devices hold."""
+class PartRows:
+    """Rows `rows` of a streamed part (-1: a zero row of padding), read from disk only when
+    sliced: over a mesh spanning several processes, `shard_rows` slices out the rows this
+    process's devices hold."""
 
     def __init__(self, xs: StreamRows, rows: np.ndarray) -> None:
         self.xs, self.rows = xs, rows
         self.shape = (len(rows), *xs.shape[1:])
 
     def __getitem__(self, key: slice) -> np.ndarray:
-        return self.xs.take(self.rows[key])
+        rows = self.rows[key]
+        real = rows >= 0
+        if real.all():
+            return self.xs.take(rows)
+        out = np.zeros((len(rows), *self.shape[1:]), self.xs.dtype)
+        if real.any():
+            out[real] = self.xs.take(rows[real])
+        return out
 
 
 def chunk_steps_for(budget: int, row_bytes: int, batch: int, epoch_steps: int) -> int:
@@ -127,7 +135,7 @@ def make_stream_functions(
 
     def place(a: Any) -> Any:
         if mesh is None:
-            return jnp.asarray(a[:] if isinstance(a, _Rows) else a)
+            return jnp.asarray(a[:] if isinstance(a, PartRows) else a)
         return shard_rows(a, mesh)  # each process reads only the rows its devices hold
 
     def epoch(
@@ -142,7 +150,7 @@ def make_stream_functions(
         def read(start: int) -> Callable[[], tuple[Any, Any, Any]]:
             def task() -> tuple[Any, Any, Any]:
                 rows = idx[start : start + k].reshape(-1)
-                return place(_Rows(xs, rows)), place(ys[rows]), jnp.asarray(w[start : start + k])
+                return place(PartRows(xs, rows)), place(ys[rows]), jnp.asarray(w[start : start + k])
 
             return task
 
@@ -174,9 +182,9 @@ def make_stream_functions(
             def task() -> tuple[Any, Any, Any]:
                 stop = min(n, start + chunk)
                 pad = chunk - (stop - start)
-                xc, yc = xs[start:stop], ys[start:stop]
+                rows = np.concatenate([np.arange(start, stop), np.full(pad, -1)])
+                xc, yc = PartRows(xs, rows), ys[start:stop]  # x read when placed: only held rows
                 if pad:
-                    xc = np.concatenate([xc, np.zeros((pad, *xc.shape[1:]), xc.dtype)])
                     yc = np.concatenate([yc, np.zeros((pad, *yc.shape[1:]), yc.dtype)])
                 wc = np.concatenate([np.ones(stop - start), np.zeros(pad)]).astype(np.float32)
                 return place(xc), place(yc), place(wc)

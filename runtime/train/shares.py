@@ -20,7 +20,8 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from dlc.runtime.data.held import Share
-from dlc.runtime.train.sharding import data_mesh, local_rows
+from dlc.runtime.data.stream import StreamRows
+from dlc.runtime.train.sharding import data_mesh, local_rows, shard_rows
 
 
 def gather_float64(vector: np.ndarray) -> np.ndarray:
@@ -60,9 +61,9 @@ def _counts(probs: jax.Array, labels: jax.Array, n: jax.Array, k: int) -> jax.Ar
 def sharded_confusions(model: Any, names: tuple[str, ...] = ("test", "valid")) -> dict[str, Any]:
     """{part: confusion matrix} (rows: true class; `analysis.confusion.part_confusion`'s
     numbers) of the trained `model`'s parts as they lie sharded over every process's devices
-    after `fit` (not those streamed from disk); {} for regression or labels that are not one
-    class per row. Every process calls it (the counts are added across them) and gets the
-    whole matrix."""
+    after `fit` (those streamed from disk read in chunks, each process its rows); {} for
+    regression or labels that are not one class per row. Every process calls it (the counts
+    are added across them) and gets the whole matrix."""
     parts = model._device or {}
     k = model.data.num_classes
     if k is None or model._mesh is None:
@@ -71,12 +72,40 @@ def sharded_confusions(model: Any, names: tuple[str, ...] = ("test", "valid")) -
     replicated = NamedSharding(model._mesh, PartitionSpec())
     out = {}
     st = model.state
+    count = jax.jit(partial(_counts, k=k), out_shardings=replicated)
+
+    def counted(xs: Any, ys: Any, n: int) -> Any:
+        probs = model._fns.predict(st.params, st.model_state, xs)
+        return np.asarray(jax.device_get(count(probs, ys, n))).astype(np.int64)
+
     for name in names:
         x, y, *rest = parts.get(name, (None, None))
-        if not isinstance(x, jax.Array) or y.ndim != 1:
-            continue  # streamed parts are counted after training, from disk
-        n = rest[0] if rest else y.shape[0]
-        probs = model._fns.predict(st.params, st.model_state, x)
-        counts = jax.jit(partial(_counts, k=k), out_shardings=replicated)(probs, y, n)
-        out[name] = np.asarray(jax.device_get(counts)).astype(np.int64)
+        if y is None or y.ndim != 1:
+            continue
+        if isinstance(x, StreamRows):  # read from disk in chunks, each process its rows
+            out[name] = sum(
+                (counted(*chunk) for chunk in _streamed_chunks(x, y, model)),
+                np.zeros((k, k), np.int64),
+            )
+        else:
+            out[name] = counted(x, y, rest[0] if rest else y.shape[0])
     return out
+
+
+def _streamed_chunks(xs: StreamRows, ys: np.ndarray, model: Any) -> Any:
+    """(x, y, real rows) of a streamed part in chunks as `feed`'s evaluation cuts them,
+    sharded over the mesh: each process reads only the rows its devices hold."""
+    from dlc.runtime.data.stream import memory_budget
+    from dlc.runtime.train.feed import SHARE, PartRows
+    from dlc.runtime.train.step import EVAL_CHUNK
+
+    n, mesh = len(xs), model._mesh
+    row_bytes = int(np.prod(xs.shape[1:], dtype=np.int64)) * 4
+    budget = memory_budget(model.spec.train.memory_mb)
+    chunk = max(1, min(EVAL_CHUNK, n, budget // (SHARE * max(1, row_bytes))))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rows = np.concatenate([np.arange(start, stop), np.full(chunk - (stop - start), -1)])
+        y = np.zeros(chunk, ys.dtype)
+        y[: stop - start] = ys[start:stop]
+        yield shard_rows(PartRows(xs, rows), mesh), shard_rows(y, mesh), stop - start
