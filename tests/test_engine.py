@@ -6,6 +6,7 @@ selection, the one steps-per-epoch formula and batch layout, dropout with a trac
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -52,20 +53,28 @@ CASES = [  # (rule, monitored values per evaluation)
 ]
 
 
-def _run(rule: StopRule, values: list[float]) -> tuple[float, int, int, int]:
+def _run(rule: StopRule, values: list[float], xp: Any = jnp) -> tuple[float, int, int, int]:
     s, stop_epoch = start(), 0
     for epoch, v in enumerate(values, start=1):
-        s = update(rule, s, jnp.float32(v), epoch, jnp.bool_(stop_epoch == 0))
+        s = update(rule, s, xp.float32(v), epoch, xp.bool_(stop_epoch == 0), xp=xp)
         if bool(s.stopped) and not stop_epoch:
             stop_epoch = epoch
     return float(s.best), int(s.best_epoch), int(s.bad), stop_epoch
 
 
+@pytest.mark.parametrize("xp", [jnp, np], ids=["jnp", "numpy"])
 @pytest.mark.parametrize(("rule", "values"), CASES)
-def test_early_stop_rule_matches_the_reference(rule: StopRule, values: list[float]) -> None:
-    got, want = _run(rule, values), _reference(rule, values)
+def test_early_stop_rule_matches_the_reference(
+    rule: StopRule, values: list[float], xp: Any
+) -> None:
+    """The one rule, traced with jnp (lanes) and on host numbers with NumPy (a single run),
+    against the prose; both give the same float32 state."""
+    got, want = _run(rule, values, xp), _reference(rule, values)
     assert got[1:] == want[1:]
     assert got[0] == pytest.approx(want[0], nan_ok=True)
+    ref = _run(rule, values, jnp)
+    assert got[1:] == ref[1:]
+    assert got[0] == ref[0] or (math.isnan(got[0]) and math.isnan(ref[0]))
 
 
 def test_vmapped_rule_equals_the_scalar_rule_per_lane() -> None:

@@ -1,5 +1,7 @@
-"""Early stopping: one pure rule (jnp, so it runs on scalars on the host and `vmap`-ed over
-experiment lanes) and the best-parameter selection that goes with it.
+"""Early stopping: one pure rule, written once for both array namespaces (NumPy: a single run
+decides on the host numbers it already has, with no device program or transfer per epoch; jnp:
+`vmap`-ed over experiment lanes inside their program), and the best-parameter selection that
+goes with it.
 
 The monitored value improves when it beats the best so far by more than `min_delta` (lower
 for `min`, higher for `max`; any finite value beats "none yet"); after `patience` evaluations
@@ -16,8 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from functools import partial
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -74,26 +75,32 @@ def start(lanes: int | None = None) -> EarlyStop:
 
 
 def update(
-    rule: StopRule, state: EarlyStop, value: jax.Array, epoch: int | jax.Array, active: jax.Array
+    rule: StopRule,
+    state: EarlyStop,
+    value: jax.Array | np.ndarray | np.float32,
+    epoch: int | jax.Array,
+    active: jax.Array | np.ndarray | np.bool_,
+    xp: Any = jnp,
 ) -> EarlyStop:
-    """The state after evaluation `value` at `epoch` (from 1); `active` False changes nothing."""
+    """The state after evaluation `value` at `epoch` (from 1); `active` False changes nothing.
+    `xp` is the array namespace: `jnp` (traced, vmapped) or `np` (host numbers, the same
+    float32 comparisons and results: tests/test_engine.py runs both)."""
     gain = (
         value < state.best - rule.min_delta
         if rule.mode == "min"
         else value > state.best + rule.min_delta
     )
-    better = active & jnp.where(jnp.isfinite(state.best), gain, jnp.isfinite(value))
-    bad = jnp.where(better, 0, state.bad + active)
+    better = active & xp.where(xp.isfinite(state.best), gain, xp.isfinite(value))
+    bad = xp.where(better, 0, state.bad + active)
     stop = active & ~better & (bad >= rule.patience)
     return EarlyStop(
-        jnp.where(better, value, state.best).astype(jnp.float32),
-        jnp.where(better, epoch, state.best_epoch).astype(jnp.int32),
-        bad.astype(jnp.int32),
-        state.stopped | stop,
+        xp.asarray(xp.where(better, value, state.best)).astype(np.float32),
+        xp.asarray(xp.where(better, epoch, state.best_epoch)).astype(np.int32),
+        xp.asarray(bad).astype(np.int32),
+        xp.asarray(state.stopped | stop),
     )
 
 
-update_jit = partial(jax.jit, static_argnums=0)(update)
 copy_tree = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))  # one program, not one per leaf
 
 

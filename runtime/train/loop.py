@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from dlc.compiler.spec import Train
-from dlc.runtime.train.early_stop import EarlyStop, StopRule, improved, keep_best, update_jit
+from dlc.runtime.train.early_stop import EarlyStop, StopRule, improved, keep_best, update
 from dlc.runtime.train.engine import Tree
 from dlc.runtime.train.step import Diverged, Functions, TrainState
 
@@ -53,8 +53,8 @@ class LoopState:
     def advance(self, rule: StopRule, value: float, epoch: int, state: TrainState) -> bool:
         """Apply the early-stopping rule to `value` at `epoch` (from 1); keep a copy of the
         state's parameters if it improved. True: stop now."""
-        new = update_jit(rule, self.rule_state(), np.float32(value), epoch, np.bool_(True))
-        new = jax.device_get(new)  # one transfer
+        # on the host numbers it has: no device program, no transfer
+        new = update(rule, self.rule_state(), np.float32(value), epoch, np.bool_(True), xp=np)
         better = bool(improved(new, epoch))
         self.best = float(new.best) if math.isfinite(float(new.best)) else None
         self.best_epoch = int(new.best_epoch) or -1
