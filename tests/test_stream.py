@@ -137,7 +137,7 @@ def _spec(tmp_path: Path, extra: str = "", fmt: str = "npy") -> Path:
         pa = pytest.importorskip("pyarrow")
         pq = pytest.importorskip("pyarrow.parquet")
         table = pa.table({**{f"x{j}": x[:, j] for j in range(12)}, "y": y})
-        pq.write_table(table, tmp_path / "t.parquet", row_group_size=100)
+        pq.write_table(table, tmp_path / "t.parquet", row_group_size=20)  # < budget / 2
         source = 'parquet "t.parquet" target="y" classes=true'
     path = tmp_path / "s.dl"
     path.write_text(

@@ -38,6 +38,9 @@ def test_csv_file_takes_the_rows_read_csv_reads(
     np.testing.assert_array_equal(cols["y"], whole["y"])
     np.testing.assert_array_equal(cols["id"], whole["id"])
     assert [len(b) for _, b in f.blocks(chunk_bytes=8)] == [1, 1, 1]
+    semi = CsvFile(_csv(tmp_path, "a;y\n1,5;no\n"), ";", missing=False)  # numbers by `;`
+    assert semi.numeric("a") is False and semi.scan([], ["a"])["a"].tolist() == ["1,5"]
+    path = _csv(tmp_path, body)
     import dlc.runtime.data.csvrows as csvrows
 
     monkeypatch.setattr(csvrows, "arrow_columns", lambda *a: None)  # Python's reader alone
@@ -116,7 +119,7 @@ def _table_spec(tmp_path: Path, fmt: str, missing: str, extra: str = "") -> Path
                 enumerate("abcd")}  # fmt: skip
         y = pa.array([None if np.isnan(t) else int(t) for t in target])
         pq.write_table(pa.table({"id": np.arange(n), **cols, "y": y}), tmp_path / "t.parquet",
-                       row_group_size=64)  # fmt: skip
+                       row_group_size=8)  # fmt: skip
         source = 'parquet "t.parquet"'
     spec = tmp_path / "s.dl"
     spec.write_text(
@@ -166,3 +169,16 @@ def test_what_cannot_stream_is_a_located_error(
         dlc.compile(spec)
     text = str(err.value)
     assert "s.dl:1:" in text and words in text and "train.memory_mb" in text, text
+
+
+def test_parquet_row_groups_above_half_the_budget_are_a_located_error(tmp_path: Path) -> None:
+    import dlc
+
+    spec = _table_spec(tmp_path, "parquet", "drop")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pq.read_table(tmp_path / "t.parquet"), tmp_path / "t.parquet")  # 1 group
+    with pytest.raises(DlcError) as err:
+        dlc.compile(spec)
+    text = str(err.value)
+    assert "s.dl:1:" in text and "row groups hold up to 300 rows" in text, text
+    assert "train.memory_mb" in text and "row_group_size" in text, text

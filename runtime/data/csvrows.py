@@ -39,7 +39,8 @@ from dlc.runtime.data.tablerows import TableRows
 
 SCAN_BYTES = 1 << 20  # read at a time by `scan` (its cells take ~10x as Python objects)
 SAMPLE_BYTES = 1 << 20  # the first rows, whose cells say which columns are numbers
-MERGE_GAP = 1 << 16  # rows closer than this in the file are read in one positioned read
+MERGE_GAP = 1 << 12  # rows this close in the file share one positioned read,
+RUN = 1 << 20  # of at most this many bytes
 
 
 def _fail(where: str, message: str, hint: str | None = None) -> DlcError:
@@ -77,7 +78,8 @@ class CsvFile(TableRows):
         self.first_line, self.data_start = line + 1, cut + 1
         sample = head[self.data_start :]
         sample = sample[: sample.rfind(b"\n") + 1] if len(head) == SAMPLE_BYTES else sample
-        rows = [r for r in csv.reader(sample.decode("utf-8", "replace").splitlines()) if r]
+        text = sample.decode("utf-8", "replace").splitlines()
+        rows = [r for r in csv.reader(text, delimiter=delimiter) if r]
         self._numeric: dict[str, bool] = {}
         for j, name in enumerate(self.header):
             cells = [r[j].strip() for r in rows if len(r) > j]
@@ -188,8 +190,8 @@ class CsvFile(TableRows):
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """A block's features and `extra` columns by Python's reader, which names the row
         of any problem."""
-        text = self._text(raw, first).split("\n")[:-1]
-        rows = self._rows([t.rstrip("\r") for t in text if t.rstrip("\r")], place[:, 2].tolist())
+        text = [t[:-1] if t.endswith("\r") else t for t in self._text(raw, first).split("\n")]
+        rows = self._rows([t for t in text[:-1] if t], place[:, 2].tolist())
         where, at = str(self.path), {name: j for j, name in enumerate(self.header)}
         lines = place[:, 2].tolist()
         for r, line in zip(rows, lines, strict=True):
@@ -241,6 +243,8 @@ class CsvFile(TableRows):
             )
         self.spans = np.concatenate(spans)
         self._columns = [at[name] for name in features]
+        line = float(np.mean(self.spans[:, 1] - self.spans[:, 0]))
+        self.read_row_bytes = int(3 * line + 24 * len(features))  # text, arrow, float64
         self._done(features, lo, hi, gaps)
         return {c: np.concatenate(v) for c, v in got.items()}
 
@@ -262,16 +266,21 @@ class CsvFile(TableRows):
         positioned read."""
         if len(phys) == 0 or not self._columns:
             return np.zeros((len(phys), len(self._columns)), np.float32)
-        start, end = self.spans[phys, 0], self.spans[phys, 1]
-        cuts = np.flatnonzero(start[1:] - end[:-1] > MERGE_GAP) + 1
+        start, end = self.spans[phys, 0].tolist(), self.spans[phys, 1].tolist()
+        runs, a = [], 0  # (first, last + 1) of rows read together
+        for i in range(1, len(phys) + 1):
+            if i == len(phys) or start[i] - end[i - 1] > MERGE_GAP or end[i] - start[a] > RUN:
+                runs.append((a, i))
+                a = i
         lines: list[bytes] = []
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(phys)], strict=True):
-                base = int(start[a])
-                raw = self._read(base, int(end[b - 1]) - base, fd)
-                pairs = zip(start[a:b].tolist(), end[a:b].tolist(), strict=True)
-                lines += [raw[s - base : e - base] for s, e in pairs]
+            for a, b in runs:
+                base = start[a]
+                raw = self._read(base, end[b - 1] - base, fd)
+                lines += [
+                    raw[s - base : e - base] for s, e in zip(start[a:b], end[a:b], strict=True)
+                ]
         finally:
             os.close(fd)
         return self._parse(lines).astype(np.float32)

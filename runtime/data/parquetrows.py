@@ -58,6 +58,7 @@ class ParquetRows(TableRows):
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         self.group_start = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self.rows_estimate = int(self.group_start[-1])
+        self.group_rows = max(sizes, default=0)  # the largest row group's rows
         if self.rows_estimate == 0:
             raise DlcError.single(
                 "the Parquet file has no rows (only a schema)",
@@ -66,6 +67,7 @@ class ParquetRows(TableRows):
             )
         self.names = [str(n) for n in schema.names]
         self.header = unique_header(self.names)
+        self._unique = len(set(self.names)) == len(self.names)  # columns read by name
         pa = self.pa
         self._numeric: dict[str, bool] = {}
         for name, field in zip(self.header, schema, strict=True):
@@ -81,10 +83,9 @@ class ParquetRows(TableRows):
 
     def _group(self, g: int, positions: list[int]) -> Any:
         """Row group `g`'s columns at `positions` (read by name when the names are unique)."""
-        names = [self.names[j] for j in positions]
         with self._lock:
-            if len(set(names)) == len(names) and all(self.names.count(n) == 1 for n in names):
-                return self.file.read_row_group(g, columns=names)
+            if self._unique:
+                return self.file.read_row_group(g, columns=[self.names[j] for j in positions])
             table = self.file.read_row_group(g)
         return table.select(positions)
 
@@ -92,6 +93,7 @@ class ParquetRows(TableRows):
         """The pass over the row groups (see the module docstring): `extra`'s columns whole."""
         at = {name: j for j, name in enumerate(self.header)}
         self._features = [at[c] for c in features]
+        self.read_row_bytes = 24 * len(features)  # arrow's column, float64, float32
         wanted = self._features + [at[c] for c in extra]
         got: dict[str, list[np.ndarray]] = {c: [] for c in extra}
         gaps: list[Any] = []
@@ -114,13 +116,19 @@ class ParquetRows(TableRows):
         return {c: np.concatenate(v) for c, v in got.items()}
 
     def take_physical(self, phys: np.ndarray) -> Any:
-        out = np.empty((len(phys), len(self._features)), np.float32)
+        """The rows of each row group holding some, gathered, then converted column by
+        column as `parquet.read_parquet` converts them (one row group decoded at a time)."""
         group = np.searchsorted(self.group_start, phys, side="right") - 1
         cuts = np.flatnonzero(np.diff(group)) + 1
+        taken = []
         for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(phys)], strict=True):
             g = int(group[a])
-            table = self._group(g, self._features)
-            table = table.take(self.pa.array(phys[a:b] - self.group_start[g]))
-            block = [_column(self.pa, table.column(k))[0] for k in range(table.num_columns)]
-            out[a:b] = np.stack(block, axis=1) if block else np.zeros((b - a, 0))
+            local = self.pa.array(phys[a:b] - self.group_start[g])
+            taken.append(self._group(g, self._features).take(local))
+        if not taken or not self._features:
+            return np.zeros((len(phys), len(self._features)), np.float32)
+        table = self.pa.concat_tables(taken)
+        out = np.empty((len(phys), len(self._features)), np.float32)
+        for k in range(table.num_columns):
+            out[:, k] = _column(self.pa, table.column(k))[0]
         return out

@@ -195,6 +195,10 @@ class StreamRows:
     ) -> None:
         self.file, self.index, self.transform = file, np.asarray(index, np.int64), transform
         self.row_bytes = int(np.prod(file.shape[1:], dtype=np.int64)) * file.dtype.itemsize
+        # memory a row takes while it is read and transformed, for sizing chunks: float32,
+        # or the file's own figure when reading costs more (a CSV's text, say)
+        width = int(np.prod(file.shape[1:], dtype=np.int64))
+        self.read_row_bytes = max(4 * width, int(getattr(file, "read_row_bytes", 0)))
         self.dtype = transform(np.zeros((0, *file.shape[1:]), file.dtype)).dtype
         self.shape: tuple[int, ...] = (len(self.index), *file.shape[1:])
         self.ndim = len(self.shape)

@@ -27,6 +27,8 @@ class TableRows:
         self.constant: list[str] = []  # feature columns with a single value
         self.header: list[str] = []  # the column names (repeats suffixed)
         self.rows_estimate = 0  # data rows, before `scan` counts them
+        self.group_rows = 0  # rows read whole to read any of them (a Parquet row group)
+        self.read_row_bytes = 0  # memory a row takes while it is read (`StreamRows`)
 
     def scan(self, features: list[str], extra: list[str]) -> dict[str, np.ndarray]:
         """One pass over the file: every value checked, `extra`'s columns returned whole."""

@@ -88,6 +88,15 @@ def load_table_streamed(source: Table, base_dir: str | Path, budget: int) -> Raw
             f"{keep_in_memory}, or use missing=mean|zero|drop",
         )
     extra = [target] + ([ident] if ident else [])
+    group = file.group_rows * (len(features) + len(extra)) * 8
+    if group > budget // 2:  # a row group is read whole: it must fit beside the chunks
+        raise Unstreamable(
+            f"this parquet source is streamed from disk ({mb}), but its row groups hold up to "
+            f"{file.group_rows:,} rows ({group / 2**20:.3g} MB once read), more than half "
+            "the budget, and a row group is read whole",
+            f"{keep_in_memory}, or write the file with smaller row groups "
+            "(pyarrow.parquet.write_table(..., row_group_size=N))",
+        )
     cols = file.scan(features, extra)
     y, num_classes = csv_target(source, target, cols[target], path)
     ids = {"all": cols[ident]} if ident else {}

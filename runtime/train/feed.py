@@ -141,8 +141,7 @@ def make_stream_functions(
     def epoch(
         state: TrainState, xs: StreamRows, ys: np.ndarray, epoch_index: Any
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        row_bytes = int(np.prod(xs.shape[1:], dtype=np.int64)) * 4
-        k = chunk_steps_for(budget, row_bytes, batch, nb)
+        k = chunk_steps_for(budget, xs.read_row_bytes, batch, nb)
         if isinstance(steps_per_call, int):
             k = min(k, steps_per_call)
         idx, w = (np.asarray(a) for a in jax.device_get(batches_j(state.key, epoch_index)))
@@ -175,8 +174,7 @@ def make_stream_functions(
         if not isinstance(xs, StreamRows):
             return base.evaluate(params, model_state, xs, ys)
         n = len(xs)
-        row_bytes = int(np.prod(xs.shape[1:], dtype=np.int64)) * 4
-        chunk = max(1, min(EVAL_CHUNK, n, budget // (SHARE * max(1, row_bytes))))
+        chunk = max(1, min(EVAL_CHUNK, n, budget // (SHARE * max(1, xs.read_row_bytes))))
 
         def read(start: int) -> Callable[[], tuple[Any, Any, Any]]:
             def task() -> tuple[Any, Any, Any]:
