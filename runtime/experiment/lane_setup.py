@@ -83,6 +83,19 @@ def _pad(rows: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
     return out, w
 
 
+def eval_chunks(n: int) -> tuple[int, int]:
+    """(chunks, rows per chunk) of a lane's evaluation of `n` rows: as few chunks of at most
+    `EVAL_CHUNK` rows as hold them, of nearly equal size, so that little is padding (12000
+    rows: 2 x 6000, not 2 x 8192); the chunk size is the same for the padded count.
+
+    Example:
+        >>> eval_chunks(12000), eval_chunks(100), eval_chunks(6000 * 2)
+        ((2, 6000), (1, 100), (2, 6000))
+    """
+    m = max(1, math.ceil(n / EVAL_CHUNK))
+    return m, max(1, math.ceil(n / m))
+
+
 def _total_steps(spec: Spec, n: int, batch: int) -> int:
     return max(1, spec.train.epochs * steps_per_epoch(n, batch))
 
@@ -91,8 +104,7 @@ def build_consts(program: Program, lanes: list[LaneSpec], batch: int) -> Consts:
     """The per-lane constants of `lanes` (host arrays)."""
     rows, _ = _pad([ln.train_rows for ln in lanes], max(len(ln.train_rows) for ln in lanes))
     v_max = max(len(ln.valid_rows) for ln in lanes)
-    chunk = min(EVAL_CHUNK, v_max)
-    vrows, vw = _pad([ln.valid_rows for ln in lanes], math.ceil(v_max / chunk) * chunk)
+    vrows, vw = _pad([ln.valid_rows for ln in lanes], math.prod(eval_chunks(v_max)))
     shift = scale = None
     if lanes[0].stats:
         shift = np.stack([ln.stats["shift"] for ln in lanes])

@@ -39,13 +39,14 @@ from dlc.runtime.experiment.lane_setup import (
     build_consts,
     chunk_sizes,
     estimate_bytes,
+    eval_chunks,
     init_lanes,
     static_key,
 )
 from dlc.runtime.train.batches import steps_per_epoch
 from dlc.runtime.train.early_stop import StopRule, improved, keep_best, update
 from dlc.runtime.train.engine import Hyper, TrainState, normalized, train_epoch
-from dlc.runtime.train.step import EVAL_CHUNK, add_eval_sums, eval_means, eval_start
+from dlc.runtime.train.step import add_eval_sums, eval_means, eval_start
 
 
 def _rounds(n: int) -> int:
@@ -93,8 +94,8 @@ def _lane_eval(
     program: Program, zero: Any, params: Any, model_state: Any, c: Consts, x: Any, y: Any
 ) -> Any:
     """One lane's evaluation (as a single run's) on its rows `c.vrows` of `x`, `y`."""
-    chunk = min(EVAL_CHUNK, c.vrows.shape[0])
-    rows, w = c.vrows.reshape(-1, chunk), c.vw.reshape(-1, chunk)
+    chunks, size = eval_chunks(c.vrows.shape[0])
+    rows, w = c.vrows.reshape(chunks, size), c.vw.reshape(chunks, size)
 
     def body(carry: Any, b: tuple[Any, Any]) -> tuple[Any, None]:
         rb, wb = b
@@ -284,10 +285,12 @@ def train_lanes(
     state = init_lanes(program, lanes)
     history: list[dict[str, Any]] = []
     order = None
+    last = None  # the values of the current state, when its last epoch was evaluated
     for e in range(t.epochs):
         if order is None or fns.shuffles:
             order = fns.orders(state.train.key, jnp.int32(e))
         state, stats = fns.epoch(state, order, consts, xd, yd)
+        last = None
         record = {
             "epoch": e + 1,
             "active": stats["active"],
@@ -296,6 +299,7 @@ def train_lanes(
         }
         if (e + 1) % t.eval_every == 0 or e + 1 == t.epochs:
             state, m = fns.track(state, consts, xd, yd, jnp.int32(e))
+            last = m
             record.update({f"valid_{k}": v for k, v in m.items()})
             if on_eval is not None:
                 values = {f"valid_{k}": np.asarray(v) for k, v in m.items()}
@@ -314,17 +318,20 @@ def train_lanes(
         for a in (state.stop.best_epoch, state.epochs, state.stop.stopped, state.diverged)
     )
     weights = (state.train.params, state.train.model_state)
-    if es is not None and es.restore_best:  # lanes that improved at least once
+    restored = es is not None and es.restore_best and bool(np.any(best_epoch > 0))
+    if restored:  # lanes that improved at least once
         best = (state.best_params, state.best_model_state)
         weights = keep_best(jnp.asarray(best_epoch > 0), best, weights)
     params, model_state = jax.tree.map(np.asarray, weights)  # before `track` donates `state`
-    final = state._replace(
-        train=state.train._replace(
-            params=jax.tree.map(jnp.asarray, params),
-            model_state=jax.tree.map(jnp.asarray, model_state),
+    metrics = last  # the final weights are those last evaluated: their values are known
+    if metrics is None or restored:
+        final = state._replace(
+            train=state.train._replace(
+                params=jax.tree.map(jnp.asarray, params),
+                model_state=jax.tree.map(jnp.asarray, model_state),
+            )
         )
-    )
-    _, metrics = fns.track(final, consts, xd, yd, jnp.int32(t.epochs))  # same compiled program
+        _, metrics = fns.track(final, consts, xd, yd, jnp.int32(t.epochs))  # same program
     return LaneRun(
         params,
         model_state,
