@@ -109,6 +109,19 @@ def test_bad_overrides_are_dlc_errors_with_hints(
 
 
 # -- check --------------------------------------------------------------------------------------
+def test_check_in_process_leaves_the_garbage_collector_as_it_was(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`check` runs with the collector off (`main._short`); called with an argv (not the
+    process's own command line) it turns it back on and freezes nothing."""
+    import gc
+
+    frozen = gc.get_freeze_count()
+    code, out, _ = run_main(capsys, "check", str(ROOT / "specs" / "sigmoids.dl"))
+    assert code == 0 and "ok" in out
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
 def test_check_prints_the_layer_table_without_importing_jax() -> None:
     code = (
         "import json, sys\n"

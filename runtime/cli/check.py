@@ -16,6 +16,7 @@ from dlc.runtime.cli.shared import console, esc
 
 HELP = "validate a spec and print its layer table (no training)"
 TAKES_SPEC = True
+SHORT = True  # reads and prints only: run with the garbage collector off (`main._short`)
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
