@@ -35,6 +35,7 @@ from dlc.runtime.train.engine import (
     train_steps,
 )
 from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start
+from dlc.runtime.train.packed import host_results
 from dlc.runtime.train.sharding import batch_sharding, constrain
 
 EVAL_CHUNK = 8192
@@ -61,7 +62,7 @@ class Functions:
     predict: Callable[..., jax.Array]  # (params, model_state, x)
     steps_per_epoch: int
     # (state, x, y, first epoch, count): up to `epochs_per_call` epochs in one call, stats
-    # stacked per epoch; None: one epoch per call
+    # stacked per epoch, as host arrays (one transfer per call); None: one epoch per call
     epochs: Callable[..., tuple[TrainState, dict[str, jax.Array]]] | None = None
     epochs_per_call: int = 1
     # (state, x, y, first, count, x_valid, y_valid[, n_valid]): `epochs`, then the values of
@@ -161,7 +162,8 @@ def make_functions(
 
     per_call = epochs_per_call(nb, epochs) if chunk >= nb else 1
     many = many_epochs(whole_epoch, per_call)
-    many_j = jax.jit(many, donate_argnums=(0,))
+    # the stats of every epoch of a call come back in one transfer (`packed`): host arrays
+    many_j = host_results(many, donate_argnums=(0,))
 
     def evaluate(
         params: Any, model_state: Any, x: jax.Array, y: jax.Array, count: Any = None
@@ -203,7 +205,7 @@ def make_functions(
         state, stacked = many(state, x, y, first, count)
         return state, stacked, evaluate(state.params, state.model_state, xv, yv, nv)
 
-    many_eval_j = jax.jit(epochs_then_eval, donate_argnums=(0,))
+    many_eval_j = host_results(epochs_then_eval, donate_argnums=(0,))  # stats and metrics
 
     def predict(params: Any, model_state: Any, x: jax.Array) -> jax.Array:
         out, _ = program.apply(params, model_state, x, train=False)
