@@ -303,15 +303,32 @@ def device_free_bytes() -> int | None:
         return None
 
 
+_AGREED: list[int] = []  # `auto` as the processes of one run agreed on it (`agree_auto_budget`)
+
+
+def agree_auto_budget(gather: Callable[[np.ndarray], np.ndarray] | None) -> None:
+    """With several processes (`gather`: `held.Share.gather`), `auto` becomes the smallest of
+    the processes' budgets, the same in each from now on: whether data streams and how many
+    steps a chunk holds must not differ between processes (hosts with different free
+    memory), or they would run different programs. None: `auto` is measured again each time."""
+    _AGREED.clear()
+    if gather is not None:
+        mine = np.array([float(memory_budget("auto"))])
+        _AGREED.append(int(np.asarray(gather(mine)).min()))
+
+
 def memory_budget(setting: float | str) -> int:
     """Bytes the data arrays may take: `train.memory_mb` (MB = 2**20 bytes), or with `auto`
     half the memory available now: the host's, or an accelerator's when it has less (the
-    data in memory is copied to the device).
+    data in memory is copied to the device); over several processes the value they agreed
+    on (`agree_auto_budget`).
 
     Example:
         >>> memory_budget(1.5)
         1572864
     """
+    if setting == "auto" and _AGREED:
+        return _AGREED[0]
     if setting == "auto":
         free = available_bytes()
         device = device_free_bytes()

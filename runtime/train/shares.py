@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from dlc.runtime.data.held import Share
-from dlc.runtime.data.stream import StreamRows
+from dlc.runtime.data.stream import StreamRows, agree_auto_budget
 from dlc.runtime.train.sharding import data_mesh, local_rows, shard_rows
 
 
@@ -37,7 +37,8 @@ def gather_float64(vector: np.ndarray) -> np.ndarray:
 def process_share() -> Share | None:
     """This process's share of the data in a run over several processes (None in one):
     the rows of each part its devices hold on the mesh every process trains on
-    (`sharding.data_mesh`), and `gather_float64` as the collective."""
+    (`sharding.data_mesh`), and `gather_float64` as the collective. It also makes the
+    processes agree on `train { memory_mb auto }` (`stream.agree_auto_budget`)."""
     if jax.process_count() == 1:
         return None
     mesh = data_mesh()
@@ -46,6 +47,7 @@ def process_share() -> Share | None:
         lo, hi = local_rows(n, mesh)
         return min(lo, n), min(hi, n)
 
+    agree_auto_budget(gather_float64)  # `train.memory_mb auto`: one value for every process
     return Share(rows, gather_float64)
 
 
