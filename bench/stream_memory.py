@@ -159,7 +159,8 @@ def main() -> None:
         folder = Path(tmp)
         big = make_data(folder, rows, "big", fmt, features, args.row_group)
         size = big[0].stat().st_size / 2**20
-        small = make_data(folder, 1024, "small", fmt, features, args.row_group)
+        small_group = max(8, args.row_group * 1024 // rows)  # scaled as the floor's budget
+        small = make_data(folder, 1024, "small", fmt, features, small_group)
         # tables: the floor streams its 1,024 rows too (pyarrow's reader and kernels loaded)
         floor_mb = 100000.0 if fmt == "npy" else budget * 1024 / rows
         runs = [("floor", small, floor_mb)]

@@ -93,7 +93,7 @@ class ParquetRows(TableRows):
         """The pass over the row groups (see the module docstring): `extra`'s columns whole."""
         at = {name: j for j, name in enumerate(self.header)}
         self._features = [at[c] for c in features]
-        self.read_row_bytes = 24 * len(features)  # arrow's column, float64, float32
+        self.read_row_bytes = 12 * len(features)  # arrow column, float32 out, one float64 column
         wanted = self._features + [at[c] for c in extra]
         got: dict[str, list[np.ndarray]] = {c: [] for c in extra}
         gaps: list[Any] = []

@@ -78,12 +78,14 @@ def chunk_steps_for(budget: int, row_bytes: int, batch: int, epoch_steps: int) -
 def return_freed_memory() -> None:
     """Make glibc give large freed buffers back to the operating system. After the first
     large `free` glibc raises its mmap threshold (up to 32 MiB), so later chunk-sized buffers
-    come from the heap and stay resident once freed; pinning the threshold at 1 MiB keeps
-    every chunk buffer a mapping of its own, unmapped when freed. A no-op without glibc."""
+    come from the heap and stay resident once freed; pinning the threshold at 64 KiB keeps
+    every chunk buffer a mapping of its own, unmapped when freed (a streamed table's chunks
+    are small: 1 MiB left about 9 MB more resident, bench/stream_memory.py --format csv). A
+    no-op without glibc."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
 
