@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -91,6 +92,28 @@ class Registry:
         for mod in sorted(set(self.index().values())):
             importlib.import_module(mod)
         return sorted(self.entries.items())
+
+
+def lazy_classes(package: str) -> Callable[[str], Any]:
+    """A module `__getattr__` for a registry package whose classes live one per submodule:
+    `from dlc.compiler.losses import MSE` imports only the submodule that holds `class MSE`
+    (found by reading the files, as `Registry.index` does), so the package itself is cheap."""
+    table: dict[str, str] = {}
+
+    def getattr_(name: str) -> Any:
+        if not table:
+            folder = Path(sys.modules[package].__file__ or ".").parent
+            for f in sorted(folder.glob("*.py")):
+                for cls in _CLASS.findall(f.read_text(encoding="utf-8")):
+                    table.setdefault(cls, f"{package}.{f.stem}")
+        if name in table and not table[name].endswith(".__init__"):
+            return getattr(importlib.import_module(table[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return getattr_
+
+
+_CLASS = re.compile(r"^class (\w+)\b", re.MULTILINE)
 
 
 def register(registry: Registry, name: str) -> Callable[[T], T]:
