@@ -8,6 +8,10 @@ Random row access is a row file: an object with `__len__`, `shape`, `dtype`,
 `take(rows)` (rows in any order), `blocks()` and `check_finite()`, as `stream.NpyFile` is.
 A source whose loader can leave its inputs in one (`row_loader`) is read this way; any other
 source is read whole by every process, which then keeps its rows (`sharding.shard_rows`).
+The streamed CSV and Parquet row files (`tables.py`) are not offered: opening one passes
+over every row (values checked, rows to keep found), so a process would read every row all
+the same. Data streamed from disk is per process too: each passes over its own share of a
+part for the statistics and the NaN check (`streamed_share`, `check_streamed_finite`).
 
 The processes' share of the rows comes from the training side as a `Share`: which rows of
 an n-row part this process holds (those `sharding.shard_rows` places from it) and a
