@@ -4,7 +4,7 @@ Errors point at the layer's line (and, for layers from a named block, at the use
 
 Example:
     >>> from dlc.compiler.layers.core import Dense
-    >>> from dlc.compiler.layers.activations import Relu
+    >>> from dlc.compiler.layers.relu import Relu
     >>> [i.out_shape for i in infer_layers((Dense(units=8), Relu(), Dense(units=1)), (7,))]
     [(8,), (8,), (1,)]
 """

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import dlc
-from dlc.compiler.layers.activations import HardSigmoid, Relu
+from dlc.compiler.layers.hard_sigmoid import HardSigmoid
+from dlc.compiler.layers.relu import Relu
 from dlc.runtime.train.model import CompiledModel
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"

@@ -7,7 +7,7 @@ The inner layers' parameters and state nest under the group's key by their own k
 
 Example:
     >>> from dlc.compiler.layers.core import Dense
-    >>> from dlc.compiler.layers.activations import Relu
+    >>> from dlc.compiler.layers.relu import Relu
     >>> g = Group(layers=(Dense(units=8), Relu(), Dense(units=2)))
     >>> g.keys(), g.inner_shapes((5,)), g.param_count((5,))
     (['00_dense', '01_relu', '02_dense'], [(5,), (8,), (8,), (2,)], 66)

@@ -13,7 +13,7 @@ vectors); without it differing shapes are an error at the residual's line.
 
 Example:
     >>> from dlc.compiler.layers.core import Dense
-    >>> from dlc.compiler.layers.activations import Relu
+    >>> from dlc.compiler.layers.relu import Relu
     >>> r = Residual(layers=(Dense(units=8), Relu(), Dense(units=8)))
     >>> r.output_shape((8,)), r.param_count((8,))
     ((8,), 144)
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from dlc.compiler.layers.activations import Relu
 from dlc.compiler.layers.base import Context, Param, Shape, ShapeError
 from dlc.compiler.layers.core import Dense
 from dlc.compiler.layers.group import Group
 from dlc.compiler.layers.params import ParamTree
+from dlc.compiler.layers.relu import Relu
 from dlc.compiler.lazy import jax, jnp
 from dlc.compiler.registry import LAYERS, register
 

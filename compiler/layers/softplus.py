@@ -1,0 +1,17 @@
+"""The `softplus` activation layer (formulas: grammar/README.md; definitions follow jax.nn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlc.compiler.layers.base import Activation
+from dlc.compiler.lazy import jax
+from dlc.compiler.registry import LAYERS, register
+
+
+@register(LAYERS, "softplus")
+class Softplus(Activation):
+    """f(x) = log(1 + exp(x))."""
+
+    def fn(self, x: Any) -> Any:
+        return jax.nn.softplus(x)
