@@ -64,7 +64,7 @@ def test_every_data_source_has_a_runtime_loader(name: str) -> None:
     from dlc.runtime.data.loaders import LOADERS
 
     cls = SOURCES.get(name)
-    assert cls in LOADERS, f"data source `{name}` has no loader in runtime/data/loaders.py"
+    assert name in LOADERS, f"data source `{name}` has no loader in runtime/data/loaders.py"
     assert not hasattr(cls, "load"), "spec nodes describe data; loaders live in the runtime"
 
 
@@ -77,6 +77,34 @@ def test_registry_entries_are_strict(registry) -> None:
         assert cls.model_config.get("extra") == "forbid" and cls.model_config.get("frozen")
         for field in cls.positional:
             assert field in cls.model_fields, (name, field)
+
+
+@pytest.mark.parametrize(
+    "registry", [LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, SOURCES, DISTRIBUTIONS]
+)
+def test_registry_index_names_the_module_of_each_class(registry) -> None:
+    """A spec imports only the modules its names need: `Registry.index` reads the names from
+    the source files. Importing every module registers those names, each by a class of the
+    module the index gives (plugins loaded by other tests may add more)."""
+    index = dict(registry.index())
+    registry.items()  # imports every module
+    assert set(index) <= set(registry.entries)
+    for name, module in index.items():
+        assert registry.entries[name].__module__ == module, name
+
+
+@pytest.mark.parametrize(
+    ("package", "name"), [("dlc.compiler.sources", "Csv"), ("dlc.compiler.losses", "Focal")]
+)
+def test_a_package_of_registry_classes_gives_each_by_name(package: str, name: str) -> None:
+    """`from dlc.compiler.sources import Csv` imports the one module that defines it."""
+    import importlib
+
+    mod = importlib.import_module(package)
+    cls = getattr(mod, name)
+    assert cls.__name__ == name and cls.__module__.startswith(package + ".")
+    with pytest.raises(AttributeError):
+        mod.NoSuchClass  # noqa: B018
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS.names())

@@ -6,7 +6,7 @@ Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
     >>> np.savez(path, x=np.ones((4, 3)), y=np.array([0, 1, 1, 0]))
-    >>> from dlc.compiler.sources import Npy, Npz
+    >>> from dlc.compiler.sources import Npz
     >>> raw = load_npz(Npz(path=path, classes=True), ".")
     >>> raw.parts["all"][0].shape, raw.num_classes
     ((4, 3), 2)
@@ -17,15 +17,17 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Npy, Npz
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_confined, check_regular, read_data_bytes
 from dlc.runtime.data.stream import NpyFile
+
+if TYPE_CHECKING:
+    from dlc.compiler.sources import Npy, Npz
 
 
 def _fail(where: str, message: str, hint: str | None = None) -> DlcError:

@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from dlc.compiler.errors import DlcError
-from dlc.compiler.sources import Npy
 from dlc.runtime.data.moments import Moments, feature_shape
 from dlc.runtime.data.raw import RawData
 
@@ -94,7 +93,7 @@ class HeldRows:
 def row_loader(source: Any) -> Callable[[Any, str | Path], RawData | None] | None:
     """The loader that leaves `source`'s inputs on disk as a row file (None from it: not
     possible for this file, read it whole); None for sources without random row access."""
-    if isinstance(source, Npy):
+    if source.dl_name == "npy":
         from dlc.runtime.data.arrays import load_npy_rows
 
         return load_npy_rows

@@ -22,7 +22,7 @@ import numpy as np
 from dlc.compiler.errors import Diagnostic, DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.passes import DataFacts
-from dlc.compiler.sources import Npy, Table
+from dlc.compiler.sources import Table
 from dlc.compiler.spec import Data, Normalize
 from dlc.runtime.data.arrays import load_npy_streamed
 from dlc.runtime.data.held import (
@@ -302,9 +302,10 @@ def _load(resolved: ResolvedSpec, share: Share | None) -> tuple[RawData, bool]:
     row access (`held.row_loader`) stays on disk too, each process reading its rows later."""
     source = resolved.spec.data.source
     raw: RawData | None = None
-    if isinstance(source, Npy):
+    if source.dl_name == "npy":
         budget = memory_budget(resolved.spec.train.memory_mb)
-        raw = load_npy_streamed(source, resolved.base_dir, budget, check=share is None)
+        npy: Any = source  # an `Npy` node (its class is imported only for npy specs)
+        raw = load_npy_streamed(npy, resolved.base_dir, budget, check=share is None)
     elif isinstance(source, Table):
         from dlc.runtime.data.tables import Unstreamable, load_table_streamed
 
@@ -429,7 +430,7 @@ def prepare(resolved: ResolvedSpec, share: Share | None = None) -> Prepared:
     if streamed:  # statistics in one pass over chunks; rows transformed as they are read
         train = parts["train"][0]
         if share is not None:  # several processes: each passes over its rows, sums merged
-            if isinstance(data.source, Npy):  # as `load_npy_streamed` checks a single process
+            if data.source.dl_name == "npy":  # as `load_npy_streamed` checks a single process
                 for x, _ in parts.values():
                     check_streamed_finite(x, share)
             train = streamed_share(train, share)
