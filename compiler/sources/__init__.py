@@ -1,6 +1,6 @@
 """Data sources (`csv`, `parquet`, `digits`, `fizzbuzz`, `idx`, `mnist`, `fashion_mnist`,
 `npz`, `npy`, `images`): pure descriptions of data. Nothing here reads a file: the loaders
-live in the runtime (`dlc.runtime.data.loaders`, one per source type).
+live in the runtime (`dlc.runtime.data.loaders`, one per source).
 
 Each registered source is one class in one module of this package, imported when a spec names
 it (`SOURCES.get`); `from dlc.compiler.sources import Csv` works too (`lazy_classes`).

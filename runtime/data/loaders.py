@@ -1,5 +1,5 @@
 """Loaders of the data sources: a spec's source node (`dlc.compiler.sources`, a pure
-description) -> numpy arrays (`RawData`). `load_source` picks the loader by the node's type;
+description) -> numpy arrays (`RawData`). `load_source` picks the loader by the source's name;
 token sources' loaders live in `dlc.runtime.data.tokens`. Numpy only, no JAX.
 
 Example:
