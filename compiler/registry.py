@@ -62,9 +62,8 @@ class Registry:
             if spec.submodule_search_locations:  # a package: every module file in it
                 folder = Path(spec.origin).parent
                 out += [
-                    (f"{mod}.{f.stem}", f)
+                    (mod if f.stem == "__init__" else f"{mod}.{f.stem}", f)
                     for f in sorted(folder.glob("*.py"))
-                    if f.stem != "__init__"
                 ]
             else:
                 out.append((mod, Path(spec.origin)))

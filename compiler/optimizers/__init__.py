@@ -8,6 +8,7 @@ on sgd/adagrad/rmsprop/adam is L2-coupled (added to the gradient); on adamw it i
 `reference` builds the same optimizer directly with Optax, for the differential tests.
 
 Example:
+    >>> from dlc.compiler.optimizers.adam import Adam
     >>> opt = Adam(lr=1e-3)
     >>> tx = opt.transform(lambda step: 1.0)
 """
@@ -15,12 +16,12 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, PositiveFloat
 
 from dlc.compiler.lazy import optax
-from dlc.compiler.registry import OPTIMIZERS, SpecModel, register
+from dlc.compiler.registry import SpecModel, lazy_classes
 
 
 class Optimizer(SpecModel):
@@ -85,108 +86,19 @@ def _times(lr: Any, schedule: Any) -> Any:
     return lambda step: lr * schedule(step)
 
 
-@register(OPTIMIZERS, "sgd")
-class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum."""
-
-    lr: PositiveFloat = 1e-2
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
-    nesterov: bool = False
-    hyper = ("momentum",)
-
-    def base(self, learning_rate: Any, momentum: Any = 0.0) -> Any:
-        return optax.sgd(
-            learning_rate, momentum=momentum if self.momentum else None, nesterov=self.nesterov
-        )
-
-    def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(
-            optax.add_decayed_weights(self.weight_decay),
-            optax.sgd(learning_rate, self.momentum or None, self.nesterov),
-        )
-
-
-@register(OPTIMIZERS, "adam")
-class Adam(Optimizer):
-    """Adam (Kingma & Ba): momentum `b1` plus RMSProp-style scaling `b2`, bias-corrected."""
-
-    b1: float = Field(0.9, ge=0.0, lt=1.0)
-    b2: float = Field(0.999, ge=0.0, lt=1.0)
-    eps: PositiveFloat = 1e-8
-    hyper = ("b1", "b2", "eps")
-
-    def base(self, learning_rate: Any, b1: Any, b2: Any, eps: Any) -> Any:
-        return optax.adam(learning_rate, b1, b2, eps)
-
-    def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(
-            optax.add_decayed_weights(self.weight_decay),
-            optax.adam(learning_rate, self.b1, self.b2, self.eps),
-        )
-
-
-@register(OPTIMIZERS, "adamw")
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter)."""
-
-    weight_decay: float = Field(1e-4, ge=0.0)
-
-    def _base_with_decay(self, learning_rate: Any, weight_decay: Any, **hyper: Any) -> Any:
-        return optax.adamw(
-            learning_rate, hyper["b1"], hyper["b2"], hyper["eps"], weight_decay=weight_decay
-        )
-
-    def reference_base(self, learning_rate: Any) -> Any:
-        return optax.adamw(
-            learning_rate, self.b1, self.b2, self.eps, weight_decay=self.weight_decay
-        )
-
-
-@register(OPTIMIZERS, "adagrad")
-class Adagrad(Optimizer):
-    """Adagrad: each parameter's step divided by the root of its summed squared gradients."""
-
-    lr: PositiveFloat = 1e-2
-    initial: float = Field(0.1, ge=0.0)  # initial accumulator value
-    eps: PositiveFloat = 1e-7
-    hyper = ("eps",)
-
-    def base(self, learning_rate: Any, eps: Any) -> Any:
-        return optax.adagrad(learning_rate, self.initial, eps)
-
-    def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(
-            optax.add_decayed_weights(self.weight_decay),
-            optax.adagrad(learning_rate, self.initial, self.eps),
-        )
-
-
-@register(OPTIMIZERS, "rmsprop")
-class RMSProp(Optimizer):
-    """RMSProp: steps divided by the root of a moving average (`decay`) of squared gradients."""
-
-    decay: float = Field(0.9, gt=0.0, lt=1.0)
-    eps: PositiveFloat = 1e-8
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
-    hyper = ("decay", "eps")
-
-    def base(self, learning_rate: Any, decay: Any, eps: Any) -> Any:
-        return optax.rmsprop(learning_rate, decay, eps, momentum=self.momentum or None)
-
-    def schedule_inside(self) -> bool:
-        # optax.rmsprop scales by the learning rate before its momentum trace
-        return bool(self.momentum)
-
-    def reference_base(self, learning_rate: Any) -> Any:
-        return optax.chain(
-            optax.add_decayed_weights(self.weight_decay),
-            optax.rmsprop(learning_rate, self.decay, self.eps, momentum=self.momentum or None),
-        )
-
-
 def current_lr(opt_state: Any, multiplier: Any) -> Any:
     """The learning rate in use: the injected `lr` × the schedule's multiplier at this step ×
     the reduce-on-plateau scale, if the chain has one."""
     lr = next(s for s in opt_state if hasattr(s, "hyperparams")).hyperparams["learning_rate"]
     scale = next((s.scale for s in opt_state if hasattr(s, "plateau_count")), 1.0)
     return lr * multiplier * scale
+
+
+__getattr__ = lazy_classes(__name__)
+
+if TYPE_CHECKING:  # for type checkers: at run time each comes from `__getattr__` when asked
+    from dlc.compiler.optimizers.adagrad import Adagrad as Adagrad
+    from dlc.compiler.optimizers.adam import Adam as Adam
+    from dlc.compiler.optimizers.adamw import AdamW as AdamW
+    from dlc.compiler.optimizers.rmsprop import RMSProp as RMSProp
+    from dlc.compiler.optimizers.sgd import SGD as SGD
