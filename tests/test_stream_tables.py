@@ -91,6 +91,13 @@ def test_parquet_rows_read_only_the_groups_asked_for(tmp_path: Path) -> None:
     rows = np.array([8, 49, 9, 8])
     np.testing.assert_array_equal(f.take(rows), want[rows])
     assert reads == [1, 7] and cols["y"].tolist() == whole["y"].tolist()
+    chunks = [np.random.default_rng(k).permutation(50)[:9] for k in range(6)]
+    f.plan(chunks)  # a shuffled epoch's chunks: the next 4 read together, each group once
+    reads.clear()
+    for c in chunks:
+        np.testing.assert_array_equal(f.take(c), want[c])
+        np.testing.assert_array_equal(f.take(c[:3]), want[c[:3]])  # a process's share
+    assert len(reads) <= 2 * 8, reads  # two windows of 4 chunks, not 6 x 8 group reads
     bad = table.set_column(0, "a", pa.array([*x[:20, 0], None, *x[21:, 0]]))
     pq.write_table(bad, tmp_path / "n.parquet", row_group_size=7)
     with pytest.raises(DlcError, match=r"n.parquet:row 21"):

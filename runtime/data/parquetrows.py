@@ -34,6 +34,18 @@ from dlc.runtime.data.columns import unique_header
 from dlc.runtime.data.parquet import _column, checked_column, pyarrow_modules
 from dlc.runtime.data.tablerows import TableRows
 
+WINDOW = 4  # planned chunks read together (`TableRows.plan`)
+
+
+def _within(rows: np.ndarray, wanted: np.ndarray) -> bool:
+    """Every row of `wanted` is in `rows` (both sorted, distinct)."""
+    if not len(wanted):
+        return True
+    if not len(rows):
+        return False
+    at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+    return bool((rows[at] == wanted).all())
+
 
 class ParquetRows(TableRows):
     """The rows of a Parquet file, read by row groups on demand (see the module docstring)."""
@@ -77,6 +89,9 @@ class ParquetRows(TableRows):
             )
         self._lock = threading.Lock()  # one reader of the file at a time
         self._features: list[int] = []
+        self._plan: list[np.ndarray] = []  # `plan`'s chunks (file rows), the next unread
+        self._next = 0
+        self._window: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros((0, 0)))
 
     def numeric(self, column: str) -> bool:
         return self._numeric[column]
@@ -115,7 +130,27 @@ class ParquetRows(TableRows):
         self._done(features, lo, hi, gaps)
         return {c: np.concatenate(v) for c, v in got.items()}
 
+    def _planned(self, chunks: list[np.ndarray]) -> None:
+        with self._lock:
+            self._plan, self._next = chunks, 0
+            self._window = (np.zeros(0, np.int64), np.zeros((0, len(self._features)), np.float32))
+
     def take_physical(self, phys: np.ndarray) -> Any:
+        """Rows `phys`: from the window when a planned chunk holds them (the next `WINDOW`
+        planned chunks are read together: each row group once for all of them), else read."""
+        rows, x = self._window
+        if not _within(rows, phys):
+            for j in range(self._next, min(len(self._plan), self._next + WINDOW)):
+                if _within(self._plan[j], phys):
+                    rows = np.unique(np.concatenate(self._plan[j : j + WINDOW]))
+                    x = self._read(rows)
+                    self._window, self._next = (rows, x), j + WINDOW
+                    break
+            else:
+                return self._read(phys)
+        return x[np.searchsorted(rows, phys)]
+
+    def _read(self, phys: np.ndarray) -> Any:
         """The rows of each row group holding some, gathered, then converted column by
         column as `parquet.read_parquet` converts them (one row group decoded at a time)."""
         group = np.searchsorted(self.group_start, phys, side="right") - 1

@@ -213,6 +213,13 @@ class StreamRows:
     def with_transform(self, transform: Callable[[np.ndarray], np.ndarray]) -> StreamRows:
         return StreamRows(self.file, self.index, transform)
 
+    def plan(self, chunks: list[np.ndarray]) -> None:
+        """The positions the next `take`s ask for, chunk by chunk (a hint for files read in
+        large units, `TableRows.plan`; files without `plan` ignore it)."""
+        hint = getattr(self.file, "plan", None)
+        if hint is not None:
+            hint([self.index[np.asarray(c)] for c in chunks])
+
     def take(self, positions: np.ndarray) -> np.ndarray:
         """The rows at `positions` of this part, transformed."""
         return self.transform(self.file.take(self.index[np.asarray(positions)]))

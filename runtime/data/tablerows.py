@@ -65,9 +65,20 @@ class TableRows:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def plan(self, chunks: list[np.ndarray]) -> None:
+        """The rows the next `take`s ask for, chunk by chunk, in order: a hint that a file
+        read in large units uses to read each unit once for several chunks."""
+        self._planned([np.unique(self._physical(np.asarray(c, np.int64))) for c in chunks])
+
+    def _planned(self, chunks: list[np.ndarray]) -> None:
+        """File rows of the planned chunks (sorted, distinct each); ignored by default."""
+
+    def _physical(self, rows: np.ndarray) -> np.ndarray:
+        return rows if self.kept is None else self.kept[rows]
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         uniq, inverse = np.unique(np.asarray(rows, np.int64), return_inverse=True)
-        phys = uniq if self.kept is None else self.kept[uniq]
+        phys = self._physical(uniq)
         out: np.ndarray = self.take_physical(phys)
         return out[inverse.reshape(-1)]
 

@@ -147,6 +147,7 @@ def make_stream_functions(
         if isinstance(steps_per_call, int):
             k = min(k, steps_per_call)
         idx, w = (np.asarray(a) for a in jax.device_get(batches_j(state.key, epoch_index)))
+        xs.plan([idx[s : s + k].reshape(-1) for s in range(0, nb, k)])  # for Parquet row groups
 
         def read(start: int) -> Callable[[], tuple[Any, Any, Any]]:
             def task() -> tuple[Any, Any, Any]:
