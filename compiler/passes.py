@@ -105,11 +105,10 @@ def bind_inputs(spec: Spec, facts: DataFacts) -> Spec:
     """Fill each `input NAME` layer's `index` (the positions of the named input in the model's
     flat input) and `width` (that input's size) from the data; unknown names stay unbound (an
     error of `compiler/checks.py` at the layer's line)."""
-    from dlc.compiler.layers.inputs import Input
-
     inputs, width = facts.inputs, facts.width
     if not inputs or width is None:
         return spec
+    from dlc.compiler.layers.inputs import Input  # only for a spec with named inputs
 
     def fill(layer: Layer) -> Layer:
         if isinstance(layer, Input) and layer.name in inputs:

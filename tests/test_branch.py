@@ -10,7 +10,8 @@ import pytest
 
 from dlc.compiler.layers.base import Context
 from dlc.compiler.layers.branch import Branch, Parallel, Select
-from dlc.compiler.layers.core import Dense, Flatten
+from dlc.compiler.layers.core import Dense
+from dlc.compiler.layers.flatten import Flatten
 from dlc.compiler.layers.recurrent import Gru
 from dlc.runtime.cli.main import main
 

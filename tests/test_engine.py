@@ -16,7 +16,7 @@ from testutil import max_diff
 
 import dlc
 from dlc.compiler.layers.base import Context
-from dlc.compiler.layers.core import Dropout
+from dlc.compiler.layers.dropout import Dropout
 from dlc.runtime.experiment import lanes as lanes_module
 from dlc.runtime.experiment.lane_setup import LaneSpec
 from dlc.runtime.train.batches import epoch_batches, steps_per_epoch
