@@ -228,7 +228,7 @@ class _Stop(Exception):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["npy", "csv"])  # parquet: as csv (tables.py), in time
+@pytest.mark.parametrize("fmt", ["npy", "csv", "parquet"])
 def test_dlc_run_streams_and_resumes(tmp_path: Path, fmt: str) -> None:
     """`dlc run` on streamed data, stopped after epoch 2 and resumed, ends where an
     uninterrupted streamed run ends, and where the in-memory run ends (normalize none)."""
