@@ -279,6 +279,21 @@ def stream_fill(
     return {"fill": fill.astype(np.float32)}
 
 
+def trim_memory() -> None:
+    """Give freed memory back to the operating system now: glibc's free pages in every
+    arena (`malloc_trim`; a reading thread's arena keeps its chunks' pages otherwise) and
+    pyarrow's pool, when pyarrow is loaded. A no-op where neither applies."""
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def available_bytes() -> int:
     """The memory the system could give this process now (`MemAvailable`), else its total."""
     try:

@@ -32,6 +32,7 @@ from dlc.runtime.data.loaders import (
 )
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_regular
+from dlc.runtime.data.stream import trim_memory
 from dlc.runtime.data.tablerows import TableRows
 
 
@@ -100,6 +101,7 @@ def load_table_streamed(source: Table, base_dir: str | Path, budget: int) -> Raw
             "(pyarrow.parquet.write_table(..., row_group_size=N))",
         )
     cols = file.scan(features, extra)
+    trim_memory()  # the pass's buffers
     y, num_classes = csv_target(source, target, cols[target], path)
     ids = {"all": cols[ident]} if ident else {}
     keep = np.ones(len(y), bool)

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dlc.compiler.lower import Program
-from dlc.runtime.data.stream import StreamRows
+from dlc.runtime.data.stream import StreamRows, trim_memory
 from dlc.runtime.train.batches import data_order, epoch_batches, steps_per_epoch
 from dlc.runtime.train.engine import TrainState, epoch_stats, optimizer_of, train_steps
 from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start
@@ -163,6 +163,7 @@ def make_stream_functions(
             state, out = chunk_j(state, xc, yc, wc)
             outs.append(out)
         stats = stats_j(state, jax.tree.map(lambda *a: jnp.concatenate(a), *outs))
+        trim_memory()  # the reading thread's freed chunks
         return state, {**stats, "step": state.step}
 
     def add_chunk(params: Any, model_state: Any, sums: Any, x: Any, y: Any, w: Any) -> Any:
