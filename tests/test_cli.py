@@ -109,6 +109,30 @@ def test_bad_overrides_are_dlc_errors_with_hints(
 
 
 # -- check --------------------------------------------------------------------------------------
+def test_check_imports_only_the_registry_modules_its_spec_names() -> None:
+    """`dlc check` start-up (issue 19): a spec builds the classes it names, not every class of
+    each registry; a module-level import of another source, loss or layer class in the check
+    path would bring this back."""
+    code = (
+        "import json, sys\n"
+        "from dlc.runtime.cli.main import main\n"
+        f"code = main(['check', {str(ROOT / 'specs' / 'sigmoids.dl')!r}])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('dlc.'))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    named = {"sources.csv", "layers.core", "layers.sigmoid", "losses.mse", "optimizers.adam"}
+    named |= {"schedules.warmup", "schedules.cosine"}
+    assert {f"dlc.compiler.{m}" for m in named} <= loaded
+    unused = {"sources.npy", "sources.parquet", "text_sources", "losses.cross_entropy"}
+    unused |= {"optimizers.sgd", "schedules.plateau", "distributions.choice", "layers.relu"}
+    unused |= {"layers.dropout", "layers.inputs"}
+    assert not {f"dlc.compiler.{m}" for m in unused} & loaded
+    assert not {"dlc.runtime.experiment.programs", "dlc.runtime.data.tokens"} & loaded
+
+
 def test_check_in_process_leaves_the_garbage_collector_as_it_was(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
