@@ -9,7 +9,7 @@ A row group is the smallest unit a Parquet file can be read in, and a shuffled c
 steps touches most row groups: when training says which chunks come next (`plan`), the
 rows of `WINDOW` chunks are read together, each row group once for all of them, and the
 next `take`s are served from them (bench/stream_memory.py --format parquet: 0.07x the
-in-memory speed without, 0.27x with).
+in-memory speed without, 0.20-0.27x with).
 
 Example:
     >>> import tempfile, os, pyarrow as pa, pyarrow.parquet as pq
