@@ -9,7 +9,9 @@ Cases: the lecture-1 sum of 8 sigmoids on Seattle weather (batch 32), the digits
 compilation, initialization, training and the final validation metrics; data loading is done
 once, outside the timings. Runs are interleaved (lanes, one-by-one, one-by-one, lanes, ...) after
 an untimed warm-up of each, and medians are reported, with the process's CPU time (all threads),
-which other processes on a shared machine disturb less than wall-clock time. The lanes' final
+which other processes on a shared machine disturb less than wall-clock time, and the CPU time
+spent inside XLA's compiler (JAX's private `backend_compile_and_load`, wrapped), from which it
+prints the CPU speed-up the lanes would reach if they compiled nothing. The lanes' final
 parameters and validation metric are compared with the one-by-one runs' (max |difference|; the
 vmapped matmuls sum in another order, and Adam can amplify such rounding over many steps).
 
@@ -109,11 +111,37 @@ def run_one_by_one(case: Case) -> list[tuple[Any, dict[str, float]]]:
     return out
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    """(wall seconds, process CPU seconds, result)."""
-    w, c = time.perf_counter(), time.process_time()
+class CompileClock:
+    """Process CPU seconds spent inside XLA's backend compiler (JAX's private
+    `compiler.backend_compile_and_load`, wrapped), and the number of programs compiled."""
+
+    def __init__(self) -> None:
+        from jax._src import compiler
+
+        self.cpu, self.count = 0.0, 0
+        original = compiler.backend_compile_and_load
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            c = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.cpu += time.process_time() - c
+                self.count += 1
+
+        compiler.backend_compile_and_load = counted
+
+
+CLOCK: CompileClock | None = None
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float, float, int, Any]:
+    """(wall seconds, process CPU seconds, of which XLA compile, programs compiled, result)."""
+    global CLOCK
+    CLOCK = CLOCK or CompileClock()
+    w, c, k, n = time.perf_counter(), time.process_time(), CLOCK.cpu, CLOCK.count
     out = fn()
-    return time.perf_counter() - w, time.process_time() - c, out
+    return time.perf_counter() - w, time.process_time() - c, CLOCK.cpu - k, CLOCK.count - n, out
 
 
 def memory_report(case: Case) -> str:
@@ -160,18 +188,19 @@ def bench(name: str, repeats: int) -> dict[str, Any]:
     )
     metric = "valid_accuracy" if "valid_accuracy" in lanes.metrics else "valid_loss"
     gap = max(abs(float(lanes.metrics[metric][k]) - m[metric]) for k, (_, m) in enumerate(single))
-    rows: dict[str, list[tuple[float, float]]] = {"lanes": [], "one_by_one": []}
+    rows: dict[str, list[tuple[float, float, float]]] = {"lanes": [], "one_by_one": []}
     for i in range(repeats):
         order = ("lanes", "one_by_one") if i % 2 == 0 else ("one_by_one", "lanes")
         for side in order:
             fn = (lambda: run_lanes(case)) if side == "lanes" else (lambda: run_one_by_one(case))
-            wall, cpu, _ = timed(fn)
-            rows[side].append((wall, cpu))
-            print(f"  {name} {side}: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
-    med = {
-        k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
-        for k, v in rows.items()
-    }
+            wall, cpu, comp, count, _ = timed(fn)
+            rows[side].append((wall, cpu, comp))
+            print(
+                f"  {name} {side}: {wall:.2f} s wall, {cpu:.2f} s CPU, of which XLA compile "
+                f"{comp:.2f} s CPU ({count} programs); load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    med = {k: tuple(statistics.median(r[j] for r in v) for j in range(3)) for k, v in rows.items()}
     return {
         "name": name,
         "diff": diff,
@@ -203,11 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        (lw, lc), (sw, sc) = r["lanes"], r["one_by_one"]
+        (lw, lc, _), (sw, sc, _) = r["lanes"], r["one_by_one"]
         print(
             f"| {r['name']} | {r['epochs']} x {r['steps']} | {lw:.2f} s ({lc:.2f} s CPU) | "
             f"{sw:.2f} s ({sc:.2f} s CPU) | {sw / lw:.1f}x | {sc / lc:.1f}x | "
             f"{r['diff']:.1e} | {r['gap']} |"
+        )
+    print("\nXLA compile (median CPU s) and the CPU speed-up if the lanes compiled nothing:")
+    for r in results:
+        (_, lc, lk), (_, sc, sk) = r["lanes"], r["one_by_one"]
+        print(
+            f"{r['name']}: lanes {lk:.2f} of {lc:.2f}, one by one {sk:.2f} of {sc:.2f}; "
+            f"bound {sc / max(lc - lk, 1e-9):.1f}x"
         )
     for r in results:
         print(f"{r['name']}: {r['memory']}")
