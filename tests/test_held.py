@@ -13,10 +13,10 @@ import pytest
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.spec import Normalize
-from dlc.runtime.data import stream
+from dlc.runtime.data import budget
+from dlc.runtime.data.features import fit_normalizer
 from dlc.runtime.data.held import HeldRows, Share, held_parts, shared_stats
 from dlc.runtime.data.moments import Moments
-from dlc.runtime.data.prepare import fit_normalizer
 from dlc.runtime.data.stream import NpyFile
 
 
@@ -71,12 +71,12 @@ def test_a_non_finite_value_names_its_row_in_the_file(tmp_path: Path) -> None:
 def test_processes_agree_on_the_auto_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """`memory_mb auto` measured on each host would differ; the processes take the smallest,
     so that all stream (or not) alike and cut the same chunks."""
-    monkeypatch.setattr(stream, "available_bytes", lambda: 8 << 30)
+    monkeypatch.setattr(budget, "available_bytes", lambda: 8 << 30)
     other = np.array([float(1 << 30)])  # another process's host has less memory free
-    stream.agree_auto_budget(lambda mine: np.stack([mine, other]))
+    budget.agree_auto_budget(lambda mine: np.stack([mine, other]))
     try:
-        assert stream.memory_budget("auto") == 1 << 30
-        assert stream.memory_budget(1.5) == 1572864
+        assert budget.memory_budget("auto") == 1 << 30
+        assert budget.memory_budget(1.5) == 1572864
     finally:
-        stream.agree_auto_budget(None)
-    assert stream.memory_budget("auto") == 4 << 30
+        budget.agree_auto_budget(None)
+    assert budget.memory_budget("auto") == 4 << 30

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from dlc.compiler.errors import DlcError
-from dlc.runtime.data.prepare import fit_normalizer
-from dlc.runtime.data.stream import NpyFile, StreamRows, memory_budget, stream_stats
+from dlc.runtime.data.budget import memory_budget
+from dlc.runtime.data.features import fit_normalizer
+from dlc.runtime.data.stream import NpyFile, StreamRows, stream_stats
 from dlc.runtime.train.feed import chunk_steps_for, prefetched
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,7 @@ def test_auto_budget_takes_a_gpu_with_less_free_memory(monkeypatch: pytest.Monke
     import sys
     import types
 
-    import dlc.runtime.data.stream as stream
+    import dlc.runtime.data.budget as budget
 
     class Gpu:
         platform = "gpu"
@@ -111,11 +112,11 @@ def test_auto_budget_takes_a_gpu_with_less_free_memory(monkeypatch: pytest.Monke
 
     fake = types.SimpleNamespace(devices=lambda: [Gpu()])
     monkeypatch.setitem(sys.modules, "jax", fake)
-    monkeypatch.setattr(stream, "available_bytes", lambda: 64 << 30)
-    assert stream.device_free_bytes() == 2 << 30
-    assert stream.memory_budget("auto") == 1 << 30  # half the GPU's 2 GiB free
-    monkeypatch.setattr(stream, "available_bytes", lambda: 1 << 30)
-    assert stream.memory_budget("auto") == 1 << 29  # the host has less
+    monkeypatch.setattr(budget, "available_bytes", lambda: 64 << 30)
+    assert budget.device_free_bytes() == 2 << 30
+    assert budget.memory_budget("auto") == 1 << 30  # half the GPU's 2 GiB free
+    monkeypatch.setattr(budget, "available_bytes", lambda: 1 << 30)
+    assert budget.memory_budget("auto") == 1 << 29  # the host has less
 
 
 def _spec(tmp_path: Path, extra: str = "", fmt: str = "npy") -> Path:

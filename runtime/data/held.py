@@ -143,7 +143,7 @@ def summed(vector: np.ndarray, share: Share) -> np.ndarray:
 
 
 def shared_stats(x: HeldRows, method: str, share: Share) -> dict[str, np.ndarray]:
-    """`prepare.fit_normalizer`'s statistics of a part of which each process holds some
+    """`features.fit_normalizer`'s statistics of a part of which each process holds some
     rows: each process's moments, merged (`merged`: to float32 rounding the statistics of
     every row in one process)."""
     if method == "none":

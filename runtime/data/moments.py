@@ -2,7 +2,7 @@
 minimum, maximum per feature) gathered over chunks of rows and merged by Chan et al.'s rule:
 chunks read from disk one after another (`stream.stream_stats`) or the rows each of several
 processes holds (`held.shared_stats`). Float64 throughout; the statistics equal
-`prepare.fit_normalizer`'s on all rows at once to float32 rounding.
+`features.fit_normalizer`'s on all rows at once to float32 rounding.
 
 Example:
     >>> a = np.arange(12.0).reshape(6, 2)

@@ -22,6 +22,7 @@ import numpy as np
 
 from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, Table
+from dlc.runtime.data.budget import trim_memory
 from dlc.runtime.data.csvrows import CsvFile
 from dlc.runtime.data.loaders import (
     choose_columns,
@@ -32,7 +33,6 @@ from dlc.runtime.data.loaders import (
 )
 from dlc.runtime.data.raw import RawData
 from dlc.runtime.data.reading import check_regular
-from dlc.runtime.data.stream import trim_memory
 from dlc.runtime.data.tablerows import TableRows
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from dlc.compiler.errors import DlcError
 from dlc.compiler.frontend import ResolvedSpec
 from dlc.compiler.spec import Normalize
-from dlc.runtime.data.prepare import Prepared, fit_normalizer, prepare, require_in_memory
+from dlc.runtime.data.features import fit_normalizer
+from dlc.runtime.data.prepare import Prepared, prepare, require_in_memory
 
 
 @dataclass

@@ -23,8 +23,8 @@ from dlc.compiler.errors import DlcError
 from dlc.compiler.sources import Csv, FizzBuzz, Images, Npz, Table
 from dlc.compiler.text_sources import Conllu, Seq2Seq, Text
 from dlc.runtime.data.columns import name_of
+from dlc.runtime.data.features import apply_features
 from dlc.runtime.data.loaders import category_ids, category_name
-from dlc.runtime.data.prepare import apply_features
 
 
 @dataclass

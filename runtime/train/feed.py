@@ -33,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dlc.compiler.lower import Program
-from dlc.runtime.data.stream import StreamRows, trim_memory
+from dlc.runtime.data.budget import trim_memory
+from dlc.runtime.data.stream import StreamRows
 from dlc.runtime.train.batches import data_order, epoch_batches, steps_per_epoch
 from dlc.runtime.train.engine import TrainState, epoch_stats, optimizer_of, train_steps
 from dlc.runtime.train.evaluate import add_eval_sums, eval_means, eval_start

@@ -20,8 +20,9 @@ from dlc.compiler.frontend import ResolvedSpec, load_spec
 from dlc.compiler.lower import Program, lower
 from dlc.compiler.passes import bind_data
 from dlc.compiler.shapes import LayerInfo, infer
+from dlc.runtime.data.features import apply_features
 from dlc.runtime.data.held import Share
-from dlc.runtime.data.prepare import Prepared, apply_features, prepare
+from dlc.runtime.data.prepare import Prepared, prepare
 
 
 class CompiledModel:
@@ -90,7 +91,7 @@ class CompiledModel:
         if self._fns is None or self._n_train != key or self._mesh != mesh:
             t = self.spec.train
             if streamed:
-                from dlc.runtime.data.stream import memory_budget
+                from dlc.runtime.data.budget import memory_budget
                 from dlc.runtime.train.feed import make_stream_functions
 
                 self._fns = make_stream_functions(

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from dlc.runtime.data.budget import agree_auto_budget
 from dlc.runtime.data.held import Share
-from dlc.runtime.data.stream import StreamRows, agree_auto_budget
+from dlc.runtime.data.stream import StreamRows
 from dlc.runtime.train.sharding import data_mesh, local_rows, shard_rows
 
 
@@ -38,7 +39,7 @@ def process_share() -> Share | None:
     """This process's share of the data in a run over several processes (None in one):
     the rows of each part its devices hold on the mesh every process trains on
     (`sharding.data_mesh`), and `gather_float64` as the collective. It also makes the
-    processes agree on `train { memory_mb auto }` (`stream.agree_auto_budget`)."""
+    processes agree on `train { memory_mb auto }` (`budget.agree_auto_budget`)."""
     if jax.process_count() == 1:
         return None
     mesh = data_mesh()
@@ -97,7 +98,7 @@ def sharded_confusions(model: Any, names: tuple[str, ...] = ("test", "valid")) -
 def _streamed_chunks(xs: StreamRows, ys: np.ndarray, model: Any) -> Any:
     """(x, y, real rows) of a streamed part in chunks as `feed`'s evaluation cuts them,
     sharded over the mesh: each process reads only the rows its devices hold."""
-    from dlc.runtime.data.stream import memory_budget
+    from dlc.runtime.data.budget import memory_budget
     from dlc.runtime.train.feed import SHARE, PartRows
     from dlc.runtime.train.step import EVAL_CHUNK
 
