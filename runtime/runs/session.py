@@ -24,6 +24,7 @@ from dlc.compiler.errors import DlcError
 from dlc.runtime.runs.folder import RunDir, flatten_params
 from dlc.runtime.runs.records import changed_data, write_data_facts, write_env, write_results
 from dlc.runtime.runs.resume import restored_loop
+from dlc.runtime.train.ahead import compile_ahead
 from dlc.runtime.train.early_stop import copy_tree
 from dlc.runtime.train.loop import LoopState
 from dlc.runtime.train.model import CompiledModel
@@ -171,6 +172,8 @@ def run_spec(
     path = Path(distributed.broadcast_text(str(run.path) if run else ""))
 
     fns = model.functions(len(model.data.parts["train"][0]), mesh)
+    # cold start: the epoch program compiles in a thread while the initializer compiles
+    compiled = compile_ahead(model, fns, spec.train.seed, mesh)
     state = fns.init(spec.train.seed)
     # the checkpoint's `best` before any improvement (a copy: the jitted epoch donates `state`)
     initial = copy_tree((state.params, state.model_state))  # one program for every leaf
@@ -204,6 +207,7 @@ def run_spec(
             distributed.barrier(f"dlc-checkpoint-{ep}")
 
     try:
+        compiled()  # the epoch program is ready (from the persistent cache)
         result = model.fit(
             state=state,
             start_epoch=start_epoch,
