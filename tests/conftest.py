@@ -10,13 +10,13 @@ import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-# One dlc cache for the whole run, shared by the xdist workers and the `dlc` subprocesses the
-# tests start, with JAX's persistent compilation cache in it (as every `dlc run` has): the same
-# programs, compiled by many tests, are compiled once per run, which on a fresh machine (no
-# cache yet) is minutes of the suite. A DLC_CACHE set by the caller is used as it is.
+# The tests' own dlc cache (not the user's ~/.cache/dlc), shared by the xdist workers and the
+# `dlc` subprocesses the tests start, with JAX's persistent compilation cache in it (as every
+# `dlc run` has): programs that many tests compile are compiled once (on an empty cache, 11 min
+# 39 s -> 10 min 57 s for the suite on a 2-core machine), and a second run finds them all. A
+# DLC_CACHE set by the caller is used as it is.
 if not os.environ.get("DLC_CACHE"):
-    _run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-    os.environ["DLC_CACHE"] = str(Path(tempfile.gettempdir()) / f"dlc-tests-{_run}")
+    os.environ["DLC_CACHE"] = str(Path(tempfile.gettempdir()) / "dlc-tests-cache")
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
