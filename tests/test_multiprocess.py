@@ -124,6 +124,19 @@ def only_run(runs: Path) -> Path:
     return run
 
 
+def run_alone(env: dict[str, str], spec: str, sets: list[str], runs: Path) -> Path:
+    """`dlc run SPEC` as a single process into `runs`; its run folder."""
+    proc = subprocess.run(
+        dlc_command("run", spec, *sets, "--runs", str(runs), "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return only_run(runs)
+
+
 def checkpoints(run: Path) -> list[Path]:
     return sorted((run / "checkpoints").glob("ckpt-*.safetensors"))
 
@@ -364,15 +377,7 @@ def test_two_processes_streaming_from_disk_equal_one(env: dict[str, str], tmp_pa
     logs = [tmp_path / f"reads{i}.json" for i in (0, 1)]
     reads = run_logged(env, logs, "run", spec, *sets, "--runs", str(tmp_path / "two"), "--quiet")
     counts = [len(x_reads(r)) for r in reads]
-    proc = subprocess.run(
-        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=LIMIT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    one, two = run_alone(env, spec, sets, tmp_path / "one"), only_run(tmp_path / "two")
     a, b = load_file(one / "params.safetensors"), load_file(two / "params.safetensors")
     diff = max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
     print(f"streamed, 2 processes vs 1: parameters max |diff| {diff:.3g}; rows read {counts}")
@@ -396,15 +401,7 @@ def test_each_process_reads_only_its_rows(env: dict[str, str], tmp_path: Path) -
         assert ["whole", "digits_y.npy", []] in r  # the labels: one number per row
         assert 190 <= len(mine) <= 210, len(mine)  # about half of the 400 rows each
     assert sorted(x_rows[0] + x_rows[1]) == list(range(400))  # every row, by one process
-    proc = subprocess.run(
-        dlc_command("run", spec, *sets, "--runs", str(tmp_path / "one"), "--quiet"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=LIMIT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    one, two = run_alone(env, spec, sets, tmp_path / "one"), only_run(tmp_path / "two")
     diffs = {}
     for name in ("params", "stats"):
         a, b = (load_file(r / f"{name}.safetensors") for r in (one, two))

@@ -6,6 +6,7 @@ features (`_extend`) and the end of the pass (`_done`)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 from dlc.runtime.data.stream import CHUNK_BYTES
 
 
-class TableRows:
+class TableRows(ABC):
     """A table's feature columns as float32 rows (gaps NaN), read on demand."""
 
     def __init__(self, path: Path, missing: bool) -> None:
@@ -30,17 +31,17 @@ class TableRows:
         self.group_rows = 0  # rows read whole to read any of them (a Parquet row group)
         self.read_row_bytes = 0  # memory a row takes while it is read (`StreamRows`)
 
+    @abstractmethod
     def scan(self, features: list[str], extra: list[str]) -> dict[str, np.ndarray]:
         """One pass over the file: every value checked, `extra`'s columns returned whole."""
-        raise NotImplementedError
 
+    @abstractmethod
     def numeric(self, column: str) -> bool:
         """Whether the column holds numbers."""
-        raise NotImplementedError
 
+    @abstractmethod
     def take_physical(self, phys: np.ndarray) -> Any:
         """File rows `phys` (sorted, distinct) as float32 feature rows."""
-        raise NotImplementedError
 
     def _extend(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, gaps: list[Any]) -> None:
         """One block of the scan: its features' gaps, smallest and largest values."""
@@ -72,6 +73,7 @@ class TableRows:
 
     def _planned(self, chunks: list[np.ndarray]) -> None:
         """File rows of the planned chunks (sorted, distinct each); ignored by default."""
+        return None  # a file that reads rows one by one needs no plan
 
     def _physical(self, rows: np.ndarray) -> np.ndarray:
         return rows if self.kept is None else self.kept[rows]
@@ -89,3 +91,4 @@ class TableRows:
 
     def check_finite(self) -> None:
         """Nothing to do: `scan` checked every value as the source's `missing=` says."""
+        return None
